@@ -1,0 +1,1 @@
+"""Evaluation: run question sets through the same service the CLI uses, and score the answers."""

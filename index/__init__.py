@@ -1,0 +1,1 @@
+"""Articles in: loaders, splitters, embedders and the Chroma store."""

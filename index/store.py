@@ -1,0 +1,334 @@
+"""The Chroma store: articles, chunks and sentences, embedded or on a Chroma server.
+
+Three collections share one id scheme. An article record (full text, metadata, and the
+`version` its rows were written under) is the commit point of every change:
+new rows are written first, then the article record, then stale rows are deleted.
+A crash at any step leaves rows whose version is not the article's; readers skip
+them and the next ingest of that article (or `qa ingest --prune`) removes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from qa.settings import Settings
+from qa.types import Article, Chunk, Passage, Sentence
+
+SCHEMA = 1
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+@dataclass
+class ArticleRows:
+    """Everything written for one article version."""
+
+    article: Article
+    version: str
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+
+
+def _clean(meta: dict) -> dict:
+    """Chroma metadata holds no None."""
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def _day_number(published: str | None) -> int | None:
+    """20230320 for 2023-03-20: comparable with $gte/$lte in Chroma filters."""
+    return int(published.replace("-", "")) if published else None
+
+
+def _row_meta(rows: ArticleRows) -> dict:
+    """What every chunk and sentence row carries: its article, version, and the fields filters use."""
+    a = rows.article
+    return _clean(
+        {
+            "article_id": a.id,
+            "version": rows.version,
+            "title": a.title,
+            "published": a.published,
+            "published_day": _day_number(a.published),
+            "source": a.source,
+            "url": a.url,
+        }
+    )
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class ChromaStore:
+    def __init__(self, settings: Settings):
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if settings.chroma_host:
+            where = f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            try:
+                self._client = chromadb.HttpClient(
+                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                )
+                self._client.heartbeat()
+            except Exception as exc:
+                raise StoreError(f"cannot reach the {where}: {exc}") from exc
+        else:
+            where = f"embedded Chroma in {settings.chroma_path}"
+            settings.chroma_path.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        self.location = where
+        self._max_batch = max(1, self._client.get_max_batch_size())
+
+        def open_collection(role: str):
+            # embedding_function=None: vectors always come from our embedder; Chroma's default downloads one.
+            return self._client.get_or_create_collection(
+                f"{settings.collection}_{role}",
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+
+        self._articles = open_collection("articles")
+        self._chunks = open_collection("chunks")
+        self._sentences = open_collection("sentences")
+
+    # -- model binding -------------------------------------------------------------------
+
+    def bind_model(self, model_id: str, dimension: int) -> None:
+        """Record which embedding model the index uses; refuse to mix vectors of two models."""
+        meta = dict(self._chunks.metadata or {})
+        if "embedding_model" in meta:
+            if meta["embedding_model"] != model_id or meta.get("dimension") != dimension:
+                raise StoreError(
+                    f"the index in {self.location} was built with the embedding model {meta['embedding_model']!r} "
+                    f"({meta.get('dimension')} dimensions), but the settings use {model_id!r} ({dimension}): "
+                    "use another QA_HOME or QA_COLLECTION for the new model"
+                )
+            return
+        bound = {"qa_schema": SCHEMA, "embedding_model": model_id, "dimension": dimension}
+        for collection in (self._articles, self._chunks, self._sentences):
+            collection.modify(metadata=bound)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def write(self, batch: list[ArticleRows]) -> None:
+        """Store new versions of these articles, crash-safe (see the module docstring)."""
+        if not batch:
+            return
+        sentence_rows = [(s, v, r) for r in batch for s, v in zip(r.sentences, r.sentence_vectors)]
+        chunk_rows = [(c, v, r) for r in batch for c, v in zip(r.chunks, r.chunk_vectors)]
+        for rows in _batches(sentence_rows, self._max_batch):
+            self._sentences.upsert(
+                ids=[s.id for s, _, _ in rows],
+                embeddings=np.stack([v for _, v, _ in rows]),
+                documents=[s.text for s, _, _ in rows],
+                metadatas=[
+                    _row_meta(r) | {"index": s.index, "start": s.start, "end": s.end, "chunk_id": s.chunk_id}
+                    for s, _, r in rows
+                ],
+            )
+        for rows in _batches(chunk_rows, self._max_batch):
+            self._chunks.upsert(
+                ids=[c.id for c, _, _ in rows],
+                embeddings=np.stack([v for _, v, _ in rows]),
+                documents=[c.text for c, _, _ in rows],
+                metadatas=[
+                    _row_meta(r)
+                    # Comma-joined: the ids of the sentences the chunk is made of, for the answerer.
+                    | {"index": c.index, "start": c.start, "end": c.end, "sentence_ids": ",".join(c.sentence_ids)}
+                    for c, _, r in rows
+                ],
+            )
+        for rows in _batches(batch, self._max_batch):
+            self._articles.upsert(
+                ids=[r.article.id for r in rows],
+                embeddings=np.stack([_mean_direction(r.chunk_vectors) for r in rows]),
+                documents=[r.article.text for r in rows],
+                metadatas=[self._article_meta(r) for r in rows],
+            )
+        keep = {s.id for s, _, _ in sentence_rows} | {c.id for c, _, _ in chunk_rows}
+        self._delete_rows([r.article.id for r in batch], keep=keep)
+
+    def delete_articles(self, ids: list[str]) -> None:
+        """Remove articles: the records first (so readers stop seeing them), then their rows."""
+        for part in _batches(ids, self._max_batch):
+            self._articles.delete(ids=part)
+        self._delete_rows(ids, keep=set())
+
+    def sweep(self) -> int:
+        """Delete rows left behind by an interrupted write; returns how many."""
+        live = self.versions(None)
+        removed = 0
+        for collection in (self._chunks, self._sentences):
+            stale = [
+                row_id
+                for row_id, meta in self._scan(collection)
+                if live.get(meta.get("article_id")) != meta.get("version")
+            ]
+            for part in _batches(stale, self._max_batch):
+                collection.delete(ids=part)
+            removed += len(stale)
+        return removed
+
+    def _delete_rows(self, article_ids: list[str], keep: set[str]) -> None:
+        for collection in (self._chunks, self._sentences):
+            for part in _batches(article_ids, 500):
+                found = collection.get(where={"article_id": {"$in": part}}, include=[])
+                stale = [i for i in found["ids"] if i not in keep]
+                for ids in _batches(stale, self._max_batch):
+                    collection.delete(ids=ids)
+
+    @staticmethod
+    def _article_meta(rows: ArticleRows) -> dict:
+        a = rows.article
+        return _clean(
+            {
+                "title": a.title,
+                "published": a.published,
+                "published_day": _day_number(a.published),
+                "source": a.source,
+                "url": a.url,
+                "path": a.path,
+                "content_hash": a.content_hash,
+                "version": rows.version,
+                "chunks": len(rows.chunks),
+            }
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def versions(self, ids: Iterable[str] | None) -> dict[str, str]:
+        """Article id -> the version of its live rows; `None` asks for every article."""
+        if ids is None:
+            return {i: m.get("version", "") for i, m in self._scan(self._articles)}
+        out: dict[str, str] = {}
+        for part in _batches(list(dict.fromkeys(ids)), self._max_batch):
+            got = self._articles.get(ids=part, include=["metadatas"])
+            out.update({i: (m or {}).get("version", "") for i, m in zip(got["ids"], got["metadatas"])})
+        return out
+
+    def article_paths(self) -> dict[str, str]:
+        """Article id -> the file it was read from, for every article read from a file."""
+        return {i: m["path"] for i, m in self._scan(self._articles) if m.get("path")}
+
+    def get_articles(self, ids: list[str]) -> list[Article]:
+        """The stored articles, in the order asked; unknown ids are left out."""
+        found: dict[str, Article] = {}
+        for part in _batches(list(dict.fromkeys(ids)), self._max_batch):
+            got = self._articles.get(ids=part, include=["metadatas", "documents"])
+            for i, meta, text in zip(got["ids"], got["metadatas"], got["documents"]):
+                meta = meta or {}
+                found[i] = Article(
+                    id=i,
+                    title=meta.get("title", ""),
+                    text=text or "",
+                    published=meta.get("published"),
+                    source=meta.get("source"),
+                    url=meta.get("url"),
+                    path=meta.get("path"),
+                    content_hash=meta.get("content_hash", ""),
+                )
+        return [found[i] for i in ids if i in found]
+
+    def search_chunks(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Passage]:
+        """The k chunks nearest to `vector` whose article is live, best first."""
+        rows = self._nearest(self._chunks, vector, k, where)
+        return [_passage(i, m, d, score) for i, m, d, score in rows]
+
+    def search_sentences(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, str, float]]:
+        """(sentence id, id of its chunk, cosine) of the k sentences nearest to `vector`, best first."""
+        return [(i, m["chunk_id"], score) for i, m, _, score in self._nearest(self._sentences, vector, k, where)]
+
+    def get_chunks(self, ids: list[str]) -> list[Passage]:
+        """Chunks by id as passages (score 0), in the order asked; rows of stale versions are left out."""
+        if not ids:
+            return []
+        got = self._chunks.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
+        live = self.versions(m["article_id"] for m in got["metadatas"])
+        by_id = {
+            i: _passage(i, m, d, 0.0)
+            for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
+            if live.get(m["article_id"]) == m["version"]
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _nearest(self, collection, vector: np.ndarray, k: int, where: dict | None) -> list[tuple[str, dict, str, float]]:
+        total = collection.count()
+        if total == 0:
+            return []
+        # Ask for a few more than k: rows of an interrupted write are dropped below.
+        got = collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(total, k * 2 + 5),
+            where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        ids, metas, docs, dists = got["ids"][0], got["metadatas"][0], got["documents"][0], got["distances"][0]
+        live = self.versions(m["article_id"] for m in metas)
+        rows = [
+            (i, m, d, 1.0 - float(dist))  # cosine similarity
+            for i, m, d, dist in zip(ids, metas, docs, dists)
+            if live.get(m["article_id"]) == m["version"]
+        ]
+        return rows[:k]
+
+    def get_sentences(self, ids: list[str]) -> tuple[list[Sentence], np.ndarray]:
+        """The sentences with these ids, in the order asked, and their unit vectors."""
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        got = self._sentences.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents", "embeddings"])
+        by_id = {
+            i: (Sentence(i, m["article_id"], m["index"], m["start"], m["end"], d, m.get("chunk_id", "")), e)
+            for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"])
+        }
+        present = [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
+        if not present:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return [s for s, _ in present], np.asarray([e for _, e in present], dtype=np.float32)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "articles": self._articles.count(),
+            "chunks": self._chunks.count(),
+            "sentences": self._sentences.count(),
+        }
+
+    def _scan(self, collection, page: int = 5000) -> Iterator[tuple[str, dict]]:
+        offset = 0
+        while True:
+            got = collection.get(include=["metadatas"], limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], (m or {} for m in got["metadatas"]))
+            offset += len(got["ids"])
+
+
+def _passage(chunk_id: str, meta: dict, text: str, score: float) -> Passage:
+    return Passage(
+        article_id=meta["article_id"],
+        chunk_id=chunk_id,
+        start=meta["start"],
+        end=meta["end"],
+        score=score,
+        text=text,
+        title=meta.get("title", ""),
+        published=meta.get("published"),
+        source=meta.get("source"),
+        url=meta.get("url"),
+        sentence_ids=tuple(filter(None, meta.get("sentence_ids", "").split(","))),
+    )
+
+
+def _mean_direction(vectors: np.ndarray) -> np.ndarray:
+    """An article's vector: the unit-length mean of its chunks' vectors."""
+    mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean

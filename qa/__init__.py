@@ -1,0 +1,1 @@
+"""qa: answers from news articles, every sentence cited to the exact characters."""

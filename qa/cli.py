@@ -1,0 +1,171 @@
+"""The `qa` command: ingest articles, ask questions, look at what is stored, evaluate, serve the chat."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from qa.settings import Settings
+
+
+def _store_options(command):
+    """Where the index lives; every command takes these (they override QA_* environment variables)."""
+
+    @click.option("--home", type=click.Path(path_type=Path), help="data directory [env QA_HOME]")
+    @click.option("--chroma-host", help="use the Chroma server on this host [env QA_CHROMA_HOST]")
+    @click.option("--chroma-port", type=int, help="port of the Chroma server [env QA_CHROMA_PORT]")
+    @click.option("--collection", help="prefix of the Chroma collections [env QA_COLLECTION]")
+    @functools.wraps(command)
+    def wrapper(home, chroma_host, chroma_port, collection, **kwargs):
+        # Commands' own settings flags (serve's --host, --port) join the same one Settings.
+        own = {name: kwargs.pop(name) for name in ("host", "port") if name in kwargs}
+        settings = Settings.from_flags(
+            home=home, chroma_host=chroma_host, chroma_port=chroma_port, collection=collection, **own
+        )
+        return command(settings, **kwargs)
+
+    return wrapper
+
+
+def _service(settings: Settings):
+    from qa.service import QAService
+
+    return QAService(settings)
+
+
+def _fail_cleanly(command):
+    """Known failures (model missing, server unreachable, bad input) end in one clear line, not a trace."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from index.embedders import ModelNotFoundError
+        from index.store import StoreError
+
+        try:
+            return command(*args, **kwargs)
+        except (ModelNotFoundError, StoreError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def _print_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@click.group()
+@click.version_option(package_name="qa")
+def main():
+    """Answers from news articles, every sentence cited to the exact characters."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="drop stored articles from under PATHS whose files are gone")
+@click.option("--if-empty", is_flag=True, help="only ingest when the index holds no article yet")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@_store_options
+@_fail_cleanly
+def ingest(settings, paths, prune, if_empty, as_json):
+    """Add or update articles from files and directories (.txt, .md, .html, .jsonl)."""
+    service = _service(settings)
+    if if_empty and service.stats()["articles"] > 0:
+        click.echo(f"the index already holds {service.stats()['articles']} articles; nothing ingested")
+        return
+    report = service.ingest(list(paths), prune=prune)
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    if as_json:
+        _print_json(report.to_dict() | {"summary": report.summary()})
+    else:
+        click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")
+@_store_options
+@_fail_cleanly
+def ask(settings, question, as_json):
+    """Answer QUESTION from the stored articles."""
+    service = _service(settings)
+    answer = service.ask(" ".join(question))
+    if as_json:
+        _print_json(answer.to_dict())
+        return
+    click.echo(answer.answer)
+    for c in answer.citations:
+        dated = f" ({c.published})" if c.published else ""
+        click.echo(f"\n[{c.n}] {c.title}{dated} — {c.source or c.article_id}, characters {c.start}-{c.end}")
+        click.echo(f"    “{c.quote}”")
+    if answer.abstained and service.stats()["articles"] == 0:
+        click.echo("(no articles are stored yet: run `qa ingest PATH`)", err=True)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="print the articles as a JSON list")
+@_store_options
+@_fail_cleanly
+def article(settings, ids, as_json):
+    """Show stored articles by id."""
+    found = _service(settings).articles(list(ids))
+    missing = sorted(set(ids) - {a.id for a in found})
+    if as_json:
+        _print_json([a.to_dict() for a in found])
+    else:
+        for a in found:
+            click.echo(f"{a.title}\n{a.published or 'undated'} · {a.source or ''} · {a.url or ''}\n\n{a.text}\n")
+    if missing:
+        raise click.ClickException(f"no article with id {', '.join(missing)}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the counts as JSON")
+@_store_options
+@_fail_cleanly
+def stats(settings, as_json):
+    """Count the stored articles and chunks."""
+    service = _service(settings)
+    counts = service.stats()
+    if as_json:
+        _print_json(counts | {"store": service.store.location})
+    else:
+        click.echo(f"{counts['articles']} articles, {counts['chunks']} chunks in {service.store.location}")
+
+
+@main.command(name="eval")
+@click.argument("set_path", metavar="SET.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="directory for the results")
+@_store_options
+@_fail_cleanly
+def eval_command(settings, set_path, out):
+    """Answer every question of an evaluation set; write results.jsonl and metrics.json to OUT."""
+    from eval.runner import run_set
+
+    metrics = run_set(_service(settings), set_path, out)
+    for name, value in metrics.items():
+        click.echo(f"{name:>24}  {value}")
+    click.echo(f"results in {out}")
+
+
+@main.command()
+@click.option("--host", help="address to bind (default 127.0.0.1) [env QA_HOST]")
+@click.option("--port", type=int, help="port (default 7860) [env QA_PORT]")
+@_store_options
+@_fail_cleanly
+def serve(settings):
+    """Start the chat screen."""
+    from ui.app import serve as serve_ui
+
+    serve_ui(_service(settings))
+
+
+if __name__ == "__main__":
+    main()

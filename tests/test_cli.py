@@ -1,0 +1,100 @@
+"""The `qa` console script, run as users run it: a real process, real files, a real index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from conftest import QA, SAMPLE, cli_env
+
+
+def qa(*args: str, home, check: bool = True, **env) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(QA), *args], env=cli_env(home, **env), capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"qa {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One index for the module: ingesting costs a model load per process."""
+    home = tmp_path_factory.mktemp("cli") / "home"
+    first = qa("ingest", str(SAMPLE.parent), home=home)
+    assert first.stdout.strip().endswith("added 1, updated 0, unchanged 0, failed 0")
+    return home
+
+
+def test_ask_json_has_the_public_shape_and_exact_quotes(home):
+    answer = json.loads(qa("ask", "--json", "What did Peskov say?", home=home).stdout)
+    assert list(answer) == ["question", "rewritten_question", "answer", "abstained", "citations", "passages", "timings_ms"]
+    assert answer["question"] == "What did Peskov say?" and answer["rewritten_question"] is None
+    assert answer["abstained"] is False
+    citation_keys = ["n", "article_id", "title", "published", "source", "url", "start", "end", "quote"]
+    assert all(list(c)[: len(citation_keys)] == citation_keys for c in answer["citations"])
+    assert any("detailed explanation" in c["quote"] for c in answer["citations"])
+    assert set(answer["passages"][0]) >= {"article_id", "chunk_id", "start", "end", "score", "text"}
+    assert set(answer["timings_ms"]) == {"retrieve", "answer", "total"}
+
+    ids = sorted({c["article_id"] for c in answer["citations"]})
+    articles = json.loads(qa("article", *ids, "--json", home=home).stdout)
+    assert [list(a) for a in articles] == [["id", "title", "published", "source", "url", "text"]]
+    text = articles[0]["text"]
+    for c in answer["citations"]:
+        assert text[c["start"] : c["end"]] == c["quote"]
+    for p in answer["passages"]:
+        assert text[p["start"] : p["end"]] == p["text"]
+
+
+def test_ask_plain_text_and_abstention(home):
+    out = qa("ask", "What", "is", "the", "population", "of", "Moscow?", home=home).stdout
+    assert out.strip() == "The articles don't say."
+
+
+def test_stats_and_unknown_article(home):
+    counts = json.loads(qa("stats", "--json", home=home).stdout)
+    assert counts["articles"] == 1 and counts["chunks"] > 0
+    missing = qa("article", "no-such-id", home=home, check=False)
+    assert missing.returncode == 1 and "no article with id no-such-id" in missing.stderr
+
+
+def test_ingest_exits_non_zero_and_names_the_bad_file(home, tmp_path):
+    (tmp_path / "good.txt").write_text("Title: Good\n\nA good article about the summit.\n")
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00\x00")
+    result = qa("ingest", str(tmp_path), "--if-empty", home=home)
+    assert "nothing ingested" in result.stdout  # the index already holds the sample
+    result = qa("ingest", str(tmp_path), home=home, check=False)
+    assert result.returncode == 1
+    assert f"error: {tmp_path / 'bad.txt'}: binary file" in result.stderr
+    assert result.stdout.strip().endswith("added 1, updated 0, unchanged 0, failed 1")
+
+
+def test_eval_runs_a_set_and_writes_results(home, tmp_path):
+    set_path = tmp_path / "set.jsonl"
+    set_path.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"id": "q1", "question": "What did Peskov say?", "answers": ["detailed explanation"], "evidence": []},
+                {"id": "q2", "question": "What is the population of Moscow?", "answers": [], "evidence": []},
+            ]
+        )
+    )
+    out = tmp_path / "run"
+    qa("eval", str(set_path), "--out", str(out), home=home)
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in results] == ["q1", "q2"]
+    assert results[0]["scores"]["correct"] is True and results[1]["abstained"] is True
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] == 1.0 and metrics["abstention_recall"] == 1.0
+
+    set_path.write_text('{"id": "q1", "question": "Fine?", "answers": []}\n{"id": "q2"}\n')
+    bad = qa("eval", str(set_path), "--out", str(out), home=home, check=False)
+    assert bad.returncode == 1 and f"{set_path}:2: missing field 'question'" in bad.stderr
+
+
+def test_missing_model_names_what_to_install(tmp_path):
+    result = qa("ask", "anything", home=tmp_path / "h", check=False, QA_EMBEDDING_MODEL=str(tmp_path / "nope"))
+    assert result.returncode == 1
+    assert f"embedding model directory {tmp_path / 'nope'} is missing" in result.stderr
+    assert "Traceback" not in result.stderr

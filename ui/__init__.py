@@ -1,0 +1,1 @@
+"""The chat screen: a thin Gradio client over `qa.service.QAService`."""
