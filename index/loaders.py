@@ -176,6 +176,14 @@ def _date_from_name(path: Path) -> str | None:
         return None
 
 
+def _published(path: Path, meta: dict, where: str) -> str | None:
+    """The date a file's own metadata gives (`published` or `date`), else one in its name."""
+    try:
+        return normalize_date(meta.get("published") or meta.get("date")) or _date_from_name(path)
+    except ValueError as exc:
+        raise LoadError(path, f"{where} date: {exc}") from None
+
+
 _HEADER_LINE = re.compile(r"^\s*(title|date|published|source|url)\s*:\s*(.+?)\s*$", re.IGNORECASE)
 # The sample corpus opens with "date 2023-03-20 " before the first sentence.
 _INLINE_DATE = re.compile(r"^\s*(?:date|published)\s*:?\s*(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+Z?)?\s+", re.IGNORECASE)
@@ -193,12 +201,13 @@ def _load_text(path: Path, raw: str) -> Article:
     if not meta and (m := _INLINE_DATE.match(body)):
         meta["date"] = m.group(1)
         body = body[m.end() :]
-    try:
-        published = normalize_date(meta.get("published") or meta.get("date")) or _date_from_name(path)
-    except ValueError as exc:
-        raise LoadError(path, f"header date: {exc}") from None
     return _article_from_file(
-        path, body, title=meta.get("title"), published=published, source=meta.get("source") or str(path), url=meta.get("url")
+        path,
+        body,
+        title=meta.get("title"),
+        published=_published(path, meta, "header"),
+        source=meta.get("source") or str(path),
+        url=meta.get("url"),
     )
 
 
@@ -213,15 +222,11 @@ def _load_markdown(path: Path, raw: str) -> Article:
     if not title:
         heading = re.search(r"^#\s+(.+)$", post.content, re.MULTILINE)
         title = heading.group(1) if heading else None
-    try:
-        published = normalize_date(meta.get("published") or meta.get("date")) or _date_from_name(path)
-    except ValueError as exc:
-        raise LoadError(path, f"front matter date: {exc}") from None
     return _article_from_file(
         path,
         post.content,
         title=str(title) if title else None,
-        published=published,
+        published=_published(path, meta, "front matter"),
         source=str(meta["source"]) if meta.get("source") else str(path),
         url=str(meta["url"]) if meta.get("url") else None,
     )

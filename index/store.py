@@ -125,28 +125,17 @@ class ChromaStore:
             return
         sentence_rows = [(s, v, r) for r in batch for s, v in zip(r.sentences, r.sentence_vectors)]
         chunk_rows = [(c, v, r) for r in batch for c, v in zip(r.chunks, r.chunk_vectors)]
-        for rows in _batches(sentence_rows, self._max_batch):
-            self._sentences.upsert(
-                ids=[s.id for s, _, _ in rows],
-                embeddings=np.stack([v for _, v, _ in rows]),
-                documents=[s.text for s, _, _ in rows],
-                metadatas=[
-                    _row_meta(r) | {"index": s.index, "start": s.start, "end": s.end, "chunk_id": s.chunk_id}
-                    for s, _, r in rows
-                ],
-            )
-        for rows in _batches(chunk_rows, self._max_batch):
-            self._chunks.upsert(
-                ids=[c.id for c, _, _ in rows],
-                embeddings=np.stack([v for _, v, _ in rows]),
-                documents=[c.text for c, _, _ in rows],
-                metadatas=[
-                    _row_meta(r)
-                    # Comma-joined: the ids of the sentences the chunk is made of, for the answerer.
-                    | {"index": c.index, "start": c.start, "end": c.end, "sentence_ids": ",".join(c.sentence_ids)}
-                    for c, _, r in rows
-                ],
-            )
+        self._upsert(
+            self._sentences,
+            sentence_rows,
+            lambda s: {"index": s.index, "start": s.start, "end": s.end, "chunk_id": s.chunk_id},
+        )
+        self._upsert(
+            self._chunks,
+            chunk_rows,
+            # Comma-joined: the ids of the sentences the chunk is made of, for the answerer.
+            lambda c: {"index": c.index, "start": c.start, "end": c.end, "sentence_ids": ",".join(c.sentence_ids)},
+        )
         for rows in _batches(batch, self._max_batch):
             self._articles.upsert(
                 ids=[r.article.id for r in rows],
@@ -156,6 +145,16 @@ class ChromaStore:
             )
         keep = {s.id for s, _, _ in sentence_rows} | {c.id for c, _, _ in chunk_rows}
         self._delete_rows([r.article.id for r in batch], keep=keep)
+
+    def _upsert(self, collection, rows: list[tuple], own_meta) -> None:
+        """Rows of (sentence or chunk, vector, ArticleRows), in batches Chroma accepts."""
+        for part in _batches(rows, self._max_batch):
+            collection.upsert(
+                ids=[item.id for item, _, _ in part],
+                embeddings=np.stack([vector for _, vector, _ in part]),
+                documents=[item.text for item, _, _ in part],
+                metadatas=[_row_meta(r) | own_meta(item) for item, _, r in part],
+            )
 
     def delete_articles(self, ids: list[str]) -> None:
         """Remove articles: the records first (so readers stop seeing them), then their rows."""

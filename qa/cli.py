@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from qa.settings import Settings
 
@@ -23,9 +24,13 @@ def _store_options(command):
     def wrapper(home, chroma_host, chroma_port, collection, **kwargs):
         # Commands' own settings flags (serve's --host, --port) join the same one Settings.
         own = {name: kwargs.pop(name) for name in ("host", "port") if name in kwargs}
-        settings = Settings.from_flags(
-            home=home, chroma_host=chroma_host, chroma_port=chroma_port, collection=collection, **own
-        )
+        try:
+            settings = Settings.from_flags(
+                home=home, chroma_host=chroma_host, chroma_port=chroma_port, collection=collection, **own
+            )
+        except ValidationError as exc:
+            problems = "; ".join(f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise click.ClickException(f"invalid setting {problems}") from exc
         return command(settings, **kwargs)
 
     return wrapper
@@ -73,8 +78,8 @@ def main():
 def ingest(settings, paths, prune, if_empty, as_json):
     """Add or update articles from files and directories (.txt, .md, .html, .jsonl)."""
     service = _service(settings)
-    if if_empty and service.stats()["articles"] > 0:
-        click.echo(f"the index already holds {service.stats()['articles']} articles; nothing ingested")
+    if if_empty and (stored := service.stats()["articles"]) > 0:
+        click.echo(f"the index already holds {stored} articles; nothing ingested")
         return
     report = service.ingest(list(paths), prune=prune)
     for error in report.errors:

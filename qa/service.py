@@ -63,7 +63,11 @@ class QAService:
     # -- the operations ---------------------------------------------------------------------
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
-        """Answer from the articles with cited sentences, or abstain. `history` is the earlier turns."""
+        """Answer from the articles with cited sentences, or abstain.
+
+        `history` (earlier [question, answer] turns) is accepted so callers need not change when
+        follow-up rewriting arrives; today each question is answered on its own.
+        """
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")

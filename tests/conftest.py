@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_http(url: str, process, log_path: Path, seconds: float) -> None:
+    """Poll `url` until it answers; fail with the server's log if it exits or takes too long."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{process.args[0]} did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:

@@ -6,14 +6,12 @@ import json
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import QA, SAMPLE, cli_env, free_port
+from conftest import QA, SAMPLE, cli_env, free_port, wait_for_http
 
-from index.store import StoreError
+from index.store import ChromaStore, StoreError
 from qa.settings import Settings
 
 CHROMA = Path(sys.executable).with_name("chroma")
@@ -26,16 +24,7 @@ def chroma_server(tmp_path_factory):
     command = [str(CHROMA if CHROMA.exists() else shutil.which("chroma")), "run", "--path", str(data), "--port", str(port)]
     log = (data / "server.log").open("w")
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://localhost:{port}/api/v2/heartbeat", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"chroma run did not start: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    wait_for_http(f"http://localhost:{port}/api/v2/heartbeat", server, data / "server.log", seconds=60)
     yield port
     server.terminate()
     server.wait(timeout=30)
@@ -69,6 +58,4 @@ def test_cli_flags_reach_the_server(chroma_server, tmp_path):
 def test_unreachable_server_is_a_clear_error(tmp_path):
     port = free_port()  # nothing listens there
     with pytest.raises(StoreError, match=f"cannot reach the Chroma server at 127.0.0.1:{port}"):
-        from index.store import ChromaStore
-
         ChromaStore(Settings(home=tmp_path, chroma_host="127.0.0.1", chroma_port=port))

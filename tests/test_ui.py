@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.request
 
 import pytest
-from conftest import QA, cli_env, free_port
+from conftest import QA, SAMPLE, cli_env, free_port, wait_for_http
 
 from qa.types import Answer, Citation
 from ui.app import citations_html
@@ -17,7 +16,6 @@ from ui.app import citations_html
 def server(tmp_path_factory, embedder, splitter):
     from qa.service import QAService
     from qa.settings import Settings
-    from conftest import SAMPLE
 
     home = tmp_path_factory.mktemp("ui") / "home"
     QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([SAMPLE])
@@ -28,16 +26,7 @@ def server(tmp_path_factory, embedder, splitter):
             [str(QA), "serve", "--port", str(port)], env=cli_env(home), stdout=log, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"qa serve did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+    wait_for_http(url, process, log_path, seconds=180)
     yield url
     process.terminate()
     process.wait(timeout=30)
