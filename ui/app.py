@@ -8,6 +8,11 @@ import os
 from qa.service import QAService
 from qa.types import Answer
 
+CSS = """
+.qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin-bottom: 10px; }
+.qa-card blockquote { margin: 8px 0 0; padding-left: 10px; border-left: 3px solid var(--color-accent); }
+.qa-empty { color: var(--body-text-color-subdued); }
+"""
 EXAMPLES = ["What did Peskov say?", "Who welcomed China's peace plan?", "What did Medvedev warn about?"]
 
 
@@ -75,4 +80,4 @@ def serve(service: QAService) -> None:
     settings = service.settings
     # Load the model before the first question, not during it.
     service.retriever
-    build(service).launch(server_name=settings.host, server_port=settings.port, show_error=True)
+    build(service).launch(server_name=settings.host, server_port=settings.port, show_error=True, css=CSS)
