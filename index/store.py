@@ -187,20 +187,9 @@ class ChromaStore:
 
     @staticmethod
     def _article_meta(rows: ArticleRows) -> dict:
+        shared = {k: v for k, v in _row_meta(rows).items() if k != "article_id"}
         a = rows.article
-        return _clean(
-            {
-                "title": a.title,
-                "published": a.published,
-                "published_day": _day_number(a.published),
-                "source": a.source,
-                "url": a.url,
-                "path": a.path,
-                "content_hash": a.content_hash,
-                "version": rows.version,
-                "chunks": len(rows.chunks),
-            }
-        )
+        return shared | _clean({"path": a.path, "content_hash": a.content_hash, "chunks": len(rows.chunks)})
 
     # -- reads -----------------------------------------------------------------------------
 
