@@ -1,28 +1,107 @@
-"""Runs an evaluation set through the service and writes results.jsonl and metrics.json."""
+"""Runs an evaluation set through the service and writes what a person needs to judge it.
+
+DIR/results.jsonl  every answer as `qa ask --json` prints it, plus id, expectations and scores
+DIR/metrics.json   the aggregates (see eval/metrics.py), overall and by tag
+DIR/run.json       what was evaluated: set, index, settings, time
+DIR/report.md      the metrics, the plots and the worst failures
+DIR/*.png          hit@k by k, latency histogram, outcomes by tag
+"""
 
 from __future__ import annotations
 
 import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
-from tqdm import tqdm
+from eval.metrics import KS, aggregate_by_tag, evidence_units, holds, relevant, score_answer, score_citations
+from eval.metrics import score_retrieval
+from eval.sets import EvalQuestion
 
-from eval.metrics import aggregate, score_answer
-from eval.sets import load_set
+Progress = Callable[[int, int], None]  # (questions done, questions in all)
 
 
-def run_set(service, set_path: Path, out: Path, progress: bool | None = None) -> dict:
-    """Answer every question of the set (with its history) and score it; returns the metrics."""
-    questions = load_set(set_path)
+@dataclass
+class EvalRun:
+    out: Path
+    meta: dict
+    metrics: dict
+    records: list[dict]
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_set(service, questions: list[EvalQuestion], out: Path, *, set_name: str, progress: Progress | None = None) -> EvalRun:
+    """Answer every question (with its history), score it, and write the run's files to `out`."""
+    from eval.report import write_report
+
     out.mkdir(parents=True, exist_ok=True)
-    scores, latencies = [], []
+    corpus = [p.text for p in service.all_passages()]
+    warnings = _unfindable_evidence(questions, corpus)
+    records: list[dict] = []
     with (out / "results.jsonl").open("w", encoding="utf-8") as results:
-        for question in tqdm(questions, desc="evaluating", unit="question", disable=True if progress is False else None):
-            answer = service.ask(question.question, history=question.history).to_dict()
-            score = score_answer(question, answer)
-            scores.append(score)
-            latencies.append(answer["timings_ms"]["total"])
-            results.write(json.dumps({"id": question.id, **answer, "scores": score}, ensure_ascii=False) + "\n")
-    metrics = aggregate(scores, latencies)
+        for done, question in enumerate(questions):
+            if progress:
+                progress(done, len(questions))
+            record = _evaluate(service, question, corpus)
+            records.append(record)
+            results.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if progress:
+        progress(len(questions), len(questions))
+    metrics = aggregate_by_tag([r["scores"] for r in records], [r["tags"] for r in records])
+    meta = {
+        "set": set_name,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "index": service.location,
+        "index_counts": service.stats(),
+        "model": service.embedder.model_id,
+        "settings": service.settings.model_dump(mode="json", include=_SETTINGS_SHOWN),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+        "warnings": warnings,
+    }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    return metrics
+    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    run = EvalRun(out, meta, metrics, records, warnings)
+    write_report(run)
+    return run
+
+
+_SETTINGS_SHOWN = {"chunk_chars", "chunk_overlap", "top_k", "candidates", "abstain_threshold"}
+
+
+def _evaluate(service, question: EvalQuestion, corpus: list[str]) -> dict:
+    answer = service.ask(question.question, history=question.history).to_dict()
+    # Retrieval is scored on the question the answer was retrieved for (a follow-up's rewrite);
+    # the ranking's first top_k passages are the ones the answer read.
+    ranked = service.retrieve(answer["rewritten_question"] or answer["question"], k=max(KS))
+    cited_ids = list(dict.fromkeys(c["article_id"] for c in answer["citations"]))
+    articles = {a.id: a.text for a in service.articles(cited_ids)}
+    scores = (
+        score_answer(question, answer)
+        | score_retrieval(question, [p.text for p in ranked], sum(relevant(question, text) for text in corpus))
+        | score_citations(question, answer, articles)
+        | {"latency_ms": answer["timings_ms"]["total"]}
+    )
+    return {
+        "id": question.id,
+        **answer,
+        "history": [list(turn) for turn in question.history],
+        "tags": question.tags,
+        "expected": {"answers": question.answers, "evidence": question.evidence},
+        "retrieved": [
+            {"chunk_id": p.chunk_id, "article_id": p.article_id, "relevant": relevant(question, p.text)}
+            for p in ranked
+        ],
+        "scores": scores,
+    }
+
+
+def _unfindable_evidence(questions: list[EvalQuestion], corpus: list[str]) -> list[str]:
+    """Evidence no single stored passage holds: retrieval cannot score a hit for it (a set or index problem)."""
+    warnings = []
+    for question in questions:
+        for unit in evidence_units(question):
+            if not any(holds(unit, text) for text in corpus):
+                warnings.append(f"{question.id}: no stored passage contains {' / '.join(map(repr, unit))}")
+    return warnings

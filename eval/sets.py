@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+
+T = TypeVar("T")
 
 
 class EvalSetError(ValueError):
@@ -57,27 +62,33 @@ def _question(record: object) -> EvalQuestion:
     )
 
 
-def load_set(path: Path) -> list[EvalQuestion]:
-    """The questions of a set; the first bad line raises EvalSetError naming the file and line."""
-    questions: list[EvalQuestion] = []
-    seen: set[str] = set()
+def parse_json_lines(path: Path, parse: Callable[[object], T], key: Callable[[T], str]) -> list[T]:
+    """`parse` applied to each JSON line of a file; a bad line, or one whose `key` was seen before,
+    raises EvalSetError naming the file and the line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalSetError(f"{path}: cannot read: {exc}") from None
+    parsed: list[T] = []
+    seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            question = _question(json.loads(line))
+            item = parse(json.loads(line))
         except json.JSONDecodeError as exc:
             raise EvalSetError(f"{path}:{number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
         except ValueError as exc:
             raise EvalSetError(f"{path}:{number}: {exc}") from None
-        if question.id in seen:
-            raise EvalSetError(f"{path}:{number}: duplicate id {question.id!r}")
-        seen.add(question.id)
-        questions.append(question)
-    if not questions:
+        if key(item) in seen:
+            raise EvalSetError(f"{path}:{number}: duplicate id {key(item)!r}")
+        seen.add(key(item))
+        parsed.append(item)
+    if not parsed:
         raise EvalSetError(f"{path}: no questions")
-    return questions
+    return parsed
+
+
+def load_set(path: Path) -> list[EvalQuestion]:
+    """The questions of a set in our format; the first bad line raises EvalSetError."""
+    return parse_json_lines(path, _question, key=lambda q: q.id)

@@ -248,6 +248,19 @@ class ChromaStore:
         }
         return [by_id[i] for i in ids if i in by_id]
 
+    def all_chunks(self, page: int = 1000) -> Iterator[Passage]:
+        """Every live chunk as a passage (score 0), page by page."""
+        live = self.versions(None)
+        offset = 0
+        while True:
+            got = self._chunks.get(include=["metadatas", "documents"], limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            for i, m, d in zip(got["ids"], got["metadatas"], got["documents"]):
+                if live.get(m["article_id"]) == m["version"]:
+                    yield _passage(i, m, d, 0.0)
+            offset += len(got["ids"])
+
     def _nearest(self, collection, vector: np.ndarray, k: int, where: dict | None) -> list[tuple[str, dict, str, float]]:
         total = collection.count()
         if total == 0:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from click_default_group import DefaultGroup
 from pydantic import ValidationError
 
 from qa.settings import Settings
@@ -140,24 +141,63 @@ def stats(settings, as_json):
     service = _service(settings)
     counts = service.stats()
     if as_json:
-        _print_json(counts | {"store": service.store.location})
+        _print_json(counts | {"store": service.location})
     else:
-        click.echo(f"{counts['articles']} articles, {counts['chunks']} chunks in {service.store.location}")
+        click.echo(f"{counts['articles']} articles, {counts['chunks']} chunks in {service.location}")
 
 
-@main.command(name="eval")
+@main.group(name="eval", cls=DefaultGroup, default="run")
+def eval_group():
+    """Evaluate answers on a set of questions (`qa eval SET.jsonl --out DIR`), or compare two runs."""
+
+
+@eval_group.command(name="run")
 @click.argument("set_path", metavar="SET.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="directory for the results")
+@click.option(
+    "--format",
+    "set_format",
+    type=click.Choice(["jsonl", "rgb"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: our evaluation sets; rgb: an RGB benchmark file, whose passages are ingested first",
+)
 @_store_options
 @_fail_cleanly
-def eval_command(settings, set_path, out):
-    """Answer every question of an evaluation set; write results.jsonl and metrics.json to OUT."""
+def eval_run(settings, set_path, out, set_format):
+    """Answer every question of SET; write results, metrics, report.md and plots to OUT."""
+    from eval.importers import read_rgb
+    from eval.report import metrics_table, tags_table
     from eval.runner import run_set
+    from eval.sets import load_set
+    from tqdm import tqdm
 
-    metrics = run_set(_service(settings), set_path, out)
-    for name, value in metrics.items():
-        click.echo(f"{name:>24}  {value}")
-    click.echo(f"results in {out}")
+    service = _service(settings)
+    if set_format == "rgb":
+        questions, articles = read_rgb(set_path)
+        click.echo(f"{len(questions)} questions; ingesting their {len(articles)} passages into {service.location}", err=True)
+        click.echo(service.ingest_articles(articles).summary(), err=True)
+    else:
+        questions = load_set(set_path)
+    with tqdm(total=len(questions), desc="evaluating", unit="question", file=sys.stderr) as bar:
+        run = run_set(service, questions, out, set_name=set_path.name, progress=lambda done, _: bar.update(done - bar.n))
+    click.echo(metrics_table(run.metrics))
+    if run.metrics.get("by_tag"):
+        click.echo("\n" + tags_table(run.metrics))
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"\nreport: {out / 'report.md'}")
+
+
+@eval_group.command(name="compare")
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_fail_cleanly
+def eval_compare(run_a, run_b):
+    """Each metric of two runs side by side with its delta, and the questions whose outcome changed."""
+    from eval.compare import compare_runs, comparison_text
+
+    click.echo(comparison_text(compare_runs(run_a, run_b), run_a, run_b))
 
 
 @main.command()

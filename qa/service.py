@@ -7,11 +7,12 @@ asking needs the embedder, ingesting also needs spaCy.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
 from qa.settings import Settings
-from qa.types import Answer, Article, IngestReport
+from qa.types import Answer, Article, IngestReport, Passage
 
 
 class QAService:
@@ -40,7 +41,9 @@ class QAService:
         from qa.retrievers import DenseRetriever
 
         self.store.bind_model(self.embedder.model_id, self.embedder.dimension)
-        return DenseRetriever(store=self.store, embedder=self.embedder, k=self.settings.top_k)
+        return DenseRetriever(
+            store=self.store, embedder=self.embedder, k=self.settings.top_k, candidates=self.settings.candidates
+        )
 
     @cached_property
     def reader(self):
@@ -90,6 +93,10 @@ class QAService:
             },
         )
 
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        """The passages `ask` would read, best first; a larger k extends the same ranking."""
+        return self.retriever.retrieve(question, k=k).passages
+
     def ingest(self, paths: list[Path], prune: bool = False, progress: bool | None = None) -> IngestReport:
         return self.ingestor.ingest_paths(paths, prune=prune, progress=progress)
 
@@ -98,6 +105,15 @@ class QAService:
 
     def articles(self, ids: list[str]) -> list[Article]:
         return self.store.get_articles(ids)
+
+    def all_passages(self) -> Iterator[Passage]:
+        """Every stored chunk (evaluation uses them to know which passages hold the evidence)."""
+        return self.store.all_chunks()
+
+    @property
+    def location(self) -> str:
+        """Where the index lives: a directory, or a Chroma server's address."""
+        return self.store.location
 
     def stats(self) -> dict[str, int]:
         return self.store.stats()

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(1, ge=0, description="sentences repeated at the start of the next chunk")
 
     top_k: int = Field(5, ge=1, description="passages retrieved per question")
+    candidates: int = Field(
+        20, ge=1, description="passages ranked before the top k are cut (so the top 5 are the first 5 of the top 10)"
+    )
     max_answer_sentences: int = Field(3, ge=1)
     # Calibrated on the sample article: see qa/readers.py for what the score is.
     abstain_threshold: float = Field(0.5, ge=0.0, le=1.0)
