@@ -32,6 +32,16 @@ class EvalRun:
     warnings: list[str] = field(default_factory=list)
 
 
+def new_run_dir(runs: Path, set_name: str) -> Path:
+    """A fresh directory under `runs` named after the set and the time, for runs nobody named."""
+    base = runs / f"{Path(set_name).stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
 def run_set(service, questions: list[EvalQuestion], out: Path, *, set_name: str, progress: Progress | None = None) -> EvalRun:
     """Answer every question (with its history), score it, and write the run's files to `out`."""
     from eval.report import write_report

@@ -11,6 +11,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+BUNDLED_SETS = Path(__file__).parent / "sets"
+
 
 class EvalSetError(ValueError):
     pass
@@ -92,3 +94,8 @@ def parse_json_lines(path: Path, parse: Callable[[object], T], key: Callable[[T]
 def load_set(path: Path) -> list[EvalQuestion]:
     """The questions of a set in our format; the first bad line raises EvalSetError."""
     return parse_json_lines(path, _question, key=lambda q: q.id)
+
+
+def bundled_sets() -> list[Path]:
+    """The evaluation sets that ship with qa (eval/sets/*.jsonl)."""
+    return sorted(BUNDLED_SETS.glob("*.jsonl"))

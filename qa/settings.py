@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     def chroma_path(self) -> Path:
         return self.home / "chroma"
 
+    @property
+    def runs_path(self) -> Path:
+        """Where the chat screen's evaluation runs are written."""
+        return self.home / "runs"
+
     @classmethod
     def from_flags(cls, **flags) -> "Settings":
         """Environment first, then the CLI flags that were given (None means 'not given')."""

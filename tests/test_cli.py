@@ -69,28 +69,53 @@ def test_ingest_exits_non_zero_and_names_the_bad_file(home, tmp_path):
     assert result.stdout.strip().endswith("added 1, updated 0, unchanged 0, failed 1")
 
 
-def test_eval_runs_a_set_and_writes_results(home, tmp_path):
+def test_eval_runs_a_set_writes_the_report_and_compares_runs(home, tmp_path):
     set_path = tmp_path / "set.jsonl"
     set_path.write_text(
         "\n".join(
             json.dumps(q)
             for q in [
-                {"id": "q1", "question": "What did Peskov say?", "answers": ["detailed explanation"], "evidence": []},
+                {"id": "q1", "question": "What did Peskov say?", "answers": ["detailed explanation"], "evidence": [],
+                 "tags": ["quote"]},
                 {"id": "q2", "question": "What is the population of Moscow?", "answers": [], "evidence": []},
             ]
         )
     )
     out = tmp_path / "run"
-    qa("eval", str(set_path), "--out", str(out), home=home)
+    result = qa("eval", str(set_path), "--out", str(out), home=home)
+    assert "hit@5" in result.stdout and "abstention recall" in result.stdout and f"report: {out}" in result.stdout
+    assert "evaluating" in result.stderr  # the progress bar
     results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["id"] for r in results] == ["q1", "q2"]
     assert results[0]["scores"]["correct"] is True and results[1]["abstained"] is True
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["accuracy"] == 1.0 and metrics["abstention_recall"] == 1.0
+    assert metrics["accuracy"] == 1.0 and metrics["abstention_recall"] == 1.0 and metrics["hit@5"] == 1.0
+    assert metrics["by_tag"]["quote"]["questions"] == 1
+    assert {"report.md", "retrieval_at_k.png", "latency.png", "run.json"} <= {p.name for p in out.iterdir()}
+
+    again = tmp_path / "again"
+    qa("eval", str(set_path), "--out", str(again), "--home", str(home), home=tmp_path / "unused")
+    compared = qa("eval", "compare", str(out), str(again), home=home).stdout
+    assert "A: run" in compared and "B: again" in compared and "No question changed outcome." in compared
 
     set_path.write_text('{"id": "q1", "question": "Fine?", "answers": []}\n{"id": "q2"}\n')
     bad = qa("eval", str(set_path), "--out", str(out), home=home, check=False)
     assert bad.returncode == 1 and f"{set_path}:2: missing field 'question'" in bad.stderr
+
+
+def test_eval_reads_rgb_files_and_ingests_their_passages(tmp_path):
+    rgb = tmp_path / "en_fact.json"
+    rgb.write_text(
+        json.dumps({"id": 7, "query": "Which company acquired Instagram?", "answer": ["Facebook"],
+                    "positive": ["Facebook acquired the photo-sharing app Instagram in 2012 for $1 billion."],
+                    "negative": ["Twitter bought the video app Vine in 2012."]})
+        + "\n"
+    )
+    home = tmp_path / "rgb-home"
+    result = qa("eval", "--format", "rgb", str(rgb), "--out", str(tmp_path / "run"), home=home)
+    assert "1 questions; ingesting their 2 passages" in result.stderr and "added 2" in result.stderr
+    record = json.loads((tmp_path / "run" / "results.jsonl").read_text())
+    assert record["id"] == "rgb-7" and record["scores"]["hit@1"] == 1.0 and record["scores"]["correct"] is True
 
 
 def test_missing_model_names_what_to_install(tmp_path):

@@ -71,3 +71,19 @@ def test_citation_cards_escape_article_text():
     html = citations_html(answer)
     assert "<img" not in html and "<script" not in html and "<b>title" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_evaluate_tab_runs_a_bundled_set_and_reports(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    summary, plots, worst = client.predict("sample.jsonl", None, api_name="/evaluate")
+    assert "| retrieval  | hit@5" in summary and "54 questions" in summary
+    assert [p["caption"] for p in plots] == ["Retrieval by k", "What happened to each question", "Answer latency"]
+    assert all(open(p["image"], "rb").read(8) == b"\x89PNG\r\n\x1a\n" for p in plots)
+    assert worst.startswith("### Worst failures")
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "question": "Q?", "answers": []}\n{"id": "b"}\n')
+    with pytest.raises(Exception, match=r"bad.jsonl:2: missing field 'question'"):
+        client.predict("sample.jsonl", handle_file(str(bad)), api_name="/evaluate")

@@ -7,6 +7,7 @@ import os
 
 from qa.service import QAService
 from qa.types import Answer
+from ui.evaluate import evaluate_tab
 
 CSS = """
 .qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin-bottom: 10px; }
@@ -60,14 +61,17 @@ def build(service: QAService):
 
     with gr.Blocks(title="qa — answers from the articles") as app:
         gr.Markdown("## Ask the articles\nEvery sentence of an answer is quoted from an article and cited.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=480, sanitize_html=True)
-                box = gr.Textbox(label="Question", placeholder="What did Peskov say?", submit_btn=True)
-                gr.Examples(EXAMPLES, inputs=box)
-            with gr.Column(scale=2):
-                gr.Markdown("### Cited passages")
-                cited = gr.HTML("<p class='qa-empty'>Citations appear here.</p>")
+        with gr.Tab("Ask"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Chat", height=480, sanitize_html=True)
+                    box = gr.Textbox(label="Question", placeholder="What did Peskov say?", submit_btn=True)
+                    gr.Examples(EXAMPLES, inputs=box)
+                with gr.Column(scale=2):
+                    gr.Markdown("### Cited passages")
+                    cited = gr.HTML("<p class='qa-empty'>Citations appear here.</p>")
+        with gr.Tab("Evaluate"):
+            evaluate_tab(service)
         box.submit(respond, [box, chat], [box, chat, cited], api_name="chat", api_visibility="undocumented")
         api_question = gr.Textbox(visible=False)
         api_answer = gr.JSON(visible=False)
@@ -80,4 +84,11 @@ def serve(service: QAService) -> None:
     settings = service.settings
     # Load the model before the first question, not during it.
     service.retriever
-    build(service).launch(server_name=settings.host, server_port=settings.port, show_error=True, css=CSS)
+    settings.runs_path.mkdir(parents=True, exist_ok=True)
+    build(service).launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        show_error=True,
+        css=CSS,
+        allowed_paths=[str(settings.runs_path)],  # the Evaluate tab shows the plots of its runs
+    )

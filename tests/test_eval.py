@@ -1,0 +1,205 @@
+"""Evaluation sets, the RGB importer, a full run on the sample corpus, and run comparison."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from conftest import ROOT, SAMPLE
+
+from eval.compare import RunError, compare_runs, comparison_text
+from eval.importers import read_rgb
+from eval.metrics import normalize
+from eval.runner import run_set
+from eval.sets import EvalSetError, load_set
+
+SAMPLE_SET = ROOT / "eval" / "sets" / "sample.jsonl"
+
+
+def write_lines(path, *lines: str):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# -- sets ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ('{"id": "a", "question": "Q?"', "invalid JSON"),
+        ('["a"]', "expected a JSON object"),
+        ('{"question": "Q?", "answers": []}', "missing field 'id'"),
+        ('{"id": "a", "question": "Q?"}', "missing field 'answers'"),
+        ('{"id": "a", "question": "Q?", "answers": "Tuesday"}', "field 'answers' must be a list of strings"),
+        ('{"id": "a", "question": "Q?", "answers": [], "history": [["only a question"]]}', "field 'history'"),
+        ('{"id": "q1", "question": "Again?", "answers": []}', "duplicate id 'q1'"),
+    ],
+)
+def test_a_bad_line_is_reported_with_its_number(tmp_path, line, problem):
+    path = write_lines(tmp_path / "set.jsonl", '{"id": "q1", "question": "Fine?", "answers": []}', "", line)
+    with pytest.raises(EvalSetError) as error:
+        load_set(path)
+    assert str(error.value).startswith(f"{path}:3: {problem}")
+
+
+def test_an_empty_set_is_an_error(tmp_path):
+    with pytest.raises(EvalSetError, match="no questions"):
+        load_set(write_lines(tmp_path / "set.jsonl", ""))
+
+
+def test_the_sample_set_is_written_from_the_article():
+    questions = load_set(SAMPLE_SET)
+    text = SAMPLE.read_text(encoding="utf-8")
+    assert len(questions) >= 40
+    unanswerable = [q for q in questions if not q.answerable]
+    assert len(unanswerable) >= 8 and any("near-miss" in q.tags for q in unanswerable)
+    follow_ups = [q for q in questions if "follow-up" in q.tags]
+    assert follow_ups and all(q.history for q in follow_ups)
+    for q in questions:
+        for quote in q.evidence:
+            assert quote in text, f"{q.id}: evidence is not a verbatim quote: {quote!r}"
+        for acceptable in q.answers:
+            assert normalize(acceptable) in normalize(text), f"{q.id}: answer not in the article: {acceptable!r}"
+        assert not q.answerable or q.evidence, f"{q.id}: an answerable question needs its evidence"
+    speakers = {"Peskov", "Wang", "Putin", "Medvedev", "Danilov", "spokesman", "Downing Street"}
+    asked = " ".join(q.question for q in questions if "what-did-x-say" in q.tags and q.answerable)
+    assert all(speaker in asked for speaker in speakers)
+
+
+# -- RGB ----------------------------------------------------------------------------------------
+
+
+def test_rgb_file_is_read_as_questions_and_pooled_passages(tmp_path):
+    shared = "The 2018 Winter Olympics medal table was led by Norway."
+    path = write_lines(
+        tmp_path / "en_fact.json",
+        json.dumps({"id": 0, "query": "Who led the medal table?", "answer": ["Norway"],
+                    "positive": [shared], "negative": ["Germany came second."]}),
+        json.dumps({"id": 1, "query": "When was it released?", "answer": [["Jul 21, 2017", "21 July 2017"]],
+                    "positive": ["Released on 21 July 2017.", shared], "negative": [], "positive_wrong": ["1999"]}),
+    )
+    questions, articles = read_rgb(path)
+    assert [(q.id, q.question, q.answers, q.evidence) for q in questions] == [
+        ("rgb-0", "Who led the medal table?", ["Norway"], []),
+        ("rgb-1", "When was it released?", ["Jul 21, 2017", "21 July 2017"], []),
+    ]
+    assert sorted(a.text for a in articles) == sorted([shared, "Germany came second.", "Released on 21 July 2017."])
+    assert {a.source for a in articles} == {"RGB en_fact"}
+    # The ids the shared benchmark's converted articles.jsonl uses: rgb- + sha1 of the text.
+    assert {a.id for a in articles if a.text == shared} == {"rgb-" + hashlib.sha1(shared.encode()).hexdigest()[:12]}
+
+
+def test_rgb_ids_match_the_converted_benchmark():
+    converted = ROOT.parent / "shared" / "benchmarks" / "rgb-en-fact" / "articles.jsonl"
+    if not converted.exists():
+        pytest.skip(f"{converted} is not on this machine")
+    first = json.loads(converted.read_text(encoding="utf-8").splitlines()[0])
+    assert first["id"] == "rgb-" + hashlib.sha1(first["text"].encode()).hexdigest()[:12]
+
+
+def test_bad_rgb_lines_are_reported_with_their_number(tmp_path):
+    path = write_lines(tmp_path / "rgb.json", json.dumps({"id": 0, "query": "Q?", "answer": [["a"], ["b"]]}))
+    with pytest.raises(EvalSetError, match=rf"^{path}:1: 'answer' has 2 parts"):
+        read_rgb(path)
+    path = write_lines(tmp_path / "rgb.json", json.dumps({"id": 0, "query": "Q?", "answer": ["a"], "positive": "p"}))
+    with pytest.raises(EvalSetError, match=rf"^{path}:1: field 'positive' must be a list of strings"):
+        read_rgb(path)
+
+
+# -- a run on the sample corpus -----------------------------------------------------------------
+
+
+@pytest.fixture
+def sample_service(service, corpus):
+    service.ingest([corpus])
+    return service
+
+
+def test_top_k_passages_are_the_start_of_the_evaluated_ranking(sample_service):
+    for question in ("What did Peskov say?", "Who welcomed China's peace plan?", "Where is the ICC?"):
+        answer = sample_service.ask(question)
+        ranked = sample_service.retrieve(question, k=10)
+        assert [p.chunk_id for p in ranked[:5]] == [p.chunk_id for p in answer.passages]
+
+
+def test_run_writes_results_metrics_report_and_plots(sample_service, tmp_path):
+    questions = load_set(SAMPLE_SET)
+    seen = []
+    run = run_set(sample_service, questions, tmp_path / "run", set_name="sample.jsonl",
+                  progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, len(questions)) and seen[-1] == (len(questions), len(questions))
+    out = tmp_path / "run"
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == [q.id for q in questions]
+    answer_keys = ["question", "rewritten_question", "answer", "abstained", "citations", "passages", "timings_ms"]
+    assert all(list(r)[1:8] == answer_keys and "scores" in r for r in records)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == run.metrics
+    for name in ("hit@1", "hit@3", "hit@5", "hit@10", "recall@10", "mrr", "ndcg@5", "accuracy", "token_f1",
+                 "citation_validity", "evidence_recall", "citation_precision", "abstention_precision",
+                 "abstention_recall", "answered_should_abstain", "latency_ms_p50", "latency_ms_p95", "latency_ms_max"):
+        assert name in metrics, name
+    assert metrics["citation_validity"] == 1.0  # every quote is the article's text at its offsets
+    assert metrics["hit@1"] <= metrics["hit@5"] <= metrics["hit@10"]
+    assert {"fact", "unanswerable", "follow-up"} <= set(metrics["by_tag"])
+    assert run.warnings == []  # every evidence quote lies inside one stored passage
+    peskov = next(r for r in records if r["id"] == "peskov")
+    assert peskov["scores"]["correct"] is True and peskov["retrieved"][0]["relevant"] is True
+    for png in ("retrieval_at_k.png", "latency.png", "outcomes_by_tag.png"):
+        data = (out / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, png
+    report = (out / "report.md").read_text()
+    assert "| retrieval  | hit@5" in report and "![retrieval_at_k](retrieval_at_k.png)" in report
+    assert "## Worst failures" in report
+
+
+def test_report_escapes_article_text(sample_service, tmp_path):
+    article = tmp_path / "evil.txt"
+    article.write_text("Title: Evil\n\nThe mayor said <script>alert(1)</script> was harmless.\n")
+    sample_service.ingest([article])
+    questions = write_lines(tmp_path / "set.jsonl", json.dumps({"id": "x", "question": "What did the mayor say?",
+                                                                "answers": [], "evidence": []}))
+    run_set(sample_service, load_set(questions), tmp_path / "run", set_name="set.jsonl")
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "&lt;script&gt;" in report and "<script>" not in report
+
+
+# -- compare ------------------------------------------------------------------------------------
+
+
+def fake_run(folder, outcomes: dict[str, tuple[bool, bool | None]], accuracy: float, p50: float):
+    """A run directory as run_set writes it: (abstained, correct) per question id."""
+    folder.mkdir()
+    lines = []
+    for qid, (abstained, correct) in outcomes.items():
+        scores = {"should_abstain": correct is None, "abstained": abstained, "correct": correct}
+        lines.append(json.dumps({"id": qid, "question": f"question {qid}?", "scores": scores}))
+    write_lines(folder / "results.jsonl", *lines)
+    (folder / "metrics.json").write_text(json.dumps({"accuracy": accuracy, "latency_ms_p50": p50, "mrr": None}))
+    return folder
+
+
+def test_compare_lists_deltas_and_flipped_questions(tmp_path):
+    a = fake_run(tmp_path / "a", {"q1": (False, True), "q2": (False, None), "q3": (True, False), "q4": (False, True)},
+                 accuracy=0.5, p50=40.0)
+    b = fake_run(tmp_path / "b", {"q1": (False, False), "q2": (True, None), "q3": (True, False), "q5": (True, None)},
+                 accuracy=0.75, p50=50.0)
+    comparison = compare_runs(a, b)
+    rows = {label: (va, vb, delta) for _, label, va, vb, delta, _ in comparison.rows}
+    assert rows["accuracy"] == (0.5, 0.75, 0.25) and rows["p50 (ms)"] == (40.0, 50.0, 10.0)
+    assert rows["MRR"] == (None, None, None)
+    assert [(f.id, f.before, f.after) for f in comparison.flips] == [("q1", "correct", "wrong"),
+                                                                     ("q2", "invented", "abstained")]
+    assert comparison.only_a == ["q4"] and comparison.only_b == ["q5"]
+    text = comparison_text(comparison, a, b)
+    assert "+0.25 better" in text and "+10 worse" in text
+    assert "q1: correct → wrong answer    question q1?" in text
+
+
+def test_compare_names_a_directory_that_is_not_a_run(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="empty: not a readable evaluation run"):
+        compare_runs(tmp_path / "empty", tmp_path / "empty")
+

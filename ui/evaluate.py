@@ -1,0 +1,54 @@
+"""The Evaluate tab: run an evaluation set through the same runner as `qa eval` and show its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eval.report import failure_markdown, failures, metrics_table, tags_table
+from eval.runner import new_run_dir, run_set
+from eval.sets import EvalSetError, bundled_sets, load_set
+from qa.service import QAService
+
+
+_PLOTS = [
+    ("retrieval_at_k.png", "Retrieval by k"),
+    ("outcomes_by_tag.png", "What happened to each question"),
+    ("latency.png", "Answer latency"),
+]
+
+
+def evaluate_tab(service: QAService) -> None:
+    """The tab's components and events; call inside a `gr.Blocks` context."""
+    import gradio as gr
+
+    sets = {path.name: path for path in bundled_sets()}
+
+    def evaluate(set_name: str | None, uploaded: str | None, progress=gr.Progress()):
+        path = Path(uploaded) if uploaded else sets.get(set_name or "")
+        if path is None:
+            raise gr.Error("Pick an evaluation set or upload one (.jsonl).")
+        try:
+            questions = load_set(path)
+        except EvalSetError as exc:
+            raise gr.Error(str(exc).replace(str(path), path.name)) from None
+        out = new_run_dir(service.settings.runs_path, path.name)
+        progress((0, len(questions)), desc="evaluating", unit="questions")
+        run = run_set(
+            service, questions, out, set_name=path.name,
+            progress=lambda done, total: progress((done, total), desc="evaluating", unit="questions"),
+        )
+        summary = f"{metrics_table(run.metrics, 'github')}\n\n{tags_table(run.metrics, 'github')}"
+        summary += f"\n\nThe run's files (results.jsonl, metrics.json, report.md) are in `{out}`."
+        worst = failures(run.records)
+        failed = "\n\n".join(failure_markdown(r) for r in worst) or "Every question had the expected outcome."
+        plots = [(str(out / name), caption) for name, caption in _PLOTS if (out / name).exists()]
+        return summary, plots, f"### Worst failures ({len(worst)} shown)\n\n{failed}"
+
+    with gr.Row():
+        chosen = gr.Dropdown(list(sets), value=next(iter(sets), None), label="Evaluation set", scale=2)
+        uploaded = gr.File(label="…or upload a set (.jsonl)", file_types=[".jsonl"], type="filepath", scale=2)
+        run_button = gr.Button("Run evaluation", variant="primary", scale=1)
+    metrics = gr.Markdown("Pick a set and run it: the metrics, plots and worst failures appear here.")
+    plots = gr.Gallery(label="Plots", columns=3, height="auto", object_fit="contain")
+    worst = gr.Markdown()
+    run_button.click(evaluate, [chosen, uploaded], [metrics, plots, worst], api_name="evaluate")
