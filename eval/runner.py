@@ -16,8 +16,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eval.metrics import KS, aggregate_by_tag, evidence_units, holds, relevant, score_answer, score_citations
-from eval.metrics import score_retrieval
+from eval.metrics import (
+    KS,
+    aggregate_by_tag,
+    evidence_units,
+    holds,
+    relevant,
+    score_answer,
+    score_citations,
+    score_retrieval,
+)
+from eval.report import write_report
 from eval.sets import EvalQuestion
 
 Progress = Callable[[int, int], None]  # (questions done, questions in all)
@@ -44,8 +53,6 @@ def new_run_dir(runs: Path, set_name: str) -> Path:
 
 def run_set(service, questions: list[EvalQuestion], out: Path, *, set_name: str, progress: Progress | None = None) -> EvalRun:
     """Answer every question (with its history), score it, and write the run's files to `out`."""
-    from eval.report import write_report
-
     out.mkdir(parents=True, exist_ok=True)
     corpus = [p.text for p in service.all_passages()]
     warnings = _unfindable_evidence(questions, corpus)
