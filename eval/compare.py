@@ -12,8 +12,13 @@ from eval.metrics import OUTCOMES, outcome
 from eval.report import METRICS, fmt
 
 # Where a smaller number is the better one.
-_LOWER_IS_BETTER = {"answered_should_abstain", "abstained_should_answer", "latency_ms_p50", "latency_ms_p95",
-                    "latency_ms_max"}
+_LOWER_IS_BETTER = {
+    "answered_should_abstain",
+    "abstained_should_answer",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "latency_ms_max",
+}
 
 
 class RunError(ValueError):
@@ -77,7 +82,10 @@ def _delta(delta: float | None, key: str) -> str:
 
 def comparison_text(comparison: Comparison, a: Path, b: Path) -> str:
     table = tabulate(
-        [(section, label, fmt(va), fmt(vb), _delta(delta, key)) for section, label, va, vb, delta, key in comparison.rows],
+        [
+            (section, label, fmt(va), fmt(vb), _delta(delta, key))
+            for section, label, va, vb, delta, key in comparison.rows
+        ],
         headers=["", "metric", f"A: {a.name}", f"B: {b.name}", "B − A"],
         disable_numparse=True,
     )
@@ -89,5 +97,7 @@ def comparison_text(comparison: Comparison, a: Path, b: Path) -> str:
     else:
         lines.append("No question changed outcome.")
     if comparison.only_a or comparison.only_b:
-        lines.append(f"Only in A: {', '.join(comparison.only_a) or '-'}; only in B: {', '.join(comparison.only_b) or '-'}")
+        lines.append(
+            f"Only in A: {', '.join(comparison.only_a) or '-'}; only in B: {', '.join(comparison.only_b) or '-'}"
+        )
     return "\n".join(lines)

@@ -168,8 +168,7 @@ def score_citations(question: EvalQuestion, answer: dict, articles: dict[str, st
     units = evidence_units(question)
     evidence = [normalize(quote) for quote in question.evidence]
     scores["citations_precise"] = sum(
-        any(holds(u, c["quote"]) for u in units) or any(normalize(c["quote"]) in e for e in evidence)
-        for c in citations
+        any(holds(u, c["quote"]) for u in units) or any(normalize(c["quote"]) in e for e in evidence) for c in citations
     )
     cited = _cited_texts(citations, articles)
     scores["evidence_units"] = len(units)
@@ -219,7 +218,9 @@ def aggregate(scores: list[dict], ks=KS) -> dict:
     metrics["mrr"] = _mean([s["rr"] for s in retrieved])
     metrics["accuracy"] = _share(sum(bool(s["correct"]) for s in answerable), len(answerable))
     metrics["token_f1"] = _mean([s["f1"] for s in answerable])
-    metrics["citation_validity"] = _share(sum(s["citations_valid"] for s in scores), sum(s["citations"] for s in scores))
+    metrics["citation_validity"] = _share(
+        sum(s["citations_valid"] for s in scores), sum(s["citations"] for s in scores)
+    )
     metrics["evidence_recall"] = _share(
         sum(s["evidence_cited"] for s in answerable), sum(s["evidence_units"] for s in answerable)
     )

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from eval.metrics import KS, OUTCOMES, outcome  # noqa: E402
+from eval.metrics import KS, OUTCOMES, outcome
 
 # One colour per outcome, the good ones green, so a glance finds the problems.
 _OUTCOME_COLOURS = {
@@ -38,8 +38,14 @@ def _retrieval_at_k(path: Path, metrics: dict, title: str) -> Path | None:
         values = [metrics[f"{name}@{k}"] for k in KS]
         ax.plot(KS, values, marker=marker, label=label)
     for k in KS:
-        ax.annotate(f"{metrics[f'hit@{k}']:.2f}", (k, metrics[f"hit@{k}"]), textcoords="offset points",
-                    xytext=(0, 7), ha="center", fontsize=8)
+        ax.annotate(
+            f"{metrics[f'hit@{k}']:.2f}",
+            (k, metrics[f"hit@{k}"]),
+            textcoords="offset points",
+            xytext=(0, 7),
+            ha="center",
+            fontsize=8,
+        )
     ax.set(xticks=KS, ylim=(0, 1.08), xlabel="k (passages retrieved)", ylabel="share of answerable questions")
     ax.set_title(f"Retrieval by k — {title}", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
@@ -62,9 +68,7 @@ def _latency(path: Path, metrics: dict, records: list[dict], title: str) -> Path
 
 
 def _outcomes_by_tag(path: Path, metrics: dict, records: list[dict], title: str) -> Path | None:
-    groups = {"all": records} | {
-        tag: [r for r in records if tag in r["tags"]] for tag in metrics.get("by_tag", {})
-    }
+    groups = {"all": records} | {tag: [r for r in records if tag in r["tags"]] for tag in metrics.get("by_tag", {})}
     names = list(groups)[::-1]  # "all" on top
     fig, ax = plt.subplots(figsize=(7.2, 1.2 + 0.38 * len(names)), dpi=120)
     left = [0] * len(names)

@@ -30,8 +30,15 @@ METRICS: list[tuple[str, str, str]] = [
     ("latency", "latency_ms_max", "max (ms)"),
 ]
 # The few metrics that fit in one row per tag.
-TAG_COLUMNS = [("hit@5", "hit@5"), ("accuracy", "accuracy"), ("token_f1", "F1"), ("evidence_recall", "evidence"),
-               ("citation_precision", "precision"), ("abstention_recall", "abstained"), ("latency_ms_p50", "p50 ms")]
+TAG_COLUMNS = [
+    ("hit@5", "hit@5"),
+    ("accuracy", "accuracy"),
+    ("token_f1", "F1"),
+    ("evidence_recall", "evidence"),
+    ("citation_precision", "precision"),
+    ("abstention_recall", "abstained"),
+    ("latency_ms_p50", "p50 ms"),
+]
 
 
 def fmt(value) -> str:
@@ -42,10 +49,26 @@ def fmt(value) -> str:
     return str(value)
 
 
+def counts_line(metrics: dict) -> str:
+    return f"{metrics['questions']} questions: {metrics['answerable']} answerable, {metrics['unanswerable']} not"
+
+
+def retrieval_table(metrics: dict, tablefmt: str = "simple") -> str:
+    """Retrieval as one row per k, then MRR."""
+    rows = [(k, *(fmt(metrics.get(f"{name}@{k}")) for name in ("hit", "recall", "ndcg"))) for k in KS]
+    rows.append(("MRR", fmt(metrics.get("mrr")), "", ""))
+    headers = ["k", "hit@k", "evidence recall@k", "nDCG@k"]
+    return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+
+
+def quality_table(metrics: dict, tablefmt: str = "simple") -> str:
+    """Answers, citations, abstention and latency."""
+    rows = [(section, label, fmt(metrics.get(key))) for section, key, label in METRICS if section != "retrieval"]
+    return tabulate(rows, headers=["", "metric", "value"], tablefmt=tablefmt, disable_numparse=True)
+
+
 def metrics_table(metrics: dict, tablefmt: str = "simple") -> str:
-    header = f"{metrics['questions']} questions: {metrics['answerable']} answerable, {metrics['unanswerable']} not"
-    rows = [(section, label, fmt(metrics.get(key))) for section, key, label in METRICS]
-    return header + "\n\n" + tabulate(rows, headers=["", "metric", "value"], tablefmt=tablefmt, disable_numparse=True)
+    return "\n\n".join([counts_line(metrics), retrieval_table(metrics, tablefmt), quality_table(metrics, tablefmt)])
 
 
 def tags_table(metrics: dict, tablefmt: str = "simple") -> str:
@@ -92,7 +115,8 @@ def failure_markdown(record: dict) -> str:
     if record.get("rewritten_question"):
         lines.append(f"- **Rewritten as:** {_escaped(record['rewritten_question'])}")
     lines.append(
-        "- **Expected:** " + (" / ".join(_escaped(a) for a in expected["answers"]) or "abstain (the articles do not say)")
+        "- **Expected:** "
+        + (" / ".join(_escaped(a) for a in expected["answers"]) or "abstain (the articles do not say)")
     )
     lines += [f"  - evidence: {_escaped(quote)}" for quote in expected["evidence"]]
     lines.append(f"- **Answered:** {_escaped(record['answer'])}")
@@ -101,7 +125,9 @@ def failure_markdown(record: dict) -> str:
         for c in record["citations"]
     ]
     if scores.get("f1") is not None:
-        lines.append(f"- token F1 {scores['f1']:.2f} · evidence cited {scores['evidence_cited']}/{scores['evidence_units']}")
+        lines.append(
+            f"- token F1 {scores['f1']:.2f} · evidence cited {scores['evidence_cited']}/{scores['evidence_units']}"
+        )
     return "\n".join(lines)
 
 
@@ -114,7 +140,8 @@ def report_markdown(run, plots: list[Path]) -> str:
         f"{meta['finished']} · index {_escaped(meta['index'])} ({counts['articles']} articles, "
         f"{counts['chunks']} chunks) · {meta['machine']}",
         "",
-        f"Embedding model {meta['model']} · settings: " + ", ".join(f"{k}={v}" for k, v in sorted(meta["settings"].items())),
+        f"Embedding model {meta['model']} · settings: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(meta["settings"].items())),
         "",
         "## Metrics",
         "",

@@ -51,7 +51,9 @@ def new_run_dir(runs: Path, set_name: str) -> Path:
     return path
 
 
-def run_set(service, questions: list[EvalQuestion], out: Path, *, set_name: str, progress: Progress | None = None) -> EvalRun:
+def run_set(
+    service, questions: list[EvalQuestion], out: Path, *, set_name: str, progress: Progress | None = None
+) -> EvalRun:
     """Answer every question (with its history), score it, and write the run's files to `out`."""
     out.mkdir(parents=True, exist_ok=True)
     corpus = [p.text for p in service.all_passages()]
@@ -107,8 +109,7 @@ def _evaluate(service, question: EvalQuestion, corpus: list[str]) -> dict:
         "tags": question.tags,
         "expected": {"answers": question.answers, "evidence": question.evidence},
         "retrieved": [
-            {"chunk_id": p.chunk_id, "article_id": p.article_id, "relevant": relevant(question, p.text)}
-            for p in ranked
+            {"chunk_id": p.chunk_id, "article_id": p.article_id, "relevant": relevant(question, p.text)} for p in ranked
         ],
         "scores": scores,
     }

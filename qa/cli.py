@@ -166,21 +166,25 @@ def eval_group():
 @_fail_cleanly
 def eval_run(settings, set_path, out, set_format):
     """Answer every question of SET; write results, metrics, report.md and plots to OUT."""
+    from tqdm import tqdm
+
     from eval.importers import read_rgb
     from eval.report import metrics_table, tags_table
     from eval.runner import run_set
     from eval.sets import load_set
-    from tqdm import tqdm
 
     service = _service(settings)
     if set_format == "rgb":
         questions, articles = read_rgb(set_path)
-        click.echo(f"{len(questions)} questions; ingesting their {len(articles)} passages into {service.location}", err=True)
+        where = service.location
+        click.echo(f"{len(questions)} questions; ingesting their {len(articles)} passages into {where}", err=True)
         click.echo(service.ingest_articles(articles).summary(), err=True)
     else:
         questions = load_set(set_path)
     with tqdm(total=len(questions), desc="evaluating", unit="question", file=sys.stderr) as bar:
-        run = run_set(service, questions, out, set_name=set_path.name, progress=lambda done, _: bar.update(done - bar.n))
+        run = run_set(
+            service, questions, out, set_name=set_path.name, progress=lambda done, _: bar.update(done - bar.n)
+        )
     click.echo(metrics_table(run.metrics))
     if run.metrics.get("by_tag"):
         click.echo("\n" + tags_table(run.metrics))

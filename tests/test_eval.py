@@ -75,10 +75,25 @@ def test_rgb_file_is_read_as_questions_and_pooled_passages(tmp_path):
     shared = "The 2018 Winter Olympics medal table was led by Norway."
     path = write_lines(
         tmp_path / "en_fact.json",
-        json.dumps({"id": 0, "query": "Who led the medal table?", "answer": ["Norway"],
-                    "positive": [shared], "negative": ["Germany came second."]}),
-        json.dumps({"id": 1, "query": "When was it released?", "answer": [["Jul 21, 2017", "21 July 2017"]],
-                    "positive": ["Released on 21 July 2017.", shared], "negative": [], "positive_wrong": ["1999"]}),
+        json.dumps(
+            {
+                "id": 0,
+                "query": "Who led the medal table?",
+                "answer": ["Norway"],
+                "positive": [shared],
+                "negative": ["Germany came second."],
+            }
+        ),
+        json.dumps(
+            {
+                "id": 1,
+                "query": "When was it released?",
+                "answer": [["Jul 21, 2017", "21 July 2017"]],
+                "positive": ["Released on 21 July 2017.", shared],
+                "negative": [],
+                "positive_wrong": ["1999"],
+            }
+        ),
     )
     questions, articles = read_rgb(path)
     assert [(q.id, q.question, q.answers, q.evidence) for q in questions] == [
@@ -89,14 +104,6 @@ def test_rgb_file_is_read_as_questions_and_pooled_passages(tmp_path):
     assert {a.source for a in articles} == {"RGB en_fact"}
     # The ids the shared benchmark's converted articles.jsonl uses: rgb- + sha1 of the text.
     assert {a.id for a in articles if a.text == shared} == {"rgb-" + hashlib.sha1(shared.encode()).hexdigest()[:12]}
-
-
-def test_rgb_ids_match_the_converted_benchmark():
-    converted = ROOT.parent / "shared" / "benchmarks" / "rgb-en-fact" / "articles.jsonl"
-    if not converted.exists():
-        pytest.skip(f"{converted} is not on this machine")
-    first = json.loads(converted.read_text(encoding="utf-8").splitlines()[0])
-    assert first["id"] == "rgb-" + hashlib.sha1(first["text"].encode()).hexdigest()[:12]
 
 
 def test_bad_rgb_lines_are_reported_with_their_number(tmp_path):
@@ -127,8 +134,13 @@ def test_top_k_passages_are_the_start_of_the_evaluated_ranking(sample_service):
 def test_run_writes_results_metrics_report_and_plots(sample_service, tmp_path):
     questions = load_set(SAMPLE_SET)
     seen = []
-    run = run_set(sample_service, questions, tmp_path / "run", set_name="sample.jsonl",
-                  progress=lambda done, total: seen.append((done, total)))
+    run = run_set(
+        sample_service,
+        questions,
+        tmp_path / "run",
+        set_name="sample.jsonl",
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen[0] == (0, len(questions)) and seen[-1] == (len(questions), len(questions))
     out = tmp_path / "run"
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
@@ -137,9 +149,26 @@ def test_run_writes_results_metrics_report_and_plots(sample_service, tmp_path):
     assert all(list(r)[1:8] == answer_keys and "scores" in r for r in records)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == run.metrics
-    for name in ("hit@1", "hit@3", "hit@5", "hit@10", "recall@10", "mrr", "ndcg@5", "accuracy", "token_f1",
-                 "citation_validity", "evidence_recall", "citation_precision", "abstention_precision",
-                 "abstention_recall", "answered_should_abstain", "latency_ms_p50", "latency_ms_p95", "latency_ms_max"):
+    for name in (
+        "hit@1",
+        "hit@3",
+        "hit@5",
+        "hit@10",
+        "recall@10",
+        "mrr",
+        "ndcg@5",
+        "accuracy",
+        "token_f1",
+        "citation_validity",
+        "evidence_recall",
+        "citation_precision",
+        "abstention_precision",
+        "abstention_recall",
+        "answered_should_abstain",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "latency_ms_max",
+    ):
         assert name in metrics, name
     assert metrics["citation_validity"] == 1.0  # every quote is the article's text at its offsets
     assert metrics["hit@1"] <= metrics["hit@5"] <= metrics["hit@10"]
@@ -151,7 +180,11 @@ def test_run_writes_results_metrics_report_and_plots(sample_service, tmp_path):
         data = (out / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, png
     report = (out / "report.md").read_text()
-    assert "| retrieval  | hit@5" in report and "![retrieval_at_k](retrieval_at_k.png)" in report
+    assert (
+        "| 5   | " in report
+        and "| answers    | accuracy" in report
+        and "![retrieval_at_k](retrieval_at_k.png)" in report
+    )
     assert "## Worst failures" in report
 
 
@@ -159,8 +192,10 @@ def test_report_escapes_article_text(sample_service, tmp_path):
     article = tmp_path / "evil.txt"
     article.write_text("Title: Evil\n\nThe mayor said <script>alert(1)</script> was harmless.\n")
     sample_service.ingest([article])
-    questions = write_lines(tmp_path / "set.jsonl", json.dumps({"id": "x", "question": "What did the mayor say?",
-                                                                "answers": [], "evidence": []}))
+    questions = write_lines(
+        tmp_path / "set.jsonl",
+        json.dumps({"id": "x", "question": "What did the mayor say?", "answers": [], "evidence": []}),
+    )
     run_set(sample_service, load_set(questions), tmp_path / "run", set_name="set.jsonl")
     report = (tmp_path / "run" / "report.md").read_text()
     assert "&lt;script&gt;" in report and "<script>" not in report
@@ -182,16 +217,26 @@ def fake_run(folder, outcomes: dict[str, tuple[bool, bool | None]], accuracy: fl
 
 
 def test_compare_lists_deltas_and_flipped_questions(tmp_path):
-    a = fake_run(tmp_path / "a", {"q1": (False, True), "q2": (False, None), "q3": (True, False), "q4": (False, True)},
-                 accuracy=0.5, p50=40.0)
-    b = fake_run(tmp_path / "b", {"q1": (False, False), "q2": (True, None), "q3": (True, False), "q5": (True, None)},
-                 accuracy=0.75, p50=50.0)
+    a = fake_run(
+        tmp_path / "a",
+        {"q1": (False, True), "q2": (False, None), "q3": (True, False), "q4": (False, True)},
+        accuracy=0.5,
+        p50=40.0,
+    )
+    b = fake_run(
+        tmp_path / "b",
+        {"q1": (False, False), "q2": (True, None), "q3": (True, False), "q5": (True, None)},
+        accuracy=0.75,
+        p50=50.0,
+    )
     comparison = compare_runs(a, b)
     rows = {label: (va, vb, delta) for _, label, va, vb, delta, _ in comparison.rows}
     assert rows["accuracy"] == (0.5, 0.75, 0.25) and rows["p50 (ms)"] == (40.0, 50.0, 10.0)
     assert rows["MRR"] == (None, None, None)
-    assert [(f.id, f.before, f.after) for f in comparison.flips] == [("q1", "correct", "wrong"),
-                                                                     ("q2", "invented", "abstained")]
+    assert [(f.id, f.before, f.after) for f in comparison.flips] == [
+        ("q1", "correct", "wrong"),
+        ("q2", "invented", "abstained"),
+    ]
     assert comparison.only_a == ["q4"] and comparison.only_b == ["q5"]
     text = comparison_text(comparison, a, b)
     assert "+0.25 better" in text and "+10 worse" in text
@@ -202,4 +247,3 @@ def test_compare_names_a_directory_that_is_not_a_run(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunError, match="empty: not a readable evaluation run"):
         compare_runs(tmp_path / "empty", tmp_path / "empty")
-

@@ -77,7 +77,10 @@ def test_answer_scores():
 
 def test_abstaining_or_an_empty_answer_on_an_answerable_question_is_wrong():
     assert score_answer(TUESDAY, answer("The articles don't say.", abstained=True)) == {
-        "should_abstain": False, "abstained": True, "correct": False, "f1": 0.0,
+        "should_abstain": False,
+        "abstained": True,
+        "correct": False,
+        "f1": 0.0,
     }
     assert score_answer(TUESDAY, answer(""))["correct"] is False
     assert score_answer(TUESDAY, answer(""))["f1"] == 0.0
@@ -102,7 +105,11 @@ def test_citation_counts_by_hand():
     # [1] and [2] each lie inside the first evidence quote: precise; [3]'s quote holds no evidence: 2 precise.
     # The three spans are separated by single spaces, so they join into 0-33, which holds both quotes: 2/2.
     assert scores == {
-        "citations": 3, "citations_valid": 2, "citations_precise": 2, "evidence_units": 2, "evidence_cited": 2,
+        "citations": 3,
+        "citations_valid": 2,
+        "citations_precise": 2,
+        "evidence_units": 2,
+        "evidence_cited": 2,
     }
 
 
@@ -118,26 +125,52 @@ def test_citation_of_an_unknown_article_is_invalid_and_no_evidence_uses_answers(
     scores = score_citations(NORWAY, answer("...", citations=citations), {"a": ARTICLE})
     # "gone" is not in the index: invalid, but its quote still counts for precision and evidence.
     assert scores == {
-        "citations": 2, "citations_valid": 1, "citations_precise": 1, "evidence_units": 1, "evidence_cited": 1,
+        "citations": 2,
+        "citations_valid": 1,
+        "citations_precise": 1,
+        "evidence_units": 1,
+        "evidence_cited": 1,
     }
 
 
 def test_unanswerable_questions_count_validity_only():
     scores = score_citations(UNANSWERABLE, answer("...", citations=[cite(1, 0, 10, "Alpha one.")]), {"a": ARTICLE})
     assert scores == {
-        "citations": 1, "citations_valid": 1, "citations_precise": None, "evidence_units": None, "evidence_cited": None,
+        "citations": 1,
+        "citations_valid": 1,
+        "citations_precise": None,
+        "evidence_units": None,
+        "evidence_cited": None,
     }
 
 
 # -- aggregates ---------------------------------------------------------------------------------
 
 
-def scored(should_abstain, abstained, correct=None, f1=None, hit=None, rr=None, cited=(0, 0, None), evidence=(None, None),
-           latency=0.0):
+def scored(
+    should_abstain,
+    abstained,
+    correct=None,
+    f1=None,
+    hit=None,
+    rr=None,
+    cited=(0, 0, None),
+    evidence=(None, None),
+    latency=0.0,
+):
     citations, valid, precise = cited
-    s = {"should_abstain": should_abstain, "abstained": abstained, "correct": correct, "f1": f1,
-         "citations": citations, "citations_valid": valid, "citations_precise": precise,
-         "evidence_units": evidence[0], "evidence_cited": evidence[1], "latency_ms": latency}
+    s = {
+        "should_abstain": should_abstain,
+        "abstained": abstained,
+        "correct": correct,
+        "f1": f1,
+        "citations": citations,
+        "citations_valid": valid,
+        "citations_precise": precise,
+        "evidence_units": evidence[0],
+        "evidence_cited": evidence[1],
+        "latency_ms": latency,
+    }
     if hit is not None:
         s |= {"hit@1": hit, "recall@1": hit, "ndcg@1": hit, "rr": rr}
     return s
@@ -152,16 +185,26 @@ INVENTED = scored(True, False, cited=(1, 0, None), latency=40)
 def test_aggregate_by_hand():
     metrics = aggregate([RIGHT, MISSED, ABSTAINED, INVENTED], ks=(1,))
     assert metrics == {
-        "questions": 4, "answerable": 2, "unanswerable": 2,
-        "hit@1": 0.5, "recall@1": 0.5, "ndcg@1": 0.5, "mrr": 0.75,  # (1 + 0.5) / 2
-        "accuracy": 0.5, "token_f1": 0.25,
+        "questions": 4,
+        "answerable": 2,
+        "unanswerable": 2,
+        "hit@1": 0.5,
+        "recall@1": 0.5,
+        "ndcg@1": 0.5,
+        "mrr": 0.75,  # (1 + 0.5) / 2
+        "accuracy": 0.5,
+        "token_f1": 0.25,
         "citation_validity": 0.6667,  # 2 valid of 3 citations, the invented answer's included
         "evidence_recall": 0.3333,  # 1 of 2 + 0 of 1
         "citation_precision": 0.5,  # 1 of the answerable questions' 2 citations
         "abstention_precision": 0.5,  # 2 abstentions, 1 of them on an unanswerable question
-        "abstention_recall": 0.5, "answered_should_abstain": 1, "abstained_should_answer": 1,
+        "abstention_recall": 0.5,
+        "answered_should_abstain": 1,
+        "abstained_should_answer": 1,
         # numpy's linear percentiles of 10, 20, 30, 40: p50 = 25; p95 at position 2.85 = 30 + 0.85 * 10.
-        "latency_ms_p50": 25.0, "latency_ms_p95": 38.5, "latency_ms_max": 40.0,
+        "latency_ms_p50": 25.0,
+        "latency_ms_p95": 38.5,
+        "latency_ms_max": 40.0,
     }
 
 

@@ -77,8 +77,9 @@ def test_evaluate_tab_runs_a_bundled_set_and_reports(server, tmp_path):
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False)
-    summary, plots, worst = client.predict("sample.jsonl", None, api_name="/evaluate")
-    assert "| retrieval  | hit@5" in summary and "54 questions" in summary
+    summary, retrieval, quality, by_tag, plots, worst = client.predict("sample.jsonl", None, api_name="/evaluate")
+    assert "54 questions" in summary and "| 5   | " in retrieval and "| MRR" in retrieval
+    assert "| answers    | accuracy" in quality and "| follow-up" in by_tag
     assert [p["caption"] for p in plots] == ["Retrieval by k", "What happened to each question", "Answer latency"]
     assert all(open(p["image"], "rb").read(8) == b"\x89PNG\r\n\x1a\n" for p in plots)
     assert worst.startswith("### Worst failures")

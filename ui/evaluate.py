@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.report import failure_markdown, failures, metrics_table, tags_table
+from eval.report import counts_line, failure_markdown, failures, quality_table, retrieval_table, tags_table
 from eval.runner import new_run_dir, run_set
 from eval.sets import EvalSetError, bundled_sets, load_set
 from qa.service import QAService
-
 
 _PLOTS = [
     ("retrieval_at_k.png", "Retrieval by k"),
@@ -34,21 +33,35 @@ def evaluate_tab(service: QAService) -> None:
         out = new_run_dir(service.settings.runs_path, path.name)
         progress((0, len(questions)), desc="evaluating", unit="questions")
         run = run_set(
-            service, questions, out, set_name=path.name,
+            service,
+            questions,
+            out,
+            set_name=path.name,
             progress=lambda done, total: progress((done, total), desc="evaluating", unit="questions"),
         )
-        summary = f"{metrics_table(run.metrics, 'github')}\n\n{tags_table(run.metrics, 'github')}"
-        summary += f"\n\nThe run's files (results.jsonl, metrics.json, report.md) are in `{out}`."
-        worst = failures(run.records)
-        failed = "\n\n".join(failure_markdown(r) for r in worst) or "Every question had the expected outcome."
-        plots = [(str(out / name), caption) for name, caption in _PLOTS if (out / name).exists()]
-        return summary, plots, f"### Worst failures ({len(worst)} shown)\n\n{failed}"
+        m, worst = run.metrics, failures(run.records)
+        return (
+            f"**{counts_line(m)}.** The run's files (report.md, results.jsonl, metrics.json) are in `{out}`.",
+            f"#### Retrieval\n\n{retrieval_table(m, 'github')}",
+            f"#### Answers, citations, abstention, latency\n\n{quality_table(m, 'github')}",
+            f"#### By tag\n\n{tags_table(m, 'github')}" if m.get("by_tag") else "",
+            [(str(out / name), caption) for name, caption in _PLOTS if (out / name).exists()],
+            f"### Worst failures ({len(worst)} shown)\n\n"
+            + ("\n\n".join(failure_markdown(r) for r in worst) or "Every question had the expected outcome."),
+        )
 
     with gr.Row():
         chosen = gr.Dropdown(list(sets), value=next(iter(sets), None), label="Evaluation set", scale=2)
-        uploaded = gr.File(label="…or upload a set (.jsonl)", file_types=[".jsonl"], type="filepath", scale=2)
+        uploaded = gr.File(
+            label="…or upload a set (.jsonl)", file_types=[".jsonl"], type="filepath", scale=2, height=140
+        )
         run_button = gr.Button("Run evaluation", variant="primary", scale=1)
-    metrics = gr.Markdown("Pick a set and run it: the metrics, plots and worst failures appear here.")
+    summary = gr.Markdown("Pick a set and run it: the metrics, plots and worst failures appear here.")
+    with gr.Row():
+        retrieval = gr.Markdown()
+        quality = gr.Markdown()
+    by_tag = gr.Markdown()
     plots = gr.Gallery(label="Plots", columns=3, height="auto", object_fit="contain")
     worst = gr.Markdown()
-    run_button.click(evaluate, [chosen, uploaded], [metrics, plots, worst], api_name="evaluate")
+    outputs = [summary, retrieval, quality, by_tag, plots, worst]
+    run_button.click(evaluate, [chosen, uploaded], outputs, api_name="evaluate")
