@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eval.metrics import (
     KS,
@@ -28,6 +29,9 @@ from eval.metrics import (
 )
 from eval.report import write_report
 from eval.sets import EvalQuestion
+
+if TYPE_CHECKING:
+    from qa.service import QAService
 
 Progress = Callable[[int, int], None]  # (questions done, questions in all)
 
@@ -52,7 +56,7 @@ def new_run_dir(runs: Path, set_name: str) -> Path:
 
 
 def run_set(
-    service, questions: list[EvalQuestion], out: Path, *, set_name: str, progress: Progress | None = None
+    service: QAService, questions: list[EvalQuestion], out: Path, *, set_name: str, progress: Progress | None = None
 ) -> EvalRun:
     """Answer every question (with its history), score it, and write the run's files to `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +93,7 @@ def run_set(
 _SETTINGS_SHOWN = {"chunk_chars", "chunk_overlap", "top_k", "candidates", "abstain_threshold"}
 
 
-def _evaluate(service, question: EvalQuestion, corpus: list[str]) -> dict:
+def _evaluate(service: QAService, question: EvalQuestion, corpus: list[str]) -> dict:
     answer = service.ask(question.question, history=question.history).to_dict()
     # Retrieval is scored on the question the answer was retrieved for (a follow-up's rewrite);
     # the ranking's first top_k passages are the ones the answer read.
