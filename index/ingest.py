@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from index.embedders import SentenceTransformerEmbedder
+from index.lexical import BM25Index
 from index.loaders import LoadError, discover, load_file
 from index.splitters import SentenceSplitter, chunk_article
 from index.store import SCHEMA, ArticleRows, ChromaStore
@@ -26,9 +27,11 @@ class Ingestor:
         store: ChromaStore,
         embedder: SentenceTransformerEmbedder,
         splitter: SentenceSplitter,
+        lexical: BM25Index,
         batch_articles: int = 32,
     ):
         self.settings, self.store, self.embedder, self.splitter = settings, store, embedder, splitter
+        self.lexical = lexical
         self.batch_articles = batch_articles
         store.bind_model(embedder.model_id, embedder.dimension)
         # Anything that changes the rows of an unchanged article forces a rewrite.
@@ -58,15 +61,25 @@ class Ingestor:
                 origin[article.id] = path
                 articles.append(article)
         report.errors.extend(str(e) for e in errors)
-        self.ingest_articles(articles, report, progress)
+        self._write(articles, report, progress)
         if prune:
             report.pruned = self._prune(paths, seen=set(origin), protected=with_errors)
+        self._sync_lexical(report)
         return report
 
-    def ingest_articles(
-        self, articles: list[Article], report: IngestReport | None = None, progress: bool | None = None
-    ) -> IngestReport:
-        report = report if report is not None else IngestReport()
+    def ingest_articles(self, articles: list[Article], progress: bool | None = None) -> IngestReport:
+        report = IngestReport()
+        self._write(articles, report, progress)
+        self._sync_lexical(report)
+        return report
+
+    def _sync_lexical(self, report: IngestReport) -> None:
+        # After Chroma's commit: a crash in between leaves a stale BM25 index, which the next
+        # retriever sees by its fingerprint and rebuilds.
+        if report.added or report.updated or report.pruned:
+            self.lexical.sync(self.store)
+
+    def _write(self, articles: list[Article], report: IngestReport, progress: bool | None) -> None:
         stored = self.store.versions(a.id for a in articles)
         changed: list[Article] = []
         for article in articles:
@@ -82,7 +95,6 @@ class Ingestor:
                 for article in batch:
                     (report.updated if article.id in stored else report.added).append(article.id)
                 bar.update(len(batch))
-        return report
 
     def _rows(self, articles: list[Article]) -> list[ArticleRows]:
         spans = self.splitter.split(a.text for a in articles)

@@ -17,7 +17,7 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
 from qa.settings import Settings
-from qa.types import Article, Chunk, Passage, Sentence
+from qa.types import Article, Chunk, Filters, Passage, Sentence
 
 SCHEMA = 1
 
@@ -62,6 +62,20 @@ def _row_meta(rows: ArticleRows) -> dict:
             "url": a.url,
         }
     )
+
+
+def where_clause(filters: Filters | None) -> dict | None:
+    """The Chroma `where` that keeps the rows of the articles the filters allow."""
+    if not filters:
+        return None
+    clauses: list[dict] = []
+    if filters.sources:
+        clauses.append({"source": {"$in": list(filters.sources)}})
+    if filters.since_day:
+        clauses.append({"published_day": {"$gte": filters.since_day}})
+    if filters.until_day:
+        clauses.append({"published_day": {"$lte": filters.until_day}})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 def _batches(items: list, size: int) -> Iterator[list]:

@@ -93,15 +93,29 @@ def ingest(settings, paths, prune, if_empty, as_json):
         sys.exit(1)
 
 
+def _date(ctx, param, value: str | None) -> str | None:
+    from index.loaders import normalize_date
+
+    try:
+        return normalize_date(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)") from None
+
+
 @main.command()
 @click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")
+@click.option("--source", "sources", multiple=True, help="only articles from this source (repeat for several)")
+@click.option("--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD)")
+@click.option("--until", callback=_date, help="only articles published on or before this date (YYYY-MM-DD)")
 @_store_options
 @_fail_cleanly
-def ask(settings, question, as_json):
+def ask(settings, question, as_json, sources, since, until):
     """Answer QUESTION from the stored articles."""
+    from qa.types import Filters
+
     service = _service(settings)
-    answer = service.ask(" ".join(question))
+    answer = service.ask(" ".join(question), filters=Filters(tuple(sources), since, until))
     if as_json:
         _print_json(answer.to_dict())
         return

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from qa.settings import Settings
-from qa.types import Answer, Article, IngestReport, Passage
+from qa.types import Answer, Article, Filters, IngestReport, Passage
 
 
 class QAService:
@@ -37,12 +37,23 @@ class QAService:
         return SentenceTransformerEmbedder(self.settings.embedding_model, batch_size=self.settings.embed_batch_size)
 
     @cached_property
+    def lexical(self):
+        from index.lexical import BM25Index
+
+        return BM25Index(self.settings.lexical_path)
+
+    @cached_property
     def retriever(self):
-        from qa.retrievers import DenseRetriever
+        from qa.retrievers import HybridRetriever
 
         self.store.bind_model(self.embedder.model_id, self.embedder.dimension)
-        return DenseRetriever(
-            store=self.store, embedder=self.embedder, k=self.settings.top_k, candidates=self.settings.candidates
+        self.lexical.sync(self.store)  # catches up after a crash or another writer
+        return HybridRetriever(
+            store=self.store,
+            embedder=self.embedder,
+            lexical=self.lexical,
+            k=self.settings.top_k,
+            candidates=self.settings.candidates,
         )
 
     @cached_property
@@ -61,12 +72,14 @@ class QAService:
     def ingestor(self):
         from index.ingest import Ingestor
 
-        return Ingestor(self.settings, self.store, self.embedder, self.splitter)
+        return Ingestor(self.settings, self.store, self.embedder, self.splitter, self.lexical)
 
     # -- the operations ---------------------------------------------------------------------
 
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
-        """Answer from the articles with cited sentences, or abstain.
+    def ask(
+        self, question: str, history: list[tuple[str, str]] | None = None, filters: Filters | None = None
+    ) -> Answer:
+        """Answer from the articles (those the filters allow) with cited sentences, or abstain.
 
         `history` (earlier [question, answer] turns) is accepted so callers need not change when
         follow-up rewriting arrives; today each question is answered on its own.
@@ -76,7 +89,7 @@ class QAService:
             raise ValueError("the question is empty")
         retriever, reader = self.retriever, self.reader  # built (model loaded) before the clock starts
         started = time.perf_counter()
-        retrieval = retriever.retrieve(question)
+        retrieval = retriever.retrieve(question, filters=filters)
         retrieved = time.perf_counter()
         text, citations = reader.read(question, retrieval.query_vector, retrieval.passages)
         done = time.perf_counter()
@@ -93,9 +106,9 @@ class QAService:
             },
         )
 
-    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+    def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """The passages `ask` would read, best first; a larger k extends the same ranking."""
-        return self.retriever.retrieve(question, k=k).passages
+        return self.retriever.retrieve(question, k=k, filters=filters).passages
 
     def ingest(self, paths: list[Path], prune: bool = False, progress: bool | None = None) -> IngestReport:
         return self.ingestor.ingest_paths(paths, prune=prune, progress=progress)

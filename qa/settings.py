@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         return self.home / "chroma"
 
     @property
+    def lexical_path(self) -> Path:
+        """The BM25 index of this collection (local even when Chroma is a server: it is rebuilt from it)."""
+        store = f"{self.chroma_host}-{self.chroma_port}-" if self.chroma_host else ""
+        return self.home / "bm25" / f"{store}{self.collection}"
+
+    @property
     def runs_path(self) -> Path:
         """Where the chat screen's evaluation runs are written."""
         return self.home / "runs"

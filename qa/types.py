@@ -68,6 +68,26 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which articles a question may be answered from: by source, and by publication date (inclusive)."""
+
+    sources: tuple[str, ...] = ()
+    since: str | None = None  # YYYY-MM-DD
+    until: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.since or self.until)
+
+    @property
+    def since_day(self) -> int | None:
+        return int(self.since.replace("-", "")) if self.since else None
+
+    @property
+    def until_day(self) -> int | None:
+        return int(self.until.replace("-", "")) if self.until else None
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its score and the metadata of its article."""
 

@@ -51,6 +51,17 @@ def test_ask_plain_text_and_abstention(home):
     assert out.strip() == "The articles don't say."
 
 
+def test_ask_filters_by_source_and_date(home):
+    dated = json.loads(qa("ask", "--json", "--since", "2023-03-01", "--until", "2023-03-31", "Peskov?", home=home).stdout)
+    assert dated["abstained"] is False
+    later = json.loads(qa("ask", "--json", "--since", "2024-01-01", "What did Peskov say?", home=home).stdout)
+    assert later["abstained"] is True and later["passages"] == []
+    elsewhere = json.loads(qa("ask", "--json", "--source", "Reuters", "What did Peskov say?", home=home).stdout)
+    assert elsewhere["abstained"] is True
+    bad = qa("ask", "--since", "2023-13-45", "Peskov?", home=home, check=False)
+    assert bad.returncode == 2 and "'2023-13-45' is not a date" in bad.stderr
+
+
 def test_stats_and_unknown_article(home):
     counts = json.loads(qa("stats", "--json", home=home).stdout)
     assert counts["articles"] == 1 and counts["chunks"] > 0
