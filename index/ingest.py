@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from collections.abc import Iterable
 from pathlib import Path
 
 from tqdm import tqdm
 
+from index.attribution import SpeakerAttributor
 from index.embedders import SentenceTransformerEmbedder
 from index.lexical import BM25Index
 from index.loaders import LoadError, discover, load_file
@@ -27,11 +29,12 @@ class Ingestor:
         store: ChromaStore,
         embedder: SentenceTransformerEmbedder,
         splitter: SentenceSplitter,
+        attributor: SpeakerAttributor,
         lexical: BM25Index,
         batch_articles: int = 32,
     ):
         self.settings, self.store, self.embedder, self.splitter = settings, store, embedder, splitter
-        self.lexical = lexical
+        self.attributor, self.lexical = attributor, lexical
         self.batch_articles = batch_articles
         store.bind_model(embedder.model_id, embedder.dimension)
         # Anything that changes the rows of an unchanged article forces a rewrite.
@@ -105,6 +108,10 @@ class Ingestor:
             sentences, chunks = chunk_article(
                 article, article_spans, version, self.settings.chunk_chars, self.settings.chunk_overlap
             )
+            text = article.text
+            opens = [i == 0 or "\n" in text[sentences[i - 1].end : s.start] for i, s in enumerate(sentences)]
+            speakers = self.attributor.speakers([s.text for s in sentences], opens)
+            sentences = [replace(s, speakers=who) for s, who in zip(sentences, speakers)]
             pieces.append((article, version, sentences, chunks))
             texts.extend(s.text for s in sentences)
             texts.extend(c.text for c in chunks)

@@ -38,7 +38,7 @@ class ChunkInfo:
 
     chunk_id: str
     source: str | None
-    published_day: int | None  # YYYYMMDD
+    published: str | None  # YYYY-MM-DD
 
 
 class BM25Index:
@@ -54,7 +54,7 @@ class BM25Index:
 
     def build(self, passages: list[Passage], store_fingerprint: str) -> None:
         """Index these chunks and save the index, replacing the saved one in one rename."""
-        self._chunks = [ChunkInfo(p.chunk_id, p.source, _day(p.published)) for p in passages]
+        self._chunks = [ChunkInfo(p.chunk_id, p.source, p.published) for p in passages]
         self._bm25 = None
         if passages:
             self._bm25 = bm25s.BM25()
@@ -105,21 +105,7 @@ class BM25Index:
             return []
         mask = None
         if filters:
-            mask = np.array([_passes(c, filters) for c in self._chunks], dtype=np.float32)
+            mask = np.array([filters.allows(c.source, c.published) for c in self._chunks], dtype=np.float32)
         k = min(k, len(self._chunks))
         docs, scores = self._bm25.retrieve([terms], k=k, show_progress=False, weight_mask=mask, n_threads=1)
         return [(self._chunks[d].chunk_id, float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
-
-
-def _day(published: str | None) -> int | None:
-    return int(published.replace("-", "")) if published else None
-
-
-def _passes(chunk: ChunkInfo, filters: Filters) -> bool:
-    """The same rule as the Chroma `where` of index.store.where_clause."""
-    if filters.sources and chunk.source not in filters.sources:
-        return False
-    day = chunk.published_day
-    if filters.since_day and (day is None or day < filters.since_day):
-        return False
-    return not (filters.until_day and (day is None or day > filters.until_day))

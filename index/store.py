@@ -16,10 +16,11 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
+from index.attribution import name_words
 from qa.settings import Settings
 from qa.types import Article, Chunk, Filters, Passage, Sentence
 
-SCHEMA = 1
+SCHEMA = 2  # 2: sentences carry their speakers
 
 
 class StoreError(RuntimeError):
@@ -142,7 +143,7 @@ class ChromaStore:
         self._upsert(
             self._sentences,
             sentence_rows,
-            lambda s: {"index": s.index, "start": s.start, "end": s.end, "chunk_id": s.chunk_id},
+            lambda s: {"index": s.index, "start": s.start, "end": s.end, "chunk_id": s.chunk_id} | _speaker_meta(s),
         )
         self._upsert(
             self._chunks,
@@ -301,13 +302,25 @@ class ChromaStore:
             return [], np.zeros((0, 0), dtype=np.float32)
         got = self._sentences.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents", "embeddings"])
         by_id = {
-            i: (Sentence(i, m["article_id"], m["index"], m["start"], m["end"], d, m.get("chunk_id", "")), e)
-            for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"])
+            i: (_sentence(i, m, d), e) for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"])
         }
         present = [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
         if not present:
             return [], np.zeros((0, 0), dtype=np.float32)
         return [s for s, _ in present], np.asarray([e for _, e in present], dtype=np.float32)
+
+    def sentences_by_speaker(self, words: list[str]) -> list[tuple[Sentence, Passage]]:
+        """Live sentences one of whose speakers' names holds one of `words` (lower case), each with
+        its article's metadata (as a passage of that one sentence)."""
+        clauses = [{"speaker_keys": {"$contains": w}} for w in words]
+        where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
+        got = self._sentences.get(where=where, include=["metadatas", "documents"])
+        live = self.versions(m["article_id"] for m in got["metadatas"])
+        return [
+            (_sentence(i, m, d), _passage(m.get("chunk_id", ""), m | {"sentence_ids": i}, d, 0.0))
+            for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
+            if live.get(m["article_id"]) == m["version"]
+        ]
 
     def stats(self) -> dict[str, int]:
         return {
@@ -324,6 +337,27 @@ class ChromaStore:
                 return
             yield from zip(got["ids"], (m or {} for m in got["metadatas"]))
             offset += len(got["ids"])
+
+
+def _speaker_meta(sentence: Sentence) -> dict:
+    """Chroma takes no empty lists: sentences without speakers carry neither field."""
+    if not sentence.speakers:
+        return {}
+    keys = sorted({w for name in sentence.speakers for w in name_words(name)})
+    return {"speakers": list(sentence.speakers), "speaker_keys": keys}
+
+
+def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
+    return Sentence(
+        sentence_id,
+        meta["article_id"],
+        meta["index"],
+        meta["start"],
+        meta["end"],
+        text,
+        meta.get("chunk_id", ""),
+        tuple(meta.get("speakers") or ()),
+    )
 
 
 def _passage(chunk_id: str, meta: dict, text: str, score: float) -> Passage:

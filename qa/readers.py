@@ -6,20 +6,26 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import Stemmer
-from spacy.lang.en.stop_words import STOP_WORDS
 
 from index.store import ChromaStore
+from index.terms import FRAME_WORDS, TermAnalyzer
 from qa.types import Citation, Passage, Sentence
 
 NO_ANSWER = "The articles don't say."
+_WORD = re.compile(r"\w+")
+_CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
 
-# Words that frame a question rather than name what it is about: "What did Peskov say?" is about Peskov.
-_FRAME_WORDS = {
-    *("say", "said", "says", "tell", "told", "tells", "according", "mention", "mentioned"),
-    *("warn", "warned", "warns", "add", "added", "write", "wrote", "writes", "think", "thought"),
-}
-_WORD = re.compile(r"[\w]+(?:['’]\w+)?")
+
+def _names(text: str, skip_first: bool = False) -> set[str]:
+    """Capitalised words, lower-cased ("Xi's" gives "xi"), and the initials of runs of them
+    ("International Criminal Court" also gives "icc"); optionally not the first word (a question's 'What')."""
+    words = _CAPITALISED.findall(text.replace("’", "'"))
+    names = {w.lower() for w in (words[1:] if skip_first and text.lstrip()[:1].isupper() else words)}
+    if not skip_first:
+        for run in re.findall(r"(?:\b[A-Z]\w+(?:\s+(?:of|the|and)\s+|\s+)?)+", text):
+            initials = "".join(w[0] for w in re.findall(r"\b[A-Z]\w*", run))
+            names.update(initials[i:j].lower() for i in range(len(initials)) for j in range(i + 2, len(initials) + 1))
+    return names
 
 
 @dataclass(frozen=True)
@@ -44,13 +50,10 @@ class ExtractiveReader:
         self.threshold = threshold
         self.max_sentences = max_sentences
         self.coverage_weight = coverage_weight
-        self._stemmer = Stemmer.Stemmer("english")
+        self._analyzer = TermAnalyzer(drop=FRAME_WORDS)
 
     def content_terms(self, text: str) -> set[str]:
-        words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
-        words = [w[:-2] if w.endswith("'s") else w for w in words]
-        kept = [w for w in words if w not in STOP_WORDS and w not in _FRAME_WORDS]
-        return set(self._stemmer.stemWords(kept))
+        return set(self._analyzer.terms(text))
 
     def score(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
         """Every sentence of the passages, scored, best first."""
@@ -71,19 +74,41 @@ class ExtractiveReader:
         scored.sort(key=lambda s: s.support, reverse=True)
         return scored
 
-    def read(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> tuple[str, list[Citation]]:
-        """The answer text with `[n]` markers and its citations; no citations means it abstained."""
+    def read(
+        self, question: str, query_vector: np.ndarray, passages: list[Passage], must_mention: set[str] | None = None
+    ) -> tuple[str, list[Citation]]:
+        """The answer text with `[n]` markers and its citations; no citations means it abstained.
+
+        `must_mention`: words of a name, one of which each answer sentence must contain.
+        """
         scored = self.score(question, query_vector, passages)
-        if not scored or scored[0].support < self.threshold:
-            return NO_ANSWER, []
-        best = scored[0].support
-        # Close runners-up add to the answer; a long tail of weak sentences would only dilute it.
-        chosen = [s for s in scored if s.support >= max(self.threshold, 0.8 * best)][: self.max_sentences]
+        if must_mention:
+            scored = [s for s in scored if must_mention & set(_WORD.findall(s.sentence.text.lower()))]
+        chosen = self.choose(scored)
+        # A name the question asks about must be in the answer: "When did Xi last visit Washington?"
+        # is not answered by a sentence about Xi's visit to Moscow, however close it is.
+        said = {w for s in chosen for w in _names(s.sentence.text)}
+        if not _names(question, skip_first=True) <= said:
+            chosen = []
         rank = {p.article_id: i for i, p in reversed(list(enumerate(passages)))}
         chosen.sort(key=lambda s: (rank[s.sentence.article_id], s.sentence.start))
+        return self.cite([(s.sentence, s.passage) for s in chosen])
+
+    def choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
+        """The best sentence and its close runners-up, or none when even the best is too weak."""
+        if not scored or scored[0].support < self.threshold:
+            return []
+        best = scored[0].support
+        # Close runners-up add to the answer; a long tail of weak sentences would only dilute it.
+        return [s for s in scored if s.support >= max(self.threshold, 0.8 * best)][: self.max_sentences]
+
+    @staticmethod
+    def cite(sentences: list[tuple[Sentence, Passage]]) -> tuple[str, list[Citation]]:
+        """Each sentence verbatim, followed by its citation marker; NO_ANSWER for none."""
+        if not sentences:
+            return NO_ANSWER, []
         citations, parts = [], []
-        for n, item in enumerate(chosen, start=1):
-            s, p = item.sentence, item.passage
+        for n, (s, p) in enumerate(sentences, start=1):
             citations.append(Citation(n, s.article_id, p.title, p.published, p.source, p.url, s.start, s.end, s.text))
             parts.append(f"{' '.join(s.text.split())} [{n}]")
         return " ".join(parts), citations

@@ -63,6 +63,18 @@ class QAService:
         return ExtractiveReader(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
 
     @cached_property
+    def statements(self):
+        from qa.quotes import StatementReader
+
+        return StatementReader(self.store, self.reader, self.embedder)
+
+    @cached_property
+    def rewriter(self):
+        from qa.followups import FollowUpRewriter
+
+        return FollowUpRewriter(self.attributor.nlp)
+
+    @cached_property
     def splitter(self):
         from index.splitters import SentenceSplitter
 
@@ -72,7 +84,13 @@ class QAService:
     def ingestor(self):
         from index.ingest import Ingestor
 
-        return Ingestor(self.settings, self.store, self.embedder, self.splitter, self.lexical)
+        return Ingestor(self.settings, self.store, self.embedder, self.splitter, self.attributor, self.lexical)
+
+    @cached_property
+    def attributor(self):
+        from index.attribution import SpeakerAttributor
+
+        return SpeakerAttributor(self.settings.spacy_model)
 
     # -- the operations ---------------------------------------------------------------------
 
@@ -81,24 +99,41 @@ class QAService:
     ) -> Answer:
         """Answer from the articles (those the filters allow) with cited sentences, or abstain.
 
-        `history` (earlier [question, answer] turns) is accepted so callers need not change when
-        follow-up rewriting arrives; today each question is answered on its own.
+        A follow-up is first made standalone with `history` (earlier [question, answer] turns).
+        "What did X say?" is answered from the statements attributed to X; anything else from
+        the passages retrieved for it.
         """
+        from index.attribution import name_words
+        from qa.quotes import parse_speaker_question
+
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
-        retriever, reader = self.retriever, self.reader  # built (model loaded) before the clock starts
+        # Built (models loaded) before the clock starts.
+        retriever, reader, statements, rewriter = self.retriever, self.reader, self.statements, self.rewriter
         started = time.perf_counter()
-        retrieval = retriever.retrieve(question, filters=filters)
+        rewritten = rewriter.rewrite(question, history)
+        query = rewritten or question
+        asked = parse_speaker_question(query)
+        reading = statements.read(asked, filters) if asked else None
         retrieved = time.perf_counter()
-        text, citations = reader.read(question, retrieval.query_vector, retrieval.passages)
+        if reading is not None:
+            text, citations, passages = reading.text, reading.citations, reading.passages
+        else:
+            retrieval = retriever.retrieve(query, filters=filters)
+            retrieved = time.perf_counter()
+            # Asked what someone said, but nothing on it is attributed to them: only sentences naming them will do.
+            must_mention = name_words(asked.who) if asked else None
+            text, citations = reader.read(query, retrieval.query_vector, retrieval.passages, must_mention)
+            passages = retrieval.passages
         done = time.perf_counter()
         return Answer(
             question=question,
             answer=text,
             abstained=not citations,
             citations=citations,
-            passages=retrieval.passages,
+            passages=passages,
+            rewritten_question=rewritten,
             timings_ms={
                 "retrieve": (retrieved - started) * 1000,
                 "answer": (done - retrieved) * 1000,

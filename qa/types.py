@@ -52,6 +52,7 @@ class Sentence:
     end: int
     text: str
     chunk_id: str = ""  # the first chunk that holds it
+    speakers: tuple[str, ...] = ()  # who the sentence quotes or reports (index/attribution.py)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,15 @@ class Filters:
     @property
     def until_day(self) -> int | None:
         return int(self.until.replace("-", "")) if self.until else None
+
+    def allows(self, source: str | None, published: str | None) -> bool:
+        """The rule Chroma's `where` applies too (index.store.where_clause): undated articles fail a date filter."""
+        if self.sources and source not in self.sources:
+            return False
+        day = int(published.replace("-", "")) if published else None
+        if self.since_day and (day is None or day < self.since_day):
+            return False
+        return not (self.until_day and (day is None or day > self.until_day))
 
 
 @dataclass(frozen=True)

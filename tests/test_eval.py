@@ -125,7 +125,7 @@ def sample_service(service, corpus):
 
 
 def test_top_k_passages_are_the_start_of_the_evaluated_ranking(sample_service):
-    for question in ("What did Peskov say?", "Who welcomed China's peace plan?", "Where is the ICC?"):
+    for question in ("When are the broader talks?", "Who welcomed China's peace plan?", "Where is the ICC?"):
         answer = sample_service.ask(question)
         ranked = sample_service.retrieve(question, k=10)
         assert [p.chunk_id for p in ranked[:5]] == [p.chunk_id for p in answer.passages]

@@ -32,7 +32,7 @@ def chroma_server(tmp_path_factory):
 
 
 def test_ingest_and_ask_through_a_chroma_server(chroma_server, make_service, tmp_path, corpus):
-    settings = Settings(home=tmp_path / "unused-home", chroma_host="localhost", chroma_port=chroma_server, collection="srv")
+    settings = Settings(home=tmp_path / "local", chroma_host="localhost", chroma_port=chroma_server, collection="srv")
     service = make_service(settings)
     assert service.store.location == f"Chroma server at localhost:{chroma_server}"
     assert len(service.ingest([corpus]).added) == 1
@@ -41,8 +41,9 @@ def test_ingest_and_ask_through_a_chroma_server(chroma_server, make_service, tmp
     assert any("detailed explanation" in c.quote for c in answer.citations)
     (article,) = service.articles([answer.citations[0].article_id])
     assert all(article.text[c.start : c.end] == c.quote for c in answer.citations)
-    # Nothing was written locally: the server holds the index.
-    assert not (tmp_path / "unused-home").exists()
+    # The server holds the index; only the BM25 cache derived from it is local.
+    assert not settings.chroma_path.exists()
+    assert [p.name for p in (tmp_path / "local").iterdir()] == ["bm25"]
 
 
 def test_cli_flags_reach_the_server(chroma_server, tmp_path):

@@ -1,0 +1,93 @@
+"""'What did X say?': speakers found at ingest, statements gathered and ordered, follow-ups rewritten."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.readers import NO_ANSWER
+
+
+@pytest.fixture
+def sample_service(service, corpus):
+    service.ingest([corpus])
+    return service
+
+
+def quotes(answer) -> list[str]:
+    return [c.quote for c in answer.citations]
+
+
+def assert_verbatim(service, answer):
+    articles = {a.id: a.text for a in service.articles([c.article_id for c in answer.citations])}
+    assert all(articles[c.article_id][c.start : c.end] == c.quote for c in answer.citations)
+
+
+def speakers_of(service, fragment: str) -> tuple[str, ...]:
+    (found,) = [s for s, _ in service.store.sentences_by_speaker(["peskov", "wang", "spokesman", "danilov", "putin"])
+                if fragment in s.text] or [None]
+    return found.speakers if found else ()
+
+
+def test_speakers_are_found_at_ingest(sample_service):
+    assert speakers_of(sample_service, "detailed explanation") == ("Dmitry Peskov",)
+    assert speakers_of(sample_service, "according to Peskov") == ("Peskov",)
+    assert speakers_of(sample_service, "He added Xi aims") == ("Wang",)  # "he": the speaker named last
+    # A quote continued over paragraphs that open with a quotation mark.
+    assert speakers_of(sample_service, "So we hope President Xi") == ("Prime Minister’s official spokesman",)
+    assert speakers_of(sample_service, "he wrote.") == ("Oleksiy Danilov",)
+    assert speakers_of(sample_service, "allowing him to tell") == ()  # an object pronoun speaks for nobody
+
+
+def test_what_did_x_say_gathers_every_statement_verbatim(sample_service):
+    peskov = sample_service.ask("What did Peskov say?")
+    assert [q.split(",")[0] for q in quotes(peskov)] == [
+        "Kremlin spokesman Dmitry Peskov said on Monday",
+        "Broader talks involving officials from both countries on a range of subjects are scheduled for Tuesday",
+    ]
+    medvedev = sample_service.ask("What did Medvedev say?")
+    assert len(medvedev.citations) == 4
+    assert quotes(medvedev)[-1] == "He also cautioned the court in The Hague could be a target for a Russian missile strike."
+    wang = sample_service.ask("What did Wang Wenbin say?")
+    assert len(wang.citations) == 4 and any("He added Xi aims" in q for q in quotes(wang))
+    for answer in (peskov, medvedev, wang):
+        assert_verbatim(sample_service, answer)
+        assert [c.start for c in answer.citations] == sorted(c.start for c in answer.citations)
+
+
+def test_statements_on_a_topic_and_near_misses(sample_service):
+    target = sample_service.ask("What did Medvedev warn could be a target for a Russian missile strike?")
+    assert quotes(target) == ["He also cautioned the court in The Hague could be a target for a Russian missile strike."]
+    for near_miss in ("What did Peskov say about oil prices?", "What did Medvedev say about China's peace plan?",
+                      "What did Zelenskyy say about the ICC?", "When did Xi Jinping last visit Washington?"):
+        answer = sample_service.ask(near_miss)
+        assert answer.abstained and answer.answer == NO_ANSWER, near_miss
+
+
+def test_statements_are_ordered_by_publication_date(service, tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps(a) for a in [
+        {"id": "late", "title": "Later", "published": "2023-05-02",
+         "text": "Minister Olga Ivanova said the bridge would reopen in June."},
+        {"id": "early", "title": "Earlier", "published": "2023-04-01",
+         "text": "The bridge closed after the storm, Ivanova told reporters. The repairs were slow."},
+    ]) + "\n")
+    service.ingest([feed])
+    answer = service.ask("What did Ivanova say?")
+    assert [c.article_id for c in answer.citations] == ["early", "late"]
+    assert [c.published for c in answer.citations] == ["2023-04-01", "2023-05-02"]
+
+
+def test_follow_ups_are_rewritten_with_the_history(sample_service):
+    history = [("What did Medvedev say?", "Dmitry Medvedev added the move will have “monstrous consequences”.")]
+    answer = sample_service.ask("What did he say could be a target?", history=history)
+    assert answer.rewritten_question == "What did Medvedev say could be a target?"
+    assert any("could be a target" in q for q in quotes(answer))
+
+    answer = sample_service.ask("When will it be discussed?", history=[("Who welcomed China's peace plan?", "The Kremlin.")])
+    assert answer.rewritten_question == "When will China's peace plan be discussed?"
+    assert any("over dinner" in q for q in quotes(answer))
+
+    standalone = sample_service.ask("Who welcomed China's peace plan?", history=history)
+    assert standalone.rewritten_question is None
