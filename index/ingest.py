@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from index.attribution import SpeakerAttributor
+from index.dedup import DuplicateFinder, signature
 from index.embedders import SentenceTransformerEmbedder
 from index.lexical import BM25Index
 from index.loaders import LoadError, discover, load_file
@@ -90,16 +91,17 @@ class Ingestor:
                 report.unchanged.append(article.id)
             else:
                 changed.append(article)
+        finder = DuplicateFinder(self.settings.duplicate_threshold, self.store.signatures()) if changed else None
         bar = tqdm(total=len(changed), desc="indexing", unit="article", disable=_no_bar(progress, len(changed)))
         with bar:
             for start in range(0, len(changed), self.batch_articles):
                 batch = changed[start : start + self.batch_articles]
-                self.store.write(self._rows(batch))
+                self.store.write(self._rows(batch, finder))
                 for article in batch:
                     (report.updated if article.id in stored else report.added).append(article.id)
                 bar.update(len(batch))
 
-    def _rows(self, articles: list[Article]) -> list[ArticleRows]:
+    def _rows(self, articles: list[Article], finder: DuplicateFinder) -> list[ArticleRows]:
         spans = self.splitter.split(a.text for a in articles)
         pieces = []
         texts: list[str] = []
@@ -123,7 +125,9 @@ class Ingestor:
             at += len(sentences)
             c_vec = vectors[at : at + len(chunks)]
             at += len(chunks)
-            rows.append(ArticleRows(article, version, sentences, s_vec, chunks, c_vec))
+            minhash = signature(article.text)
+            copy_of = finder.canonical(article.id, minhash, article.published)
+            rows.append(ArticleRows(article, version, sentences, s_vec, chunks, c_vec, minhash, copy_of))
         return rows
 
     def _prune(self, scopes: list[Path], seen: set[str], protected: set[str]) -> list[str]:

@@ -10,7 +10,7 @@ them and the next ingest of that article (or `qa ingest --prune`) removes them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import chromadb
 import numpy as np
@@ -20,7 +20,7 @@ from index.attribution import name_words
 from qa.settings import Settings
 from qa.types import Article, Chunk, Filters, Passage, Sentence
 
-SCHEMA = 2  # 2: sentences carry their speakers
+SCHEMA = 3  # 2: sentences carry their speakers; 3: articles their MinHash and duplicate_of
 
 
 class StoreError(RuntimeError):
@@ -37,6 +37,8 @@ class ArticleRows:
     sentence_vectors: np.ndarray
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
+    signature: list[int] = field(default_factory=list)  # MinHash (index/dedup.py)
+    duplicate_of: str | None = None
 
 
 def _clean(meta: dict) -> dict:
@@ -61,6 +63,7 @@ def _row_meta(rows: ArticleRows) -> dict:
             "published_day": _day_number(a.published),
             "source": a.source,
             "url": a.url,
+            "duplicate_of": rows.duplicate_of,
         }
     )
 
@@ -204,7 +207,8 @@ class ChromaStore:
     def _article_meta(rows: ArticleRows) -> dict:
         shared = {k: v for k, v in _row_meta(rows).items() if k != "article_id"}
         a = rows.article
-        return shared | _clean({"path": a.path, "content_hash": a.content_hash, "chunks": len(rows.chunks)})
+        own = {"path": a.path, "content_hash": a.content_hash, "chunks": len(rows.chunks), "minhash": rows.signature or None}
+        return shared | _clean(own)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -217,6 +221,26 @@ class ChromaStore:
             got = self._articles.get(ids=part, include=["metadatas"])
             out.update({i: (m or {}).get("version", "") for i, m in zip(got["ids"], got["metadatas"])})
         return out
+
+    def signatures(self) -> dict[str, tuple[list[int], str, str | None]]:
+        """Article id -> (MinHash signature, the canonical it copies or itself, published), for dedup."""
+        return {
+            i: (list(m["minhash"]), m.get("duplicate_of") or i, m.get("published"))
+            for i, m in self._scan(self._articles)
+            if m.get("minhash")
+        }
+
+    def copies_of(self, ids: list[str]) -> dict[str, list[dict]]:
+        """Canonical article id -> its stored near-copies (id, title, source, url, published)."""
+        if not ids:
+            return {}
+        got = self._articles.get(where={"duplicate_of": {"$in": list(dict.fromkeys(ids))}}, include=["metadatas"])
+        copies: dict[str, list[dict]] = {}
+        for i, m in zip(got["ids"], got["metadatas"]):
+            copies.setdefault(m["duplicate_of"], []).append(
+                {"article_id": i} | {k: m.get(k) for k in ("title", "source", "url", "published")}
+            )
+        return copies
 
     def article_paths(self) -> dict[str, str]:
         """Article id -> the file it was read from, for every article read from a file."""
@@ -373,6 +397,7 @@ def _passage(chunk_id: str, meta: dict, text: str, score: float) -> Passage:
         source=meta.get("source"),
         url=meta.get("url"),
         sentence_ids=tuple(filter(None, meta.get("sentence_ids", "").split(","))),
+        duplicate_of=meta.get("duplicate_of"),
     )
 
 

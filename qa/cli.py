@@ -24,7 +24,7 @@ def _store_options(command):
     @functools.wraps(command)
     def wrapper(home, chroma_host, chroma_port, collection, **kwargs):
         # Commands' own settings flags (serve's --host, --port) join the same one Settings.
-        own = {name: kwargs.pop(name) for name in ("host", "port") if name in kwargs}
+        own = {name: kwargs.pop(name) for name in ("host", "port", *_BACKEND_FLAGS) if name in kwargs}
         try:
             settings = Settings.from_flags(
                 home=home, chroma_host=chroma_host, chroma_port=chroma_port, collection=collection, **own
@@ -35,6 +35,21 @@ def _store_options(command):
         return command(settings, **kwargs)
 
     return wrapper
+
+
+_BACKEND_FLAGS = ("backend", "llm_model", "llm_base_url")
+
+
+def _backend_options(command):
+    """Who writes the answers; these join the one Settings too."""
+    command = click.option("--llm-base-url", help="the model server's URL [env QA_LLM_BASE_URL]")(command)
+    command = click.option("--llm-model", help="chat model name [env QA_LLM_MODEL]")(command)
+    return click.option(
+        "--backend",
+        type=click.Choice(["extractive", "ollama", "openai"]),
+        help="extractive (offline, the default), or a chat model: ollama, openai (any OpenAI-compatible server) "
+        "[env QA_BACKEND]",
+    )(command)
 
 
 def _service(settings: Settings):
@@ -50,10 +65,11 @@ def _fail_cleanly(command):
     def wrapper(*args, **kwargs):
         from index.embedders import ModelNotFoundError
         from index.store import StoreError
+        from qa.generators import GeneratorError
 
         try:
             return command(*args, **kwargs)
-        except (ModelNotFoundError, StoreError, ValueError) as exc:
+        except (ModelNotFoundError, StoreError, GeneratorError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper
@@ -108,18 +124,30 @@ def _date(ctx, param, value: str | None) -> str | None:
 @click.option("--source", "sources", multiple=True, help="only articles from this source (repeat for several)")
 @click.option("--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD)")
 @click.option("--until", callback=_date, help="only articles published on or before this date (YYYY-MM-DD)")
+@_backend_options
 @_store_options
 @_fail_cleanly
 def ask(settings, question, as_json, sources, since, until):
     """Answer QUESTION from the stored articles."""
-    from qa.types import Filters
+    from qa.types import Answer, Filters
 
     service = _service(settings)
-    answer = service.ask(" ".join(question), filters=Filters(tuple(sources), since, until))
+    stream = service.ask_stream(" ".join(question), filters=Filters(tuple(sources), since, until))
     if as_json:
+        *_, answer = stream
         _print_json(answer.to_dict())
         return
-    click.echo(answer.answer)
+    for piece in stream:
+        if isinstance(piece, Answer):
+            answer = piece
+        else:
+            click.echo(piece, nl=False)  # as the model writes it
+    click.echo()
+    if answer.sentences and answer.backend != "extractive":
+        click.echo("\n(verified answer) " + answer.answer)
+        for s in answer.sentences:
+            if s.unsupported:
+                click.echo(f"  ! not supported by the cited passages: {s.text}")
     for c in answer.citations:
         dated = f" ({c.published})" if c.published else ""
         click.echo(f"\n[{c.n}] {c.title}{dated} — {c.source or c.article_id}, characters {c.start}-{c.end}")
@@ -176,6 +204,7 @@ def eval_group():
     show_default=True,
     help="jsonl: our evaluation sets; rgb: an RGB benchmark file, whose passages are ingested first",
 )
+@_backend_options
 @_store_options
 @_fail_cleanly
 def eval_run(settings, set_path, out, set_format):
@@ -221,6 +250,7 @@ def eval_compare(run_a, run_b):
 @main.command()
 @click.option("--host", help="address to bind (default 127.0.0.1) [env QA_HOST]")
 @click.option("--port", type=int, help="port (default 7860) [env QA_PORT]")
+@_backend_options
 @_store_options
 @_fail_cleanly
 def serve(settings):

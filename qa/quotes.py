@@ -14,6 +14,7 @@ from index.attribution import SPEECH_VERB_PATTERN, name_words, same_speaker
 from index.embedders import SentenceTransformerEmbedder
 from index.store import ChromaStore
 from qa.readers import ExtractiveReader
+from qa.retrievers import without_copies
 from qa.types import Citation, Filters, Passage
 
 _ASKED_WHAT = re.compile(
@@ -68,6 +69,9 @@ class StatementReader:
         ]
         if not found:
             return None
+        if not filters:
+            kept = {id(p) for p in without_copies(self.store, [p for _, p in found])}
+            found = [(sentence, passage) for sentence, passage in found if id(passage) in kept]
         found.sort(key=lambda sp: (sp[1].published or "9999", sp[1].article_id, sp[0].start))
         passages = [passage for _, passage in found]
         if asked.topic:

@@ -24,6 +24,13 @@ class Retrieval:
     query_vector: np.ndarray
 
 
+def without_copies(store: ChromaStore, passages: list[Passage]) -> list[Passage]:
+    """Passages of near-duplicate articles left out while their canonical article is stored:
+    answers cite the canonical copy and list the others as "also in"."""
+    live = store.versions({p.duplicate_of for p in passages if p.duplicate_of})
+    return [p for p in passages if p.duplicate_of not in live]
+
+
 class HybridRetriever(BaseRetriever):
     """Chunks found two ways, fused by reciprocal rank: by meaning (Chroma) and by words (BM25).
 
@@ -53,10 +60,12 @@ class HybridRetriever(BaseRetriever):
         for ranking in ([chunk_id for chunk_id, _ in dense], [chunk_id for chunk_id, _ in lexical]):
             for rank, chunk_id in enumerate(ranking, start=1):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (self.rrf_k + rank)
-        order = sorted(fused, key=lambda c: fused[c], reverse=True)[:k]
+        order = sorted(fused, key=lambda c: fused[c], reverse=True)
         passages = {p.chunk_id: p for p in self.store.get_chunks(order)}
         ranked = [replace(passages[c], score=round(fused[c], 6)) for c in order if c in passages]
-        return Retrieval(ranked, vector)
+        if not filters:  # a filter may allow a copy but not its canonical: then the copy stays
+            ranked = without_copies(self.store, ranked)
+        return Retrieval(ranked[:k], vector)
 
     def _dense(self, vector: np.ndarray, pool: int, where: dict | None) -> list[tuple[str, float]]:
         """(chunk id, cosine) best first: chunks near the question, and chunks of the nearest sentences."""

@@ -7,12 +7,13 @@ asking needs the embedder, ingesting also needs spaCy.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
 from qa.settings import Settings
-from qa.types import Answer, Article, Filters, IngestReport, Passage
+from qa.types import Answer, AnswerSentence, Article, Filters, IngestReport, Passage
 
 
 class QAService:
@@ -63,6 +64,12 @@ class QAService:
         return ExtractiveReader(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
 
     @cached_property
+    def generator(self):
+        from qa.generators import LLMGenerator, chat_model
+
+        return LLMGenerator(chat_model(self.settings), self.store)
+
+    @cached_property
     def statements(self):
         from qa.quotes import StatementReader
 
@@ -100,46 +107,79 @@ class QAService:
         """Answer from the articles (those the filters allow) with cited sentences, or abstain.
 
         A follow-up is first made standalone with `history` (earlier [question, answer] turns).
-        "What did X say?" is answered from the statements attributed to X; anything else from
-        the passages retrieved for it.
+        With the extractive backend, "What did X say?" is answered from the statements attributed
+        to X and anything else from the sentences of the retrieved passages; a chat model backend
+        writes the answer from the retrieved passages and it is verified (qa/generators.py).
         """
-        from index.attribution import name_words
-        from qa.quotes import parse_speaker_question
+        *_, answer = self.ask_stream(question, history, filters)
+        return answer
 
+    def ask_stream(
+        self, question: str, history: list[tuple[str, str]] | None = None, filters: Filters | None = None
+    ) -> Iterator[str | Answer]:
+        """`ask`, as it happens: pieces of the answer text as they are written, then the Answer."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         # Built (models loaded) before the clock starts.
-        retriever, reader, statements, rewriter = self.retriever, self.reader, self.statements, self.rewriter
+        retriever, rewriter = self.retriever, self.rewriter
+        write = self._generate if self.settings.backend != "extractive" else self._extract
         started = time.perf_counter()
         rewritten = rewriter.rewrite(question, history)
-        query = rewritten or question
-        asked = parse_speaker_question(query)
-        reading = statements.read(asked, filters) if asked else None
-        retrieved = time.perf_counter()
-        if reading is not None:
-            text, citations, passages = reading.text, reading.citations, reading.passages
-        else:
-            retrieval = retriever.retrieve(query, filters=filters)
-            retrieved = time.perf_counter()
-            # Asked what someone said, but nothing on it is attributed to them: only sentences naming them will do.
-            must_mention = name_words(asked.who) if asked else None
-            text, citations = reader.read(query, retrieval.query_vector, retrieval.passages, must_mention)
-            passages = retrieval.passages
-        done = time.perf_counter()
-        return Answer(
+        timings: dict[str, float] = {}
+        result = yield from write(rewritten or question, filters, started, timings)
+        text, citations, sentences, passages = result
+        copies = self.store.copies_of([c.article_id for c in citations])
+        citations = [replace(c, also_in=tuple(copies.get(c.article_id, ()))) for c in citations]
+        timings["total"] = (time.perf_counter() - started) * 1000
+        yield Answer(
             question=question,
             answer=text,
             abstained=not citations,
             citations=citations,
             passages=passages,
             rewritten_question=rewritten,
-            timings_ms={
-                "retrieve": (retrieved - started) * 1000,
-                "answer": (done - retrieved) * 1000,
-                "total": (done - started) * 1000,
-            },
+            timings_ms=timings,
+            sentences=sentences,
+            backend=self.settings.backend,
         )
+
+    def _extract(self, query: str, filters: Filters | None, started: float, timings: dict):
+        from index.attribution import name_words
+        from qa.quotes import parse_speaker_question
+
+        asked = parse_speaker_question(query)
+        reading = self.statements.read(asked, filters) if asked else None
+        if reading is not None:
+            timings["retrieve"] = (time.perf_counter() - started) * 1000
+            text, citations, passages = reading.text, reading.citations, reading.passages
+        else:
+            retrieval = self.retriever.retrieve(query, filters=filters)
+            timings["retrieve"] = (time.perf_counter() - started) * 1000
+            # Asked what someone said, but nothing on it is attributed to them: only sentences naming them will do.
+            must_mention = name_words(asked.who) if asked else None
+            text, citations = self.reader.read(query, retrieval.query_vector, retrieval.passages, must_mention)
+            passages = retrieval.passages
+        timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
+        yield text
+        sentences = [AnswerSentence(" ".join(c.quote.split()), [c.n]) for c in citations]
+        return text, citations, sentences, passages
+
+    def _generate(self, query: str, filters: Filters | None, started: float, timings: dict):
+        retrieval = self.retriever.retrieve(query, filters=filters)
+        timings["retrieve"] = (time.perf_counter() - started) * 1000
+        written: list[str] = []
+        if retrieval.passages:
+            for piece in self.generator.stream(query, retrieval.passages):
+                if not written:
+                    timings["first_token"] = (time.perf_counter() - started) * 1000
+                written.append(piece)
+                yield piece
+        text, citations, sentences = self.generator.verify("".join(written), retrieval.passages)
+        timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
+        if not written:
+            yield text
+        return text, citations, sentences, retrieval.passages
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """The passages `ask` would read, best first; a larger k extends the same ranking."""

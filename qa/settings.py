@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(700, ge=100, description="a chunk is closed once it would grow past this many characters")
     chunk_overlap: int = Field(1, ge=0, description="sentences repeated at the start of the next chunk")
 
+    duplicate_threshold: float = Field(
+        0.8, gt=0.0, le=1.0, description="estimated Jaccard similarity of word 5-grams above which articles are copies"
+    )
+
     top_k: int = Field(5, ge=1, description="passages retrieved per question")
     candidates: int = Field(
         20, ge=1, description="passages ranked before the top k are cut (so the top 5 are the first 5 of the top 10)"
@@ -40,6 +45,15 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(3, ge=1)
     # Calibrated on the sample article: see qa/readers.py for what the score is.
     abstain_threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+    backend: Literal["extractive", "ollama", "openai"] = Field(
+        "extractive", description="who writes answers: the offline extractive reader, or a chat model"
+    )
+    llm_model: str | None = Field(None, description="chat model name (ollama, openai backends)")
+    llm_base_url: str | None = Field(None, description="the model server, e.g. http://127.0.0.1:11434 or …/v1")
+    llm_api_key: str | None = Field(None, description="API key of an OpenAI-compatible server, if it wants one")
+    llm_max_tokens: int = Field(400, ge=16)
+    llm_timeout: float = Field(120.0, gt=0)
 
     host: str = Field("127.0.0.1", description="address the chat screen binds to")
     port: int = Field(7860, description="port of the chat screen")

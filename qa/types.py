@@ -112,6 +112,7 @@ class Passage:
     source: str | None = None
     url: str | None = None
     sentence_ids: tuple[str, ...] = ()
+    duplicate_of: str | None = None  # the canonical article this one is a near-copy of
 
     def to_dict(self) -> dict:
         return {
@@ -138,9 +139,22 @@ class Citation:
     start: int
     end: int
     quote: str
+    also_in: tuple[dict, ...] = ()  # near-copies of the article elsewhere: id, title, source, url, published
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"also_in": list(self.also_in)}
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer, the citations it carries, and whether the check found it supported."""
+
+    text: str
+    citations: list[int]
+    unsupported: bool = False
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "citations": self.citations, "unsupported": self.unsupported}
 
 
 @dataclass
@@ -154,6 +168,8 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     rewritten_question: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    backend: str = "extractive"
 
     def to_dict(self) -> dict:
         return {
@@ -164,6 +180,8 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "sentences": [s.to_dict() for s in self.sentences],
+            "backend": self.backend,
         }
 
 
