@@ -143,11 +143,12 @@ def ask(settings, question, as_json, sources, since, until):
         else:
             click.echo(piece, nl=False)  # as the model writes it
     click.echo()
-    if answer.sentences and answer.backend != "extractive":
-        click.echo("\n(verified answer) " + answer.answer)
+    if answer.backend != "extractive":
+        # What the model wrote is not the answer until it is checked against the passages.
+        click.echo(f"\nChecked against the articles: {answer.answer}")
         for s in answer.sentences:
             if s.unsupported:
-                click.echo(f"  ! not supported by the cited passages: {s.text}")
+                click.echo(f"  ! not supported by the passages it cites: {s.text}")
     for c in answer.citations:
         dated = f" ({c.published})" if c.published else ""
         click.echo(f"\n[{c.n}] {c.title}{dated} — {c.source or c.article_id}, characters {c.start}-{c.end}")

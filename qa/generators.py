@@ -122,8 +122,8 @@ class LLMGenerator:
             supported = bool(cited) and self._supported(text, cited, articles)
             checked.append(AnswerSentence(text, numbers, unsupported=not supported))
             parts.append(text + "".join(f" [{n}]" for n in numbers))
-        if not citations:
-            return NO_ANSWER, [], []
+        if not citations:  # nothing grounded: abstain, but show what was written, flagged
+            return NO_ANSWER, [], checked
         return " ".join(parts), citations, checked
 
     def _sentences(self, passages: list[Passage]) -> dict[str, list[Sentence]]:

@@ -16,16 +16,17 @@ _WORD = re.compile(r"\w+")
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
 
 
-def _names(text: str, skip_first: bool = False) -> set[str]:
-    """Capitalised words, lower-cased ("Xi's" gives "xi"), and the initials of runs of them
-    ("International Criminal Court" also gives "icc"); optionally not the first word (a question's 'What')."""
-    words = _CAPITALISED.findall(text.replace("’", "'"))
-    names = {w.lower() for w in (words[1:] if skip_first and text.lstrip()[:1].isupper() else words)}
-    if not skip_first:
-        for run in re.findall(r"(?:\b[A-Z]\w+(?:\s+(?:of|the|and)\s+|\s+)?)+", text):
-            initials = "".join(w[0] for w in re.findall(r"\b[A-Z]\w*", run))
-            names.update(initials[i:j].lower() for i in range(len(initials)) for j in range(i + 2, len(initials) + 1))
-    return names
+def _initialisms(text: str) -> set[str]:
+    """"International Criminal Court" also names "icc"."""
+    found = set()
+    for run in re.findall(r"(?:\b[A-Z]\w+(?:\s+(?:of|the|and)\s+|\s+)?)+", text):
+        initials = "".join(w[0] for w in re.findall(r"\b[A-Z]\w*", run)).lower()
+        found.update(initials[a:b] for a in range(len(initials)) for b in range(a + 2, len(initials) + 1))
+    return found
+
+
+# People and places a question names; an answer that names none of them answers another question.
+_NAMED = {"PERSON", "GPE", "LOC"}
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,12 @@ class ExtractiveReader:
     `threshold` the reader abstains rather than offer the nearest unrelated sentence.
     """
 
-    def __init__(self, store: ChromaStore, threshold: float, max_sentences: int, coverage_weight: float = 0.5):
+    def __init__(
+        self, store: ChromaStore, threshold: float, max_sentences: int, nlp=None, coverage_weight: float = 0.5
+    ):
+        """`nlp`: a spaCy pipeline with entities, to find the people and places a question names."""
         self.store = store
+        self._nlp = nlp
         self.threshold = threshold
         self.max_sentences = max_sentences
         self.coverage_weight = coverage_weight
@@ -54,6 +59,11 @@ class ExtractiveReader:
 
     def content_terms(self, text: str) -> set[str]:
         return set(self._analyzer.terms(text))
+
+    def named(self, question: str) -> list[str]:
+        if self._nlp is None:
+            return []
+        return [e.text for e in self._nlp(question).ents if e.label_ in _NAMED]
 
     def score(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
         """Every sentence of the passages, scored, best first."""
@@ -85,10 +95,11 @@ class ExtractiveReader:
         if must_mention:
             scored = [s for s in scored if must_mention & set(_WORD.findall(s.sentence.text.lower()))]
         chosen = self.choose(scored)
-        # A name the question asks about must be in the answer: "When did Xi last visit Washington?"
-        # is not answered by a sentence about Xi's visit to Moscow, however close it is.
-        said = {w for s in chosen for w in _names(s.sentence.text)}
-        if not _names(question, skip_first=True) <= said:
+        # A person or place the question names must be in the answer: "When did Xi last visit
+        # Washington?" is not answered by a sentence about Xi's visit to Moscow, however close it is.
+        said = " ".join(s.sentence.text for s in chosen)
+        words = set(_WORD.findall(said.lower())) | _initialisms(said)
+        if any(not (set(_WORD.findall(name.lower())) & words) for name in self.named(question)):
             chosen = []
         rank = {p.article_id: i for i, p in reversed(list(enumerate(passages)))}
         chosen.sort(key=lambda s: (rank[s.sentence.article_id], s.sentence.start))

@@ -61,7 +61,9 @@ class QAService:
     def reader(self):
         from qa.readers import ExtractiveReader
 
-        return ExtractiveReader(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
+        return ExtractiveReader(
+            self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences, nlp=self.attributor.nlp
+        )
 
     @cached_property
     def generator(self):

@@ -48,7 +48,8 @@ def test_made_up_sentences_and_unknown_passages_are_caught(service, passages, ge
 
 def test_an_abstaining_model_abstains(passages, generator):
     assert generator.verify("The articles don't say.", passages) == (NO_ANSWER, [], [])
-    assert generator.verify("Nobody knows [7].", passages) == (NO_ANSWER, [], [])
+    text, citations, sentences = generator.verify("Nobody knows [7].", passages)
+    assert (text, citations) == (NO_ANSWER, []) and sentences[0].unsupported and sentences[0].text == "Nobody knows."
 
 
 def test_article_text_cannot_leave_the_data_block(passages):
