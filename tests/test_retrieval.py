@@ -96,3 +96,36 @@ def test_filters_by_source_and_date(service, tmp_path):
     assert articles(sources=("Daily",), until="2023-03-05") == []
     answer = service.ask("When did the summit in Geneva close?", filters=Filters(sources=("Wire",)))
     assert all(c.article_id in {"a1", "a3"} for c in answer.citations)
+
+
+WIRE_STORY = (
+    "Leaders from twenty countries gathered in Geneva on Monday for a summit on water security. The host said "
+    "the talks would last three days and end with a joint declaration on shared rivers. Delegates arrived under "
+    "heavy rain, and the opening session started an hour late."
+)
+
+
+def test_near_duplicate_articles_are_cited_once_with_also_in(service, tmp_path):
+    feed = write_articles(
+        tmp_path / "feed.jsonl",
+        {"id": "wire", "title": "Summit opens", "text": WIRE_STORY, "source": "Wire", "published": "2023-03-01"},
+        # The same wire story in another outlet, with its own last sentence.
+        {"id": "daily", "title": "Summit opens in Geneva", "source": "Daily", "published": "2023-03-02",
+         "text": WIRE_STORY.replace("an hour late.", "an hour late, organisers said.")},
+        {"id": "harbour", "title": "Harbour", "text": "The harbour of Odessa reopened on Monday.", "source": "Daily"},
+    )
+    service.ingest([feed])
+    assert {i: c for i, (_, c, _) in service.store.signatures().items()} == {
+        "wire": "wire", "daily": "wire", "harbour": "harbour"
+    }
+    answer = service.ask("Where did leaders gather for a summit on water security?")
+    assert {c.article_id for c in answer.citations} == {"wire"}
+    assert [copy["article_id"] for copy in answer.citations[0].also_in] == ["daily"]
+    assert answer.citations[0].to_dict()["also_in"][0]["source"] == "Daily"
+    assert "daily" not in {p.article_id for p in answer.passages}
+    # A filter that allows only the copy still finds it.
+    only_daily = service.retrieve("summit on water security", filters=Filters(sources=("Daily",)))
+    assert "daily" in {p.article_id for p in only_daily}
+    # The canonical article gone, its copy is answered from again.
+    service.store.delete_articles(["wire"])
+    assert "daily" in {p.article_id for p in service.retrieve("summit on water security")}
