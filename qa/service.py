@@ -7,8 +7,8 @@ asking needs the embedder, ingesting also needs spaCy.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -103,6 +103,10 @@ class QAService:
 
     # -- the operations ---------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Load the models and indexes answering needs now, not during the first question."""
+        _ = (self.retriever, self.rewriter, self.reader)  # cached properties: reading one builds it
+
     def ask(
         self, question: str, history: list[tuple[str, str]] | None = None, filters: Filters | None = None
     ) -> Answer:
@@ -123,11 +127,10 @@ class QAService:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
-        # Built (models loaded) before the clock starts.
-        retriever, rewriter = self.retriever, self.rewriter
+        self.warm_up()  # models load before the clock starts
         write = self._generate if self.settings.backend != "extractive" else self._extract
         started = time.perf_counter()
-        rewritten = rewriter.rewrite(question, history)
+        rewritten = self.rewriter.rewrite(question, history)
         timings: dict[str, float] = {}
         result = yield from write(rewritten or question, filters, started, timings)
         text, citations, sentences, passages = result

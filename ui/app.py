@@ -82,8 +82,7 @@ def build(service: QAService):
 def serve(service: QAService) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     settings = service.settings
-    # Load the model before the first question, not during it.
-    service.retriever
+    service.warm_up()
     settings.runs_path.mkdir(parents=True, exist_ok=True)
     build(service).launch(
         server_name=settings.host,
