@@ -19,7 +19,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from index.attribution import name_words
 from qa.settings import Settings
-from qa.types import Article, Chunk, Filters, Passage, Sentence
+from qa.types import Article, Chunk, Filters, Passage, Sentence, day_number
 
 SCHEMA = 3  # 2: sentences carry their speakers; 3: articles their MinHash and duplicate_of
 
@@ -47,11 +47,6 @@ def _clean(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if v is not None}
 
 
-def _day_number(published: str | None) -> int | None:
-    """20230320 for 2023-03-20: comparable with $gte/$lte in Chroma filters."""
-    return int(published.replace("-", "")) if published else None
-
-
 def _row_meta(rows: ArticleRows) -> dict:
     """What every chunk and sentence row carries: its article, version, and the fields filters use."""
     a = rows.article
@@ -61,7 +56,7 @@ def _row_meta(rows: ArticleRows) -> dict:
             "version": rows.version,
             "title": a.title,
             "published": a.published,
-            "published_day": _day_number(a.published),
+            "published_day": day_number(a.published),
             "source": a.source,
             "url": a.url,
             "duplicate_of": rows.duplicate_of,

@@ -68,6 +68,11 @@ class Chunk:
     sentence_ids: tuple[str, ...] = ()
 
 
+def day_number(date: str | None) -> int | None:
+    """20230320 for 2023-03-20: dates compare as numbers in Chroma filters and in BM25 masks alike."""
+    return int(date.replace("-", "")) if date else None
+
+
 @dataclass(frozen=True)
 class Filters:
     """Which articles a question may be answered from: by source, and by publication date (inclusive)."""
@@ -81,17 +86,17 @@ class Filters:
 
     @property
     def since_day(self) -> int | None:
-        return int(self.since.replace("-", "")) if self.since else None
+        return day_number(self.since)
 
     @property
     def until_day(self) -> int | None:
-        return int(self.until.replace("-", "")) if self.until else None
+        return day_number(self.until)
 
     def allows(self, source: str | None, published: str | None) -> bool:
         """The rule Chroma's `where` applies too (index.store.where_clause): undated articles fail a date filter."""
         if self.sources and source not in self.sources:
             return False
-        day = int(published.replace("-", "")) if published else None
+        day = day_number(published)
         if self.since_day and (day is None or day < self.since_day):
             return False
         return not (self.until_day and (day is None or day > self.until_day))
