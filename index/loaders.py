@@ -144,6 +144,13 @@ def file_article_id(path: Path) -> str:
     return f"{stem}-{digest}"
 
 
+def pasted_article_id(title: str, published: str | None) -> str:
+    """Stable for pasted text: the same title and date name the same article."""
+    stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "pasted"
+    digest = hashlib.sha1(f"{' '.join(title.split())}|{published}".encode()).hexdigest()[:8]
+    return f"pasted-{stem}-{digest}"
+
+
 def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -206,7 +213,7 @@ def _load_text(path: Path, raw: str) -> Article:
         body,
         title=meta.get("title"),
         published=_published(path, meta, "header"),
-        source=meta.get("source") or str(path),
+        source=meta.get("source") or path.name,
         url=meta.get("url"),
     )
 
@@ -227,7 +234,7 @@ def _load_markdown(path: Path, raw: str) -> Article:
         post.content,
         title=str(title) if title else None,
         published=_published(path, meta, "front matter"),
-        source=str(meta["source"]) if meta.get("source") else str(path),
+        source=str(meta["source"]) if meta.get("source") else path.name,
         url=str(meta["url"]) if meta.get("url") else None,
     )
 
@@ -282,7 +289,7 @@ def _load_html(path: Path, data: bytes) -> Article:
             break
     canonical = soup.find("link", rel="canonical")
     url = (canonical.get("href") if canonical else None) or meta("og:url")
-    source = meta("og:site_name") or str(path)
+    source = meta("og:site_name") or path.name
 
     for tag in soup.find_all(_NOISE):
         tag.decompose()
@@ -336,7 +343,7 @@ def _article_from_record(path: Path, record: object, seen: set[str]) -> Article:
         title=record["title"],
         text=record["text"],
         published=published,
-        source=record.get("source") or str(path),
+        source=record.get("source") or path.name,
         url=record.get("url"),
         path=str(path.resolve()),
     )

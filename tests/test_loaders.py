@@ -23,7 +23,7 @@ def test_sample_article_date_prefix_becomes_metadata():
     assert article.text.startswith("China's President Xi Jinping has arrived in Moscow")
     assert "date 2023" not in article.text
     assert article.title.startswith("China's President Xi Jinping has arrived in Moscow")
-    assert article.source == str(SAMPLE)
+    assert article.source == SAMPLE.name  # no source given: the file name
     assert article.path == str(SAMPLE.resolve())
     assert article.url is None
 
@@ -81,7 +81,7 @@ def test_jsonl_good_lines_load_and_bad_lines_are_named(tmp_path):
     ]
     path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n\n")
     loaded = load_file(path)
-    assert [(a.id, a.source, a.published) for a in loaded.articles] == [("a1", "Wire", "2023-03-20"), ("7", str(path), None)]
+    assert [(a.id, a.source, a.published) for a in loaded.articles] == [("a1", "Wire", "2023-03-20"), ("7", path.name, None)]
     messages = [str(e) for e in loaded.errors]
     assert messages[0].startswith(f"{path}:2: invalid JSON")
     assert messages[1] == f"{path}:3: missing field 'text'"
