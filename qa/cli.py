@@ -24,7 +24,7 @@ def _store_options(command):
     @functools.wraps(command)
     def wrapper(home, chroma_host, chroma_port, collection, **kwargs):
         # Commands' own settings flags (serve's --host, --port) join the same one Settings.
-        own = {name: kwargs.pop(name) for name in ("host", "port", *_BACKEND_FLAGS) if name in kwargs}
+        own = {name: kwargs.pop(name) for name in ("host", "port", "auth", *_BACKEND_FLAGS) if name in kwargs}
         try:
             settings = Settings.from_flags(
                 home=home, chroma_host=chroma_host, chroma_port=chroma_port, collection=collection, **own
@@ -121,21 +121,25 @@ def _date(ctx, param, value: str | None) -> str | None:
 @main.command()
 @click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")
+@click.option("--markdown", "as_markdown", is_flag=True, help="print the answer and its sources as Markdown")
 @click.option("--source", "sources", multiple=True, help="only articles from this source (repeat for several)")
 @click.option("--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD)")
 @click.option("--until", callback=_date, help="only articles published on or before this date (YYYY-MM-DD)")
 @_backend_options
 @_store_options
 @_fail_cleanly
-def ask(settings, question, as_json, sources, since, until):
+def ask(settings, question, as_json, as_markdown, sources, since, until):
     """Answer QUESTION from the stored articles."""
     from qa.types import Answer, Filters
 
     service = _service(settings)
     stream = service.ask_stream(" ".join(question), filters=Filters(tuple(sources), since, until))
-    if as_json:
+    if as_json or as_markdown:
         *_, answer = stream
-        _print_json(answer.to_dict())
+        if as_json:
+            _print_json(answer.to_dict())
+        else:
+            click.echo(answer.to_markdown(), nl=False)
         return
     for piece in stream:
         if isinstance(piece, Answer):
@@ -155,6 +159,19 @@ def ask(settings, question, as_json, sources, since, until):
         click.echo(f"    “{c.quote}”")
     if answer.abstained and service.stats()["articles"] == 0:
         click.echo("(no articles are stored yet: run `qa ingest PATH`)", err=True)
+
+
+@main.command()
+@click.argument("text_file", metavar="[FILE]", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--title", default="", help="the article's title (default: its first words)")
+@click.option("--date", "published", callback=_date, help="publication date (YYYY-MM-DD)")
+@click.option("--source", help="outlet (default: pasted)")
+@_store_options
+@_fail_cleanly
+def add(settings, text_file, title, published, source):
+    """Add an article from plain text (FILE, or standard input); the same title and date update it."""
+    report = _service(settings).add_text(title, text_file.read(), published, source)
+    click.echo(report.summary())
 
 
 @main.command()
@@ -186,7 +203,8 @@ def stats(settings, as_json):
     if as_json:
         _print_json(counts | {"store": service.location})
     else:
-        click.echo(f"{counts['articles']} articles, {counts['chunks']} chunks in {service.location}")
+        updated = f", last updated {counts['last_updated']}" if counts.get("last_updated") else ""
+        click.echo(f"{counts['articles']} articles, {counts['chunks']} chunks in {service.location}{updated}")
 
 
 @main.group(name="eval", cls=DefaultGroup, default="run")
@@ -196,7 +214,9 @@ def eval_group():
 
 @eval_group.command(name="run")
 @click.argument("set_path", metavar="SET.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="directory for the results")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="directory for the results"
+)
 @click.option(
     "--format",
     "set_format",
@@ -251,6 +271,7 @@ def eval_compare(run_a, run_b):
 @main.command()
 @click.option("--host", help="address to bind (default 127.0.0.1) [env QA_HOST]")
 @click.option("--port", type=int, help="port (default 7860) [env QA_PORT]")
+@click.option("--auth", help="USER:PASS the screen asks for (for a shared deployment) [env QA_AUTH]")
 @_backend_options
 @_store_options
 @_fail_cleanly

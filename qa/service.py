@@ -6,6 +6,7 @@ asking needs the embedder, ingesting also needs spaCy.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -108,7 +109,11 @@ class QAService:
         _ = (self.retriever, self.rewriter, self.reader)  # cached properties: reading one builds it
 
     def ask(
-        self, question: str, history: list[tuple[str, str]] | None = None, filters: Filters | None = None
+        self,
+        question: str,
+        history: list[tuple[str, str]] | None = None,
+        filters: Filters | None = None,
+        backend: str | None = None,
     ) -> Answer:
         """Answer from the articles (those the filters allow) with cited sentences, or abstain.
 
@@ -117,18 +122,30 @@ class QAService:
         to X and anything else from the sentences of the retrieved passages; a chat model backend
         writes the answer from the retrieved passages and it is verified (qa/generators.py).
         """
-        *_, answer = self.ask_stream(question, history, filters)
+        *_, answer = self.ask_stream(question, history, filters, backend)
         return answer
 
     def ask_stream(
-        self, question: str, history: list[tuple[str, str]] | None = None, filters: Filters | None = None
+        self,
+        question: str,
+        history: list[tuple[str, str]] | None = None,
+        filters: Filters | None = None,
+        backend: str | None = None,
     ) -> Iterator[str | Answer]:
-        """`ask`, as it happens: pieces of the answer text as they are written, then the Answer."""
+        """`ask`, as it happens: pieces of the answer text as they are written, then the Answer.
+
+        `backend`: one of `settings.backends`, for this question only (default: the settings' own).
+        """
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
+        backend = backend or self.settings.backend
+        if backend not in self.settings.backends:
+            raise ValueError(
+                f"the {backend} backend is not configured (configured: {', '.join(self.settings.backends)})"
+            )
         self.warm_up()  # models load before the clock starts
-        write = self._generate if self.settings.backend != "extractive" else self._extract
+        write = self._generate if backend != "extractive" else self._extract
         started = time.perf_counter()
         rewritten = self.rewriter.rewrite(question, history)
         timings: dict[str, float] = {}
@@ -146,7 +163,7 @@ class QAService:
             rewritten_question=rewritten,
             timings_ms=timings,
             sentences=sentences,
-            backend=self.settings.backend,
+            backend=backend,
         )
 
     def _extract(self, query: str, filters: Filters | None, started: float, timings: dict):
@@ -166,7 +183,10 @@ class QAService:
             text, citations = self.reader.read(query, retrieval.query_vector, retrieval.passages, must_mention)
             passages = retrieval.passages
         timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
-        yield text
+        # Sentence by sentence, as a chat model's answer streams (the text is already whole).
+        pieces = re.split(r"(?<=\]) (?=\S)", text) if citations else [text]
+        yield from (piece + " " for piece in pieces[:-1])
+        yield pieces[-1]
         sentences = [AnswerSentence(" ".join(c.quote.split()), [c.n]) for c in citations]
         return text, citations, sentences, passages
 
@@ -208,5 +228,34 @@ class QAService:
         """Where the index lives: a directory, or a Chroma server's address."""
         return self.store.location
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict:
+        """Counts of articles, chunks and sentences, and `last_updated`."""
         return self.store.stats()
+
+    def sources(self) -> list[str]:
+        return self.store.sources()
+
+    def add_text(self, title: str, text: str, published: str | None = None, source: str | None = None) -> IngestReport:
+        """Ingest pasted text as an article; pasting the same title and date again updates it."""
+        from index.loaders import make_article, normalize_date, pasted_article_id
+
+        published = normalize_date(published)
+        article = make_article(id="", title=title, text=text, published=published, source=source or "pasted")
+        # An untitled paste is named by its first words (make_article), and identified by them.
+        return self.ingest_articles([replace(article, id=pasted_article_id(article.title, published))], progress=False)
+
+    def add_files(self, files: list[Path], progress: bool | None = None) -> IngestReport:
+        """Ingest uploaded files: each is checked (type, size, name) and kept in the uploads area first,
+        so re-uploading a file updates its article. Refused files are listed in the report's errors."""
+        from index.uploads import UploadArea, UploadError
+
+        area = UploadArea(self.settings.uploads_path, max_bytes=int(self.settings.max_upload_mb * 1_000_000))
+        kept, refused = [], []
+        for path in files:
+            try:
+                kept.append(area.keep(path))
+            except UploadError as exc:
+                refused.append(str(exc))
+        report = self.ingest(kept, progress=progress) if kept else IngestReport()
+        report.errors = refused + [e.replace(str(area.root) + "/", "") for e in report.errors]
+        return report

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,20 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="address the chat screen binds to")
     port: int = Field(7860, description="port of the chat screen")
+    auth: str | None = Field(None, description="USER:PASS that the chat screen asks for; unset means no login")
+    max_upload_mb: float = Field(20.0, gt=0, description="largest file the chat screen accepts, in MB")
+
+    @field_validator("auth")
+    @classmethod
+    def _user_and_password(cls, value: str | None) -> str | None:
+        if value is not None and (":" not in value or value.startswith(":") or value.endswith(":")):
+            raise ValueError("give it as USER:PASS")
+        return value
+
+    @property
+    def backends(self) -> list[str]:
+        """The answerers that can be used now: the extractive one always, a chat model once one is configured."""
+        return ["extractive"] + ([self.backend] if self.backend != "extractive" else [])
 
     @property
     def chroma_path(self) -> Path:
@@ -67,6 +81,11 @@ class Settings(BaseSettings):
         """The BM25 index of this collection (local even when Chroma is a server: it is rebuilt from it)."""
         store = f"{self.chroma_host}-{self.chroma_port}-" if self.chroma_host else ""
         return self.home / "bm25" / f"{store}{self.collection}"
+
+    @property
+    def uploads_path(self) -> Path:
+        """Where files added through the chat screen are kept (they are ingested from here)."""
+        return self.home / "uploads"
 
     @property
     def runs_path(self) -> Path:

@@ -17,10 +17,14 @@ class Article:
     title: str
     text: str
     published: str | None = None  # ISO date, YYYY-MM-DD
-    source: str | None = None  # outlet or the file it came from
+    source: str | None = None  # outlet, or the name of the file it came from
     url: str | None = None
     path: str | None = None  # the file it was read from (for --prune)
     content_hash: str = ""
+
+    def paragraph_around(self, start: int, end: int) -> Span:
+        """The paragraph (lines between newlines) that holds the span [start, end)."""
+        return Span(self.text.rfind("\n", 0, start) + 1, _end_of_line(self.text, end))
 
     def to_dict(self) -> dict:
         return {
@@ -39,6 +43,11 @@ class Span:
 
     start: int
     end: int
+
+
+def _end_of_line(text: str, at: int) -> int:
+    found = text.find("\n", at)
+    return len(text) if found < 0 else found
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,23 @@ class Answer:
             "sentences": [s.to_dict() for s in self.sentences],
             "backend": self.backend,
         }
+
+    def to_markdown(self) -> str:
+        """The answer and its sources as Markdown, to paste elsewhere ("Copy answer", `qa ask --markdown`)."""
+        lines = [f"**{self.question}**", ""]
+        if self.rewritten_question:
+            lines += [f"*(asked as: {self.rewritten_question})*", ""]
+        lines.append(self.answer)
+        for s in self.sentences:
+            if s.unsupported:
+                lines.append(f"\n> Not supported by the passages it cites: {s.text}")
+        if self.citations:
+            lines += ["", "Sources:", ""]
+        for c in self.citations:
+            where = ", ".join(x for x in (c.source, c.published) if x)
+            title = f"[{c.title}]({c.url})" if c.url else c.title
+            lines.append(f"{c.n}. {title}{f' ({where})' if where else ''}, characters {c.start}–{c.end}: “{c.quote}”")
+        return "\n".join(lines) + "\n"
 
 
 @dataclass

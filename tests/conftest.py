@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,50 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ, QA_HOME=str(home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env.update(extra)
     return env
+
+
+# An article whose title, source and text try to run script in the page (the screen must show them as text).
+HOSTILE_ARTICLE = """Title: <img src=x onerror="window.__xss='title'">Harbour report
+Source: <script>window.__xss='source'</script>Harbour Wire
+Date: 2023-03-21
+
+The harbour of Odessa reopened on Monday <script>window.__xss='text'</script> after months of repairs.
+
+Inspectors said <img src=x onerror="window.__xss='img'"> every crane of the harbour works again.
+"""
+
+
+@contextmanager
+def running_chat(home: Path, *flags: str):
+    """`qa serve` on a free port over `home`, for as long as the block runs; yields its URL."""
+    port = free_port()
+    log_path = home / f"serve-{port}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(QA), "serve", "--port", str(port), *flags], env=cli_env(home), stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url, process, log_path, seconds=180)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def chat_server(tmp_path_factory, embedder, splitter):
+    """One chat screen over the sample article and the hostile one, shared by the UI and browser tests."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("chat")
+    articles = root / "articles"
+    articles.mkdir()
+    shutil.copy(SAMPLE, articles / SAMPLE.name)
+    (articles / "hostile.txt").write_text(HOSTILE_ARTICLE)
+    home = root / "home"
+    report = QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([articles])
+    assert len(report.added) == 2, report.errors
+    with running_chat(home) as url:
+        yield url

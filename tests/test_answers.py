@@ -78,3 +78,51 @@ def test_retriever_serves_langchain_documents(sample_service):
     article = sample_service.articles([top.metadata["article_id"]])[0]
     assert article.text[top.metadata["start"] : top.metadata["end"]] == top.page_content
     assert "welcomed China’s peace plan" in " ".join(d.page_content for d in documents[:2])
+
+
+def test_the_answer_streams_sentence_by_sentence(sample_service):
+    *pieces, answer = sample_service.ask_stream("What did Peskov say?")
+    assert "".join(pieces) == answer.answer
+    assert len(pieces) == len(answer.citations) == 2 and pieces[0].endswith("[1] ")
+
+
+def test_only_configured_backends_answer(sample_service):
+    from qa.settings import Settings
+
+    assert sample_service.settings.backends == ["extractive"]
+    assert Settings(backend="openai", llm_model="m").backends == ["extractive", "openai"]
+    with pytest.raises(ValueError, match="the ollama backend is not configured"):
+        sample_service.ask("What did Peskov say?", backend="ollama")
+    assert sample_service.ask("What did Peskov say?", backend="extractive").backend == "extractive"
+
+
+def test_copy_as_markdown_holds_the_answer_and_its_sources(sample_service):
+    answer = sample_service.ask("What did Peskov say?")
+    markdown = answer.to_markdown()
+    first = answer.citations[0]
+    assert markdown.startswith("**What did Peskov say?**\n\n" + answer.answer + "\n\nSources:\n\n1. ")
+    assert f"(xi-moscow-2023-03-20.txt, 2023-03-20), characters {first.start}–{first.end}: “{first.quote}”" in markdown
+
+
+def test_paragraph_around_a_span():
+    from qa.types import Article
+
+    article = Article("a", "t", "First paragraph.\n\nSecond one. It has two sentences.\nThird.")
+    second = article.text.index("It has")
+    span = article.paragraph_around(second, second + 6)
+    assert article.text[span.start : span.end] == "Second one. It has two sentences."
+    last = article.paragraph_around(len(article.text) - 3, len(article.text))
+    assert article.text[last.start : last.end] == "Third."
+
+
+def test_pasted_text_is_one_article_per_title_and_date(service):
+    text = "The Mariupol theatre will be rebuilt by 2026, the city council said."
+    assert service.add_text("Theatre plans", text, "23 March 2023", "City Desk").added
+    assert service.add_text("Theatre plans", text + " Work starts in May.", "2023-03-23").updated
+    assert service.add_text("", "An untitled note about the harbour.").added
+    stored = sorted(service.store.versions(None))
+    assert len(stored) == 2 and stored[1].startswith("pasted-theatre-plans-")
+    assert service.sources() == ["pasted"]  # the update gave no source
+    assert service.stats()["last_updated"] is not None
+    with pytest.raises(ValueError, match="not a date"):
+        service.add_text("Bad", text, "someday")

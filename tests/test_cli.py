@@ -136,3 +136,27 @@ def test_missing_model_names_what_to_install(tmp_path):
     assert result.returncode == 1
     assert f"embedding model directory {tmp_path / 'nope'} is missing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ask_as_markdown_and_stats_with_the_last_update(home):
+    markdown = qa("ask", "--markdown", "What did Peskov say?", home=home).stdout
+    assert markdown.startswith("**What did Peskov say?**") and "\nSources:\n\n1. " in markdown
+    assert "last updated 20" in qa("stats", home=home).stdout
+
+
+def test_add_reads_pasted_text_from_standard_input(tmp_path):
+    home = tmp_path / "home"
+    text = "The Kherson ferry resumed service across the Dnipro on Wednesday."
+    result = subprocess.run(
+        [str(QA), "add", "--title", "Kherson ferry", "--date", "2023-03-22", "--source", "River Post"],
+        input=text, env=cli_env(home), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "added 1, updated 0, unchanged 0, failed 0"
+    answer = json.loads(qa("ask", "--json", "--source", "River Post", "When did the Kherson ferry resume?", home=home).stdout)
+    assert answer["citations"][0]["title"] == "Kherson ferry" and answer["citations"][0]["published"] == "2023-03-22"
+
+
+def test_serve_refuses_an_auth_without_a_password(tmp_path):
+    result = qa("serve", "--auth", "editor", home=tmp_path, check=False)
+    assert result.returncode == 1 and "QA_AUTH: Value error, give it as USER:PASS" in result.stderr
