@@ -215,3 +215,26 @@ def test_citation_links_carry_the_span_even_with_odd_ids():
     assert parse_cite_ref(href + "@99") == ("id|with #odd?chars", 5, 9)
     with pytest.raises(ValueError):
         parse_cite_ref("#qa-cite=nonsense")
+
+
+def test_unsupported_sentences_are_marked_in_the_chat():
+    cited = hostile_citation(title="Summit", source="Wire", quote="The summit opened.", end=18)
+    checked = Answer(
+        "q",
+        "The summit opened. [1] It was a triumph. [1]",
+        False,
+        [cited],
+        backend="openai",
+        sentences=[AnswerSentence("The summit opened.", [1]), AnswerSentence("It was a triumph.", [1], True)],
+    )
+    message = answer_message(checked)
+    assert message.startswith("The summit opened. [\\[1\\]](#qa-cite=")
+    assert "⚠️ **Not supported by its sources:** It was a triumph. [\\[1\\]]" in message
+    made_up = Answer(
+        "q",
+        "The articles don't say.",
+        True,
+        backend="openai",
+        sentences=[AnswerSentence("Paris is the capital.", [], True)],
+    )
+    assert answer_message(made_up).endswith("which the cited passages do not support:\n- ⚠️ ~~Paris is the capital.~~")
