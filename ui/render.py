@@ -12,7 +12,6 @@ import html
 import re
 from urllib.parse import quote, unquote
 
-from qa.readers import NO_ANSWER
 from qa.types import Answer, Article, Citation
 
 CITE_PREFIX = "#qa-cite="
@@ -49,7 +48,7 @@ def answer_message(answer: Answer) -> str:
     by_n = {c.n: c for c in answer.citations}
     lines = []
     if answer.abstained:
-        lines.append(escape_markdown(NO_ANSWER if answer.answer == NO_ANSWER else answer.answer))
+        lines.append(escape_markdown(answer.answer))
         flagged = [s for s in answer.sentences if s.unsupported]
         if flagged:
             lines.append("\nWhat the model wrote, which the cited passages do not support:")
