@@ -11,22 +11,32 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
+import errno
+import functools
+import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError
 
-from index.attribution import name_words
+from index.mentions import name_words
 from qa.settings import Settings
-from qa.types import Article, Chunk, Filters, Passage, Sentence, day_number
+from qa.types import Article, Chunk, Entity, Filters, Passage, Sentence, day_number
 
-SCHEMA = 3  # 2: sentences carry their speakers; 3: articles their MinHash and duplicate_of
+SCHEMA = 4  # 2: sentences carry their speakers; 3: articles their MinHash and duplicate_of; 4: resolved mentions, entities
 
 
 class StoreError(RuntimeError):
-    pass
+    """The one store failure the CLI and the screen show: one line naming the cause and the folder or server."""
 
 
 @dataclass
@@ -41,6 +51,7 @@ class ArticleRows:
     chunk_vectors: np.ndarray
     signature: list[int] = field(default_factory=list)  # MinHash (index/dedup.py)
     duplicate_of: str | None = None
+    people: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> roles (index/attribution.py)
 
 
 def _clean(meta: dict) -> dict:
@@ -84,36 +95,187 @@ def _batches(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
+# -- storage faults as one line ----------------------------------------------------------------
+
+# Chroma's errors from the disk say what failed inside it ("Error in compaction: Failed to apply
+# logs to the metadata segment"), not why: below this much free space, a failure is put down to a full disk.
+LOW_DISK_BYTES = 64 * 1024 * 1024
+
+# What a store call can fail with that is the storage's fault, not ours: Chroma's errors, the
+# HTTP transport to a Chroma server (refused, reset, timed out), and the file system.
+STORAGE_FAILURES = (ChromaError, httpx.TransportError, OSError)
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Free space on the disk holding `folder` (or its nearest existing parent); None when unknown."""
+    for candidate in (folder, *folder.parents):
+        try:
+            return shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+    return None
+
+
+def explain_failure(exc: BaseException, location: str, folder: Path | None = None, timeout: float | None = None) -> str:
+    """One line naming the cause of a storage failure and the folder or server it happened in."""
+    detail = _one_line(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.TimeoutException):
+        return (
+            f"the {location} did not answer within {timeout:g} s (QA_CHROMA_TIMEOUT): "
+            "check that it is running and not stuck, then try again"
+        )
+    if isinstance(exc, httpx.TransportError):
+        return f"lost the connection to the {location} ({detail}): check that it is running, then try again"
+    code = getattr(exc, "errno", None)
+    where = Path(getattr(exc, "filename", None) or folder or ".")
+    if code == errno.EROFS or "readonly database" in str(exc) or "read-only file system" in str(exc).lower():
+        return (
+            f"the folder {folder or where} is read-only, and this needs to write to it "
+            "(adding, updating or removing articles does): point QA_HOME or --home at a writable folder"
+        )
+    free = _free_bytes(folder or where)
+    if code in (errno.ENOSPC, errno.EDQUOT) or (
+        isinstance(exc, ChromaError) and folder is not None and free is not None and free < LOW_DISK_BYTES
+    ):
+        left = f" ({free / 1e6:.1f} MB free)" if free is not None else ""
+        return (
+            f"the disk holding {folder or where} is full{left}: free some space and run the command again; "
+            f"what was stored before is kept [{detail}]"
+        )
+    if code == errno.EACCES:
+        return f"no permission to write {where} ({detail}): point QA_HOME or --home at a folder you can write"
+    return f"the {location} failed: {detail}"
+
+
+class _Guarded:
+    """A Chroma client or collection whose failures come out as one-line StoreErrors; for a store
+    opened read-only, its writes are refused up front with the same line."""
+
+    _WRITES = frozenset({"add", "upsert", "update", "delete", "modify"})
+
+    def __init__(self, target, store: "ChromaStore"):
+        self._target, self._store = target, store
+
+    def __getattr__(self, name: str):
+        value = getattr(self._target, name)
+        if not callable(value):
+            return value
+        store = self._store
+        if name in self._WRITES and store.read_only_folder is not None:
+
+            def refuse(*args, **kwargs):
+                read_only = OSError(errno.EROFS, "read-only")
+                raise StoreError(explain_failure(read_only, store.location, store.read_only_folder))
+
+            return refuse
+
+        @functools.wraps(value)
+        def call(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            except STORAGE_FAILURES as exc:
+                raise store.failure(exc) from exc
+
+        return call
+
+
+def _crash_point(name: str) -> None:
+    """Test hook: `QA_TEST_CRASH_AT=after-rows` or `after-commit` ends the process there, as `kill -9`
+    would, so tests (tests/test_storage.py) can prove a write interrupted at that exact point is
+    recovered from. Never set it outside tests."""
+    if os.environ.get("QA_TEST_CRASH_AT") == name:
+        os._exit(137)
+
+
 class ChromaStore:
     def __init__(self, settings: Settings):
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        self._folder: Path | None = None  # the embedded store's folder (None: a server)
+        self._timeout: float | None = None
+        self.read_only_folder: Path | None = None  # set when QA_HOME is read-only and a copy is read instead
         if settings.chroma_host:
-            where = f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
-            try:
-                self._client = chromadb.HttpClient(
-                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-                )
-                self._client.heartbeat()
-            except Exception as exc:
-                raise StoreError(f"cannot reach the {where}: {exc}") from exc
+            self.location = f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            self._timeout = settings.chroma_timeout
+            client = self._connect(settings.chroma_host, settings.chroma_port)
         else:
-            where = f"embedded Chroma in {settings.chroma_path}"
-            settings.chroma_path.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
-        self.location = where
+            self.location = f"embedded Chroma in {settings.chroma_path}"
+            self._folder = settings.chroma_path
+            client = self._open_folder(settings.chroma_path)
+        self._client = _Guarded(client, self)
         self._max_batch = max(1, self._client.get_max_batch_size())
 
         def open_collection(role: str):
             # embedding_function=None: vectors always come from our embedder; Chroma's default downloads one.
-            return self._client.get_or_create_collection(
-                f"{settings.collection}_{role}",
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
+            return _Guarded(
+                self._client.get_or_create_collection(
+                    f"{settings.collection}_{role}",
+                    embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine"}},
+                ),
+                self,
             )
 
         self._articles = open_collection("articles")
         self._chunks = open_collection("chunks")
         self._sentences = open_collection("sentences")
+
+    def failure(self, exc: BaseException) -> StoreError:
+        """The one-line StoreError for a storage failure of this store."""
+        return StoreError(explain_failure(exc, self.location, self.read_only_folder or self._folder, self._timeout))
+
+    def _connect(self, host: str, port: int):
+        """An HTTP client of the Chroma server whose every request gives up after `chroma_timeout` seconds."""
+        timeout = httpx.Timeout(self._timeout)
+        try:
+            # Chroma's HttpClient makes requests while it is built, with no timeout: ask first, with one.
+            httpx.get(f"http://{host}:{port}/api/v2/heartbeat", timeout=timeout).raise_for_status()
+            client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
+        except (httpx.HTTPError, ChromaError, ValueError) as exc:
+            cause = (
+                f"no answer within {self._timeout:g} s (QA_CHROMA_TIMEOUT)"
+                if isinstance(exc, httpx.TimeoutException)
+                else _one_line(exc)
+            )
+            raise StoreError(f"cannot reach the {self.location}: {cause}") from exc
+        # Chroma 1.x builds its httpx session with timeout=None and has no setting for it (chromadb
+        # 1.5.9, api/fastapi.py): a stopped server would hang every call, so set it on the session.
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = timeout
+        return client
+
+    def _open_folder(self, folder: Path):
+        """The embedded Chroma in `folder`; a temporary copy of it when the folder is read-only."""
+        settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self.failure(exc) from exc
+        database = folder / "chroma.sqlite3"
+        if os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK)):
+            try:
+                return chromadb.PersistentClient(path=str(folder), settings=settings)
+            except ChromaError as exc:
+                if "readonly database" not in str(exc):
+                    raise self.failure(exc) from exc
+        # Chroma writes to its folder even to open it (and to read: queries compact its log), so a
+        # read-only index is read from a copy; writes to it are refused (see _Guarded).
+        copy = Path(tempfile.mkdtemp(prefix="qa-read-only-"))
+        weakref.finalize(self, shutil.rmtree, copy, True)
+        self.read_only_folder = folder
+        try:
+            shutil.copytree(folder, copy / "chroma")
+            client = chromadb.PersistentClient(path=str(copy / "chroma"), settings=settings)
+        except STORAGE_FAILURES as exc:
+            raise StoreError(
+                f"the folder {folder} is read-only, and reading it from a copy in {copy.parent} failed: "
+                + _one_line(exc)
+            ) from exc
+        self.location += " (read-only: reading a temporary copy)"
+        return client
 
     # -- model binding -------------------------------------------------------------------
 
@@ -128,6 +290,8 @@ class ChromaStore:
                     "use another QA_HOME or QA_COLLECTION for the new model"
                 )
             return
+        if self.read_only_folder is not None:
+            return  # an index never bound holds no vectors yet: nothing to check, and nothing can be recorded
         bound = {"qa_schema": SCHEMA, "embedding_model": model_id, "dimension": dimension}
         for collection in (self._articles, self._chunks, self._sentences):
             collection.modify(metadata=bound)
@@ -143,7 +307,7 @@ class ChromaStore:
         self._upsert(
             self._sentences,
             sentence_rows,
-            lambda s: {"index": s.index, "start": s.start, "end": s.end, "chunk_id": s.chunk_id} | _speaker_meta(s),
+            lambda s: {"index": s.index, "start": s.start, "end": s.end, "chunk_id": s.chunk_id} | _sentence_facts(s),
         )
         self._upsert(
             self._chunks,
@@ -151,6 +315,7 @@ class ChromaStore:
             # Comma-joined: the ids of the sentences the chunk is made of, for the answerer.
             lambda c: {"index": c.index, "start": c.start, "end": c.end, "sentence_ids": ",".join(c.sentence_ids)},
         )
+        _crash_point("after-rows")
         for rows in _batches(batch, self._max_batch):
             self._articles.upsert(
                 ids=[r.article.id for r in rows],
@@ -158,6 +323,7 @@ class ChromaStore:
                 documents=[r.article.text for r in rows],
                 metadatas=[self._article_meta(r) for r in rows],
             )
+        _crash_point("after-commit")
         keep = {s.id for s, _, _ in sentence_rows} | {c.id for c, _, _ in chunk_rows}
         self._delete_rows([r.article.id for r in batch], keep=keep)
 
@@ -177,20 +343,34 @@ class ChromaStore:
             self._articles.delete(ids=part)
         self._delete_rows(ids, keep=set())
 
-    def sweep(self) -> int:
-        """Delete rows left behind by an interrupted write; returns how many."""
-        live = self.versions(None)
+    def sweep(self, article_ids: list[str] | None = None) -> int:
+        """Delete rows left behind by an interrupted write (rows whose version is not their article's
+        live one, or whose article was never committed); returns how many.
+
+        `article_ids`: only the rows of these articles (every ingest sweeps the articles it looks
+        at, changed or not); None: every row."""
+        if article_ids is None:
+            live = self.versions(None)
+            found = {c: list(self._scan(c)) for c in (self._chunks, self._sentences)}
+        else:
+            ids = list(dict.fromkeys(article_ids))
+            live = self.versions(ids)
+            found = {c: list(self._rows_of(c, ids)) for c in (self._chunks, self._sentences)}
         removed = 0
-        for collection in (self._chunks, self._sentences):
-            stale = [
-                row_id
-                for row_id, meta in self._scan(collection)
-                if live.get(meta.get("article_id")) != meta.get("version")
-            ]
+        for collection, rows in found.items():
+            stale = [row_id for row_id, meta in rows if live.get(meta.get("article_id")) != meta.get("version")]
+            if self.read_only_folder is not None:
+                continue  # readers skip them; a read-only index cannot lose them
             for part in _batches(stale, self._max_batch):
                 collection.delete(ids=part)
             removed += len(stale)
         return removed
+
+    def _rows_of(self, collection, article_ids: list[str]) -> Iterator[tuple[str, dict]]:
+        """(row id, metadata) of every row of these articles, live or not."""
+        for part in _batches(article_ids, 500):
+            got = collection.get(where={"article_id": {"$in": part}}, include=["metadatas"])
+            yield from zip(got["ids"], (m or {} for m in got["metadatas"]))
 
     def _delete_rows(self, article_ids: list[str], keep: set[str]) -> None:
         for collection in (self._chunks, self._sentences):
@@ -212,8 +392,11 @@ class ChromaStore:
             "path": a.path,
             "content_hash": a.content_hash,
             "chunks": len(rows.chunks),
+            "sentences": len(rows.sentences),  # stats() counts live rows from these
             "minhash": minhash,
             "indexed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            # The people the article names with roles, so other reports can resolve "the minister".
+            "people": json.dumps({n: r for n, r in rows.people.items() if r}, ensure_ascii=False) if rows.people else None,
         }
         return shared | _clean(own)
 
@@ -361,13 +544,33 @@ class ChromaStore:
         ]
 
     def stats(self) -> dict:
-        """Row counts, and when an article was last written (UTC, ISO; None for an empty index)."""
-        return {
-            "articles": self._articles.count(),
-            "chunks": self._chunks.count(),
-            "sentences": self._sentences.count(),
-            "last_updated": max((m.get("indexed_at", "") for _, m in self._scan(self._articles)), default="") or None,
-        }
+        """Counts of articles and of their live chunks and sentences (rows an interrupted write left
+        are not counted), and when an article was last written (UTC, ISO; None for an empty index)."""
+        counts = {"articles": 0, "chunks": 0, "sentences": 0}
+        uncounted: dict[str, dict[str, str]] = {"chunks": {}, "sentences": {}}  # records older than the counts
+        last = ""
+        for article_id, meta in self._scan(self._articles):
+            counts["articles"] += 1
+            last = max(last, meta.get("indexed_at", ""))
+            for role in ("chunks", "sentences"):
+                if isinstance(meta.get(role), int):
+                    counts[role] += meta[role]
+                else:
+                    uncounted[role][article_id] = meta.get("version", "")
+        for role, live in uncounted.items():
+            if live:
+                rows = self._rows_of(getattr(self, f"_{role}"), list(live))
+                counts[role] += sum(live.get(m.get("article_id")) == m.get("version") for _, m in rows)
+        return counts | {"last_updated": last or None}
+
+    def known_roles(self) -> dict[str, set[str]]:
+        """Role phrase -> the names of the people the stored articles give that role."""
+        roles: dict[str, set[str]] = {}
+        for _, meta in self._scan(self._articles):
+            for name, held in json.loads(meta.get("people") or "{}").items():
+                for role in held:
+                    roles.setdefault(role, set()).add(name)
+        return roles
 
     def sources(self) -> list[str]:
         """The distinct sources of the stored articles, sorted (what a source filter can choose from)."""
@@ -382,13 +585,27 @@ class ChromaStore:
             yield from zip(got["ids"], (m or {} for m in got["metadatas"]))
             offset += len(got["ids"])
 
+    def has_articles(self, filters: Filters | None) -> bool:
+        """Whether any stored article passes the filters (a question asked under them has something to read)."""
+        return bool(self._articles.get(where=where_clause(filters), limit=1, include=[])["ids"])
 
-def _speaker_meta(sentence: Sentence) -> dict:
-    """Chroma takes no empty lists: sentences without speakers carry neither field."""
-    if not sentence.speakers:
-        return {}
-    keys = sorted({w for name in sentence.speakers for w in name_words(name)})
-    return {"speakers": list(sentence.speakers), "speaker_keys": keys}
+
+def _sentence_facts(sentence: Sentence) -> dict:
+    """Speakers, resolved mentions and entities as Chroma metadata (which takes no empty lists)."""
+    meta: dict = {}
+    # A speaker with no name words ("—") cannot be asked about.
+    speakers = [name for name in sentence.speakers if name_words(name)]
+    if speakers:
+        keys = set(sentence.speaker_keys) | {w for name in speakers for w in name_words(name)}
+        meta |= {"speakers": speakers, "speaker_keys": sorted(keys)}
+    if sentence.mentions:
+        meta["mentions"] = list(sentence.mentions)
+    if sentence.mention_keys:
+        meta["mention_keys"] = list(sentence.mention_keys)
+    if sentence.entities:
+        # One packed string: label, start, end per entity (compact, and any number of them).
+        meta["entities"] = ";".join(f"{e.label},{e.start},{e.end}" for e in sentence.entities)
+    return meta
 
 
 def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
@@ -401,6 +618,13 @@ def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
         text,
         meta.get("chunk_id", ""),
         tuple(meta.get("speakers") or ()),
+        mentions=tuple(meta.get("mentions") or ()),
+        speaker_keys=tuple(meta.get("speaker_keys") or ()),
+        mention_keys=tuple(meta.get("mention_keys") or ()),
+        entities=tuple(
+            Entity(label, int(start), int(end))
+            for label, start, end in (e.split(",") for e in (meta.get("entities") or "").split(";") if e)
+        ),
     )
 
 
