@@ -1,21 +1,49 @@
-"""Loaders: files of .txt, .md, .html and .jsonl articles in, `Article`s (or clear errors) out."""
+"""Loaders: files of .txt, .md, .html and .jsonl articles in, `Article`s (or clear errors) out.
+
+Every input either loads or comes back as one-line errors naming the file (and line, for JSONL):
+nothing here raises for bad input, blocks on a special file, or drops an article without a word.
+"""
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import errno
+import functools
 import hashlib
 import json
+import logging
+import os
 import re
+import stat
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import frontmatter
-from bs4 import BeautifulSoup, UnicodeDammit
+import yaml
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, UnicodeDammit, XMLParsedAsHTMLWarning
 from dateutil import parser as date_parser
+from markdown_it import MarkdownIt
 
 from qa.types import Article
 
-SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
+SUFFIXES = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".jsonl": "jsonl",
+}
+# The default of QA_MAX_ARTICLE_CHARS: far above any news article, far below what stalls parsing.
+DEFAULT_MAX_CHARS = 2_000_000
+
+log = logging.getLogger(__name__)
 
 
 class LoadError(Exception):
@@ -23,37 +51,41 @@ class LoadError(Exception):
 
     def __init__(self, path: Path | str, problem: str, line: int | None = None):
         self.path, self.problem, self.line = str(path), problem, line
-        where = f"{self.path}:{line}" if line is not None else self.path
+        shown = self.path if self.path.isprintable() else repr(self.path)  # one line, whatever the name
+        where = f"{shown}:{line}" if line is not None else shown
         super().__init__(f"{where}: {problem}")
 
 
 @dataclass
 class Loaded:
-    """What one file gave: its articles and its problems (a JSONL file can have both)."""
+    """What one file gave: its articles, its problems (a JSONL file can have both), and warnings
+    about a file that did load (a dropped `javascript:` URL, undecodable characters replaced)."""
 
     path: Path
     articles: list[Article] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+    warnings: list[LoadError] = field(default_factory=list)
+
+    def warn(self, problem: str, line: int | None = None) -> None:
+        warning = LoadError(self.path, problem, line)
+        self.warnings.append(warning)
+
+
+# --- finding files --------------------------------------------------------------------------------
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[LoadError]]:
-    """The article files named by `paths` (directories are walked; hidden entries skipped)."""
+    """The article files named by `paths`: directories are walked (hidden entries and symlinked
+    directories skipped); anything that is not a regular file is reported, never opened."""
     files: list[Path] = []
     errors: list[LoadError] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and not p.is_dir()
-            )
-            files.extend(found)
-        elif path.is_symlink() and not path.exists():
-            errors.append(LoadError(path, "cannot read: broken symbolic link"))
-        elif not path.exists():
-            errors.append(LoadError(path, "no such file or directory"))
+        path = Path(path)
+        kind, problem = _inspect(path)
+        if problem:
+            errors.append(LoadError(path, problem))
+        elif kind == "dir":
+            _walk(path, files, errors)
         elif path.suffix.lower() not in SUFFIXES:
             errors.append(LoadError(path, f"unsupported file type (supported: {', '.join(sorted(SUFFIXES))})"))
         else:
@@ -63,30 +95,175 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[LoadError]]:
     return unique, errors
 
 
-def load_file(path: Path) -> Loaded:
-    kind = SUFFIXES.get(path.suffix.lower())
+def _walk(root: Path, files: list[Path], errors: list[LoadError]) -> None:
+    found: list[Path] = []
+
+    def unreadable(exc: OSError) -> None:
+        errors.append(LoadError(exc.filename or root, f"cannot read directory: {_reason(exc)}"))
+
+    # os.walk does not descend into symlinked directories, so a directory loop cannot trap it.
+    for folder, dirs, names in os.walk(root, onerror=unreadable):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
+                continue
+            path = Path(folder) / name
+            kind, problem = _inspect(path)
+            if problem:
+                errors.append(LoadError(path, problem))
+            elif kind == "file":
+                found.append(path)
+    files.extend(sorted(found))
+
+
+def _inspect(path: Path) -> tuple[str | None, str | None]:
+    """("dir" | "file", None) for what can be read, else (None, the problem in words)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if os.path.islink(path) and exc.errno == errno.ENOENT:
+            return None, "cannot read: broken symbolic link"
+        if exc.errno == errno.ENOENT:
+            return None, "no such file or directory"
+        return None, f"cannot read: {_reason(exc)}"
+    except ValueError as exc:  # e.g. a NUL byte in the name
+        return None, f"cannot read: {exc}"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir", None
+    if stat.S_ISREG(st.st_mode):
+        return "file", None
+    return None, f"not a regular file ({_file_kind(st.st_mode)}); skipped"
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a directory"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return exc.strerror or str(exc)
+
+
+# --- loading one file -----------------------------------------------------------------------------
+
+
+def load_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> Loaded:
+    """The articles of one file, or its errors; an article text over `max_chars` is refused."""
+    path = Path(path)
+    kind = SUFFIXES.get(path.suffix.lower(), "text")
     loaded = Loaded(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        loaded.errors.append(LoadError(path, f"cannot read: {exc.strerror or exc}"))
-        return loaded
-    try:
-        if b"\x00" in data:
-            raise LoadError(path, "binary file, not text (it contains NUL bytes)")
-        if not data.strip():
-            raise LoadError(path, "empty file")
-        if kind == "jsonl":
-            _load_jsonl(path, _decode(path, data), loaded)
-        elif kind == "html":
-            loaded.articles.append(_load_html(path, data))
-        elif kind == "markdown":
-            loaded.articles.append(_load_markdown(path, _decode(path, data)))
+        if _SURROGATE.search(str(path.absolute())):  # undecodable bytes in a name: no store can keep it as text
+            raise LoadError(path, "the file's name (or folder's) is not valid UTF-8: rename it")
+        data = _read_regular_file(path, kind, max_chars)
+        if kind == "html":
+            _load_html(path, data, loaded, max_chars)
         else:
-            loaded.articles.append(_load_text(path, _decode(path, data)))
+            raw = _decode(path, data)
+            if not raw.strip():
+                raise LoadError(path, "empty file: no articles in it")
+            if kind == "jsonl":
+                _load_jsonl(path, raw, loaded, max_chars)
+                if not loaded.articles and not loaded.errors:
+                    raise LoadError(path, "no articles in it")
+            elif kind == "markdown":
+                loaded.articles.append(_load_markdown(path, raw, loaded, max_chars))
+            else:
+                loaded.articles.append(_load_text(path, raw, loaded, max_chars))
     except LoadError as exc:
         loaded.errors.append(exc)
+    except Exception as exc:  # the last line of defence: one file's surprise must not stop the batch
+        log.debug("unexpected error loading %s", path, exc_info=True)
+        loaded.errors.append(LoadError(path, f"unexpected problem: {_one_line(f'{type(exc).__name__}: {exc}')}"))
     return loaded
+
+
+def _read_regular_file(path: Path, kind: str, max_chars: int) -> bytes:
+    # O_NONBLOCK: opening a named pipe must not wait for a writer; fstat then refuses it.
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if os.path.islink(path) and exc.errno == errno.ENOENT:
+            raise LoadError(path, "cannot read: broken symbolic link") from None
+        raise LoadError(path, f"cannot read: {_reason(exc)}") from None
+    except ValueError as exc:
+        raise LoadError(path, f"cannot read: {exc}") from None
+    with os.fdopen(fd, "rb") as file:
+        st = os.fstat(file.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise LoadError(path, f"not a regular file ({_file_kind(st.st_mode)}); skipped")
+        # A file far larger than any article it could hold is refused before it is read and parsed
+        # (UTF-8 takes at most 4 bytes a character; HTML markup is allowed ten times its text).
+        if kind != "jsonl":
+            limit = max_chars * (10 if kind == "html" else 4) + 1_000_000
+            if st.st_size > limit:
+                raise LoadError(
+                    path, f"file of {st.st_size:,} bytes is over the size limit of its article ({_limit(max_chars)})"
+                )
+        try:
+            return file.read()
+        except OSError as exc:
+            raise LoadError(path, f"cannot read: {_reason(exc)}") from None
+
+
+def _limit(max_chars: int) -> str:
+    return f"QA_MAX_ARTICLE_CHARS is {max_chars:,} characters"
+
+
+_BOMS = [  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+]
+
+
+def _decode_by_bom(path: Path, data: bytes) -> str | None:
+    """The text of a file that opens with a byte-order mark (decoded by it), else None."""
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise LoadError(path, f"not valid {name} text (bad bytes at offset {exc.start})") from None
+    return None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    text = _decode_by_bom(path, data)
+    if text is None:
+        if b"\x00" in data:
+            if _looks_like_utf16(data):
+                raise LoadError(path, "UTF-16 text without a byte-order mark: save it as UTF-8 (or UTF-16 with a BOM)")
+            raise LoadError(path, "binary file, not text (it contains NUL bytes)")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LoadError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    if "\x00" in text:
+        raise LoadError(path, "binary file, not text (it contains NUL characters)")
+    return text
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """Mostly-ASCII UTF-16 has a NUL in every other byte, and (almost) none in the others."""
+    if len(data) < 4:
+        return False
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    half = len(data) // 2
+    return max(even, odd) >= 0.6 * half and min(even, odd) <= 0.05 * half
+
+
+# --- articles -------------------------------------------------------------------------------------
 
 
 def make_article(
@@ -103,6 +280,11 @@ def make_article(
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise ValueError("empty article: no text")
+    if not any(ch.isalnum() for ch in text):
+        raise ValueError("empty article: no words in its text")
+    for name, value in (("id", id), ("title", title), ("text", text), ("source", source), ("url", url)):
+        if value is not None:
+            _check_characters(name, value)
     title = " ".join((title or "").split()) or _title_from_text(text)
     content = json.dumps([text, title, published, source, url], ensure_ascii=False)
     return Article(
@@ -117,6 +299,19 @@ def make_article(
     )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_characters(name: str, value: str) -> None:
+    """Lone UTF-16 surrogates (JSON's "\\ud800") and NULs are not text: no store can keep them."""
+    if m := _SURROGATE.search(value):
+        raise ValueError(
+            f"field {name!r} holds a lone UTF-16 surrogate (\\u{ord(m.group()):04x}), which is not a character"
+        )
+    if "\x00" in value:
+        raise ValueError(f"field {name!r} holds a NUL character")
+
+
 def normalize_date(value: object) -> str | None:
     """An ISO date (YYYY-MM-DD) from a date, datetime or date string; ValueError if unreadable."""
     if value is None or value == "":
@@ -125,22 +320,24 @@ def normalize_date(value: object) -> str | None:
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    if not isinstance(value, str):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise ValueError(f"not a date: {value!r}")
+    if not isinstance(value, str):  # no repr: a YAML alias bomb's would never end
+        raise ValueError(f"not a date: a {type(value).__name__}")
     try:
         return date_parser.isoparse(value.strip()).date().isoformat()
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     try:
         return date_parser.parse(value.strip()).date().isoformat()
     except (ValueError, OverflowError) as exc:
-        raise ValueError(f"not a date: {value!r}") from exc
+        raise ValueError(f"not a date: {_shorten(repr(value))}") from exc
 
 
 def file_article_id(path: Path) -> str:
     """Stable for a file: readable stem plus a hash of where it lives."""
     stem = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "article"
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    digest = hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return f"{stem}-{digest}"
 
 
@@ -151,14 +348,9 @@ def pasted_article_id(title: str, published: str | None) -> str:
     return f"pasted-{stem}-{digest}"
 
 
-def _decode(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LoadError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-
-
-def _article_from_file(path: Path, text: str, **meta) -> Article:
+def _article_from_file(path: Path, text: str, max_chars: int, **meta) -> Article:
+    if (size := len(text.strip())) > max_chars:
+        raise LoadError(path, f"article text of {size:,} characters is over the limit ({_limit(max_chars)})")
     try:
         return make_article(id=file_article_id(path), text=text, path=str(path.resolve()), **meta)
     except ValueError as exc:
@@ -191,56 +383,199 @@ def _published(path: Path, meta: dict, where: str) -> str | None:
         raise LoadError(path, f"{where} date: {exc}") from None
 
 
-_HEADER_LINE = re.compile(r"^\s*(title|date|published|source|url)\s*:\s*(.+?)\s*$", re.IGNORECASE)
+def _web_url(value: str | None, warn: Callable[[str], None]) -> str | None:
+    """Only http(s) URLs are kept as an article's link: a `javascript:` or `file:` one is dropped, with a warning."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if ok and not _SURROGATE.search(value) and not any(ch.isspace() or ord(ch) < 32 for ch in value):
+        return value
+    warn(f"url {_shorten(repr(value))} dropped: only http and https URLs are kept")
+    return None
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return _shorten(" ".join(text.split()), limit)
+
+
+# --- plain text -----------------------------------------------------------------------------------
+
+# Value taken whole and stripped in Python: a lazy `(.+?)\s*$` is quadratic on a long run of spaces.
+_HEADER_LINE = re.compile(r"^[ \t]*(title|date|published|source|url)[ \t]*:(.*\S.*)$", re.IGNORECASE)
 # The sample corpus opens with "date 2023-03-20 " before the first sentence.
-_INLINE_DATE = re.compile(r"^\s*(?:date|published)\s*:?\s*(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+Z?)?\s+", re.IGNORECASE)
+_INLINE_DATE = re.compile(r"^\s*(?:date|published)\s*(?::\s*)?(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+Z?)?\s+", re.IGNORECASE)
+# Markdown link syntax pasted into plain text: `[words](url "title")` reads as its words;
+# `![alt](src)` as its alt text. The URL part allows one level of balanced parentheses.
+_TEXT_LINK = re.compile(r"!?\[([^\[\]\n]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)")
 
 
-def _load_text(path: Path, raw: str) -> Article:
+def _load_text(path: Path, raw: str, loaded: Loaded, max_chars: int) -> Article:
     """Plain text, optionally opened by `Key: value` header lines or a `date YYYY-MM-DD` prefix."""
     meta: dict[str, str] = {}
     lines = raw.replace("\r\n", "\n").split("\n")
     i = 0
     while i < len(lines) and (m := _HEADER_LINE.match(lines[i])):
-        meta[m.group(1).lower()] = m.group(2)
+        meta[m.group(1).lower()] = m.group(2).strip()
         i += 1
     body = "\n".join(lines[i:])
     if not meta and (m := _INLINE_DATE.match(body)):
         meta["date"] = m.group(1)
         body = body[m.end() :]
+    body = _TEXT_LINK.sub(lambda m: m.group(1), body)
     return _article_from_file(
         path,
         body,
+        max_chars,
         title=meta.get("title"),
         published=_published(path, meta, "header"),
         source=meta.get("source") or path.name,
-        url=meta.get("url"),
+        url=_web_url(meta.get("url"), loaded.warn),
     )
 
 
-def _load_markdown(path: Path, raw: str) -> Article:
+# --- Markdown -------------------------------------------------------------------------------------
+
+# markdown-it-py: a CommonMark-compliant parser (already installed with Gradio) that gives a token
+# stream, so the text can be rebuilt without Markdown syntax and with headings kept apart, instead of
+# guessing at syntax with regular expressions. Its nesting is capped (maxNesting), so hostile input
+# cannot recurse without end.
+_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def _markdown_text(source: str) -> tuple[str, str | None]:
+    """Markdown as plain text (one paragraph a block; headings their own paragraphs), and the
+    text of its first level-1 heading."""
+    blocks: list[str] = []
+    row: list[str] | None = None
+    first_h1: str | None = None
+    heading: str | None = None
+    for token in _MARKDOWN.parse(source):
+        if token.type == "heading_open":
+            heading = token.tag
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "tr_close" and row is not None:
+            blocks.append(" | ".join(cell for cell in row if cell))
+            row = None
+        elif token.type == "inline":
+            text = _inline_text(token.children or [])
+            if row is not None:
+                row.append(" ".join(text.split()))
+                continue
+            if heading == "h1" and first_h1 is None and text.strip():
+                first_h1 = " ".join(text.split())
+            blocks.append(text)
+        elif token.type == "heading_close":
+            heading = None
+        elif token.type in ("fence", "code_block"):
+            blocks.append(token.content)
+        elif token.type == "html_block":
+            blocks.append(_html_block_text(token.content))
+    paragraphs = ["\n".join(" ".join(line.split()) for line in b.split("\n") if line.strip()) for b in blocks]
+    return "\n\n".join(p for p in paragraphs if p), first_h1
+
+
+def _html_block_text(markup: str) -> str:
+    """The words of raw HTML in Markdown (scripts, styles and comments are not words)."""
+    soup = _soup(markup)
+    for tag in soup.find_all(_NOISE):
+        tag.decompose()
+    return soup.get_text(" ")
+
+
+def _inline_text(children) -> str:
+    parts: list[str] = []
+    for child in children:
+        if child.type in ("text", "text_special", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        elif child.type == "image":
+            parts.append(_inline_text(child.children or []))
+        # link, emphasis and inline-HTML tokens carry no text of their own
+    return "".join(parts)
+
+
+def _load_markdown(path: Path, raw: str, loaded: Loaded, max_chars: int) -> Article:
     """Markdown with optional YAML front matter (title, date/published, source, url)."""
-    try:
-        post = frontmatter.loads(raw)
-    except Exception as exc:  # the YAML parser raises many types
-        raise LoadError(path, f"invalid front matter: {exc}") from None
-    meta = post.metadata
-    title = meta.get("title")
-    if not title:
-        heading = re.search(r"^#\s+(.+)$", post.content, re.MULTILINE)
-        title = heading.group(1) if heading else None
+    meta = _front_matter(path, raw)
+    source = meta.pop("\0content")
+    # Parsing takes up to ~15 µs a character on hostile input: a source far over the text limit is
+    # refused unparsed (links and markup may make it up to twice its text).
+    if len(source) > 2 * max_chars:
+        raise LoadError(
+            path, f"Markdown of {len(source):,} characters is over twice the article limit ({_limit(max_chars)})"
+        )
+    text, first_h1 = _markdown_text(source)
+    title = _meta_text(path, meta, "title") or first_h1
     return _article_from_file(
         path,
-        post.content,
-        title=str(title) if title else None,
+        text,
+        max_chars,
+        title=title,
         published=_published(path, meta, "front matter"),
-        source=str(meta["source"]) if meta.get("source") else path.name,
-        url=str(meta["url"]) if meta.get("url") else None,
+        source=_meta_text(path, meta, "source") or path.name,
+        url=_web_url(_meta_text(path, meta, "url"), loaded.warn),
     )
 
 
+def _front_matter(path: Path, raw: str) -> dict:
+    """The front matter's fields, and the body under the key "\\0content"; errors in one line."""
+    try:
+        post = frontmatter.loads(raw)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        # The YAML's line 0 is the rest of the opening `---` line; count the blank lines before it.
+        stripped = raw[: len(raw) - len(raw.lstrip())].count("\n")
+        where = f" (line {stripped + mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise LoadError(
+            path, f"invalid front matter: {_one_line(exc.problem or exc.context or 'YAML error')}{where}"
+        ) from None
+    except Exception as exc:  # the YAML and JSON parsers raise many types (bad dates, deep nesting …)
+        raise LoadError(path, f"invalid front matter: {_one_line(str(exc) or type(exc).__name__)}") from None
+    meta = dict(post.metadata)
+    meta["\0content"] = post.content
+    return meta
+
+
+def _meta_text(path: Path, meta: dict, key: str) -> str | None:
+    """A front-matter field as text; a list or mapping (or a YAML alias bomb) is not a title."""
+    value = meta.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, (str, int, float, dt.date)) and not isinstance(value, bool):
+        return str(value)
+    raise LoadError(path, f"front matter {key!r} must be text, not {type(value).__name__}")
+
+
+# --- HTML -----------------------------------------------------------------------------------------
+
 _BLOCKS = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt", "figcaption"]
-_NOISE = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe", "svg", "button"]
+_NOISE = [
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "button",
+]
 _DATE_META = [
     "article:published_time",
     "datepublished",
@@ -254,24 +589,81 @@ _DATE_META = [
 ]
 
 
-def _load_html(path: Path, data: bytes) -> Article:
+class _BS4Capture(logging.Filter):
+    """bs4 logs "Some characters could not be decoded …" without naming the file: while a file is
+    decoded on this thread, its messages are taken here (and become that file's warning)."""
+
+    def __init__(self):
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        captured = getattr(self.local, "messages", None)
+        if captured is None:
+            return True
+        captured.append(record.getMessage())
+        return False
+
+    @contextmanager
+    def capture(self) -> Iterator[list[str]]:
+        self.local.messages = messages = []
+        try:
+            yield messages
+        finally:
+            self.local.messages = None
+
+
+_bs4_capture = _BS4Capture()
+logging.getLogger("bs4.dammit").addFilter(_bs4_capture)
+
+
+def _soup(markup: str) -> BeautifulSoup:
+    # bs4's advice about parsers names no file and changes nothing here: pages are read as HTML, always.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        return BeautifulSoup(markup, "lxml")
+
+
+def _same_codec(a: str | None, b: str | None) -> bool:
+    try:
+        return codecs.lookup(a or "").name == codecs.lookup(b or "").name
+    except LookupError:
+        return a == b
+
+
+def _load_html(path: Path, data: bytes, loaded: Loaded, max_chars: int) -> None:
     """HTML through a real parser: metadata from meta tags, text from the block elements of the body."""
-    dammit = UnicodeDammit(data, is_html=True)
-    declared = dammit.declared_html_encoding
-    if declared:
-        markup = dammit.unicode_markup
-        if markup is None:
-            raise LoadError(path, f"cannot decode as its declared encoding {declared}")
-    else:
-        markup = _decode(path, data)
-    soup = BeautifulSoup(markup, "lxml")
+    markup = _decode_by_bom(path, data)
+    if markup is None:
+        if b"\x00" in data:
+            _decode(path, data)  # raises the right error (UTF-16 without a BOM, or binary)
+        with _bs4_capture.capture() as messages:
+            dammit = UnicodeDammit(data, is_html=True)
+        declared = dammit.declared_html_encoding
+        if declared:
+            markup = dammit.unicode_markup
+            if markup is None:
+                raise LoadError(path, f"cannot decode as its declared encoding {declared}")
+            if dammit.contains_replacement_characters or messages:
+                loaded.warn(
+                    f"some characters could not be decoded (declared encoding {declared}) and were replaced with U+FFFD"
+                )
+            elif not _same_codec(declared, dammit.original_encoding):
+                loaded.warn(f"not valid in its declared encoding {declared}: read as {dammit.original_encoding}")
+        else:
+            markup = _decode(path, data)
+    if not markup.strip():
+        raise LoadError(path, "empty file: no articles in it")
+    soup = _soup(markup)
 
     def meta(*names: str) -> str | None:
         for name in names:
             for attr in ("property", "name", "itemprop"):
                 tag = soup.find("meta", attrs={attr: re.compile(f"^{re.escape(name)}$", re.IGNORECASE)})
-                if tag and tag.get("content", "").strip():
-                    return tag["content"].strip()
+                content = tag.get("content") if tag else None
+                if isinstance(content, str) and content.strip():
+                    return content.strip()
         return None
 
     title = meta("og:title", "twitter:title")
@@ -288,7 +680,8 @@ def _load_html(path: Path, data: bytes) -> Article:
         if published:
             break
     canonical = soup.find("link", rel="canonical")
-    url = (canonical.get("href") if canonical else None) or meta("og:url")
+    href = canonical.get("href") if canonical else None
+    url = (href if isinstance(href, str) and href.strip() else None) or meta("og:url")
     source = meta("og:site_name") or path.name
 
     for tag in soup.find_all(_NOISE):
@@ -299,51 +692,92 @@ def _load_html(path: Path, data: bytes) -> Article:
     parts = [p for p in parts if p]
     if not parts:
         parts = [line.strip() for line in root.get_text("\n").splitlines() if line.strip()]
-    return _article_from_file(path, "\n\n".join(parts), title=title, published=published or _date_from_name(path), source=source, url=url)
+    loaded.articles.append(
+        _article_from_file(
+            path,
+            "\n\n".join(parts),
+            max_chars,
+            title=title,
+            published=published or _date_from_name(path),
+            source=source,
+            url=_web_url(url, loaded.warn),
+        )
+    )
 
 
-def _load_jsonl(path: Path, raw: str, loaded: Loaded) -> None:
+# --- JSONL ----------------------------------------------------------------------------------------
+
+
+def _load_jsonl(path: Path, raw: str, loaded: Loaded, max_chars: int) -> None:
     """One article per line: id, title, text, and optional published, source, url."""
     seen: set[str] = set()
-    for number, line in enumerate(raw.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() would also cut at U+2028, U+2029, \x1c … inside a text.
+    for number, line in enumerate(raw.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
+        # White space around the object is forgiven, JSON's or not (NBSP, U+2028 at the end of a line).
+        lead = len(line) - len(line.lstrip())
         try:
-            record = json.loads(line)
+            record = json.loads(line.strip())
         except json.JSONDecodeError as exc:
-            loaded.errors.append(LoadError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", number))
+            loaded.errors.append(LoadError(path, f"invalid JSON ({exc.msg} at column {exc.colno + lead})", number))
+            continue
+        except RecursionError:
+            loaded.errors.append(LoadError(path, "invalid JSON (nested too deeply)", number))
+            continue
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            loaded.errors.append(LoadError(path, f"invalid JSON ({_one_line(str(exc).split(';')[0], 120)})", number))
             continue
         try:
-            loaded.articles.append(_article_from_record(path, record, seen))
+            warn = functools.partial(_warn_line, loaded, number)
+            loaded.articles.append(_article_from_record(path, record, seen, max_chars, warn))
         except ValueError as exc:
             loaded.errors.append(LoadError(path, str(exc), number))
 
 
-def _article_from_record(path: Path, record: object, seen: set[str]) -> Article:
+def _warn_line(loaded: Loaded, line: int, problem: str) -> None:
+    loaded.warn(problem, line)
+
+
+def _article_from_record(
+    path: Path, record: object, seen: set[str], max_chars: int, warn: Callable[[str], None]
+) -> Article:
     if not isinstance(record, dict):
         raise ValueError("expected a JSON object")
-    missing = [k for k in ("id", "title", "text") if record.get(k) in (None, "")]
+    missing = [
+        k
+        for k in ("id", "title", "text")
+        if record.get(k) is None or (isinstance(record[k], str) and not record[k].strip())
+    ]
     if missing:
         raise ValueError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(repr(k) for k in missing)}")
     for key in ("title", "text", "source", "url"):
         if record.get(key) is not None and not isinstance(record[key], str):
             raise ValueError(f"field {key!r} must be a string")
+    for key in ("title", "text", "source", "url", "published"):
+        if isinstance(record.get(key), str):
+            _check_characters(key, record[key])
     if not isinstance(record["id"], (str, int)) or isinstance(record["id"], bool):
         raise ValueError("field 'id' must be a string")
     article_id = str(record["id"])
+    _check_characters("id", article_id)
+    if len(record["text"]) > max_chars:
+        raise ValueError(f"field 'text' of {len(record['text']):,} characters is over the limit ({_limit(max_chars)})")
     if article_id in seen:
-        raise ValueError(f"duplicate id {article_id!r} in this file")
-    seen.add(article_id)
+        raise ValueError(f"duplicate id {_shorten(repr(article_id))} in this file")
     try:
         published = normalize_date(record.get("published"))
     except ValueError as exc:
         raise ValueError(f"field 'published': {exc}") from None
-    return make_article(
+    article = make_article(
         id=article_id,
         title=record["title"],
         text=record["text"],
         published=published,
         source=record.get("source") or path.name,
-        url=record.get("url"),
+        url=_web_url(record.get("url"), warn),
         path=str(path.resolve()),
     )
+    seen.add(article_id)
+    return article

@@ -1,20 +1,43 @@
 """The uploads area: files added through the chat screen are checked, then kept here and ingested.
 
 An upload is untrusted: only its base name is used (so "../../x.txt" lands inside the area as
-"x.txt"), only the article file types are taken, and its size is capped.
+"x.txt"), only the article file types are taken, and its size is capped. Two uploads whose names
+differ are never stored under one name ("a&b.txt" and "a+b.txt" both clean to "a_b.txt"): a
+name that cleaning changed gets a short hash of the original name, so each keeps its own file
+(and article), and re-uploading the same file still updates its article.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
 import re
 import shutil
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from index.loaders import SUFFIXES
 
+# Well under the usual 255-byte limit of a file name, with room for the hash and ".partial".
+_MAX_NAME_CHARS = 120
+
 
 class UploadError(Exception):
     """A refused upload; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An upload in the area: where it is, and the name it was given (to say when it was renamed)."""
+
+    path: Path
+    original: str
+
+    @property
+    def renamed(self) -> bool:
+        return self.path.name != self.original
 
 
 class UploadArea:
@@ -24,26 +47,76 @@ class UploadArea:
 
     def keep(self, upload: Path, name: str | None = None) -> Path:
         """Copy `upload` (named `name`, default its own name) into the area; the copy's path."""
-        name = safe_name(name or upload.name)
+        return self.keep_named(upload, name).path
+
+    def keep_named(self, upload: Path, name: str | None = None) -> Kept:
+        """As `keep`, and also the upload's original base name (see `Kept.renamed`)."""
+        original = _shown(base_name(name or upload.name))
+        name = stored_name(name or upload.name)
         if Path(name).suffix.lower() not in SUFFIXES:
-            raise UploadError(f"{name}: unsupported file type (supported: {', '.join(sorted(SUFFIXES))})")
-        size = upload.stat().st_size
-        if size > self.max_bytes:
-            raise UploadError(f"{name}: {size / 1e6:.1f} MB is over the {self.max_bytes / 1e6:g} MB upload limit")
+            raise UploadError(f"{original}: unsupported file type (supported: {', '.join(sorted(SUFFIXES))})")
+        try:
+            st = os.stat(upload)
+        except OSError as exc:
+            raise UploadError(f"{original}: cannot read: {_reason(upload, exc)}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise UploadError(f"{original}: a directory, not a file")
+        if not stat.S_ISREG(st.st_mode):  # a named pipe would block the copy forever
+            raise UploadError(f"{original}: not a regular file; skipped")
+        if st.st_size > self.max_bytes:
+            raise UploadError(
+                f"{original}: {st.st_size / 1e6:.1f} MB is over the {self.max_bytes / 1e6:g} MB upload limit"
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         target = (self.root / name).resolve()
-        if target.parent != self.root.resolve():  # safe_name makes this impossible; checked all the same
-            raise UploadError(f"{name}: not a plain file name")
+        if target.parent != self.root.resolve():  # stored_name makes this impossible; checked all the same
+            raise UploadError(f"{original}: not a plain file name")
         partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(upload, partial)
-        partial.replace(target)  # a crash mid-copy never leaves half a file to ingest
-        return target
+        try:
+            shutil.copyfile(upload, partial)
+            partial.replace(target)  # a crash mid-copy never leaves half a file to ingest
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise UploadError(f"{original}: cannot store it: {_reason(upload, exc)}") from None
+        return Kept(target, original)
+
+
+def base_name(name: str) -> str:
+    """The last component of an uploaded file's name (either kind of slash)."""
+    return re.split(r"[\\/]", name)[-1]
 
 
 def safe_name(name: str) -> str:
     """The base name of an uploaded file, with anything but letters, digits, '.', '-' and '_' replaced."""
-    base = re.split(r"[\\/]", name)[-1]
+    base = base_name(name)
     cleaned = re.sub(r"[^\w.-]+", "_", base).lstrip(".")
     if not cleaned or cleaned.strip("._") == "":
         raise UploadError(f"{name!r}: not a usable file name")
     return cleaned
+
+
+def stored_name(name: str) -> str:
+    """The name an upload is kept under: `safe_name`, plus a short hash of the original base name
+    whenever cleaning changed it (or it had to be shortened), so distinct names stay distinct."""
+    base = base_name(name)
+    cleaned = safe_name(name)
+    if cleaned == base and len(cleaned) <= _MAX_NAME_CHARS:
+        return cleaned
+    stem, suffix = os.path.splitext(cleaned)
+    if len(suffix) > 16:  # not an article suffix anyway; keep the name short
+        stem, suffix = cleaned, ""
+    digest = hashlib.sha1(base.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{stem[: _MAX_NAME_CHARS - len(suffix) - 9]}-{digest}{suffix}"
+
+
+def _shown(name: str) -> str:
+    """A name as it can be printed on one line."""
+    return name if name.isprintable() else repr(name)
+
+
+def _reason(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return "broken symbolic link"
+    return exc.strerror or str(exc)
