@@ -122,3 +122,162 @@ def test_hostile_article_text_is_shown_as_text_and_runs_nothing(page):
     page.screenshot(path=SHOTS / "hostile.png")
     assert page.evaluate("window.__xss") is None
     assert page.locator("#qa-article script, #qa-article img, #qa-cards img, #qa-chat img[src=x]").count() == 0
+
+
+# -- hostile input through every tab -------------------------------------------------------------
+# Every payload sets window.__xss (or opens a dialog) if it runs. The link-shaped ones were live on the
+# screen: a Markdown link in a title (the Evaluate tab's failures), a `javascript:` URL as an article's
+# "original" link, a URL in quoted text auto-linked with escapes inside it, an unknown id echoed by /open.
+CITE_XSS = "[record](#qa-cite=%3Cimg%20src%3Dx%20onerror%3Dwindow.__xss%3D13%3E|1|2)"
+HOSTILE_ARTICLES = [
+    {
+        "id": "fenwick",
+        "title": f"Fenwick dam {CITE_XSS}",
+        "source": "[Dam Wire](javascript:window.__xss=21) <img src=x onerror=window.__xss=22>",
+        "published": "2023-04-02",
+        "url": "javascript:window.__xss=14",  # stored before loaders dropped such URLs: the screen must not link it
+        "text": (
+            "The Fenwick dam held a record 40 million cubic metres of water on Sunday, and the figures at "
+            "https://example.com/#qa-cite=fenwick|1|2 and www.example.org/dam show it, engineers said.\n\n"
+            "Inspectors said <img src=x onerror=window.__xss=15> the spillway [works](javascript:window.__xss=16) "
+            "again after the repairs of the Fenwick dam <script>window.__xss=17</script>."
+        ),
+    },
+    {
+        "id": "ferry",
+        "title": "<img src=x onerror=alert(7)>Ferry [news](javascript:alert(8))",
+        "source": "Harbour Wire",
+        "published": "2023-04-03",
+        "url": "https://example.com/ferry",
+        "text": "The Kherson ferry resumed its crossings of the Dnipro on Monday, the harbour office said.",
+    },
+]
+HOSTILE_SET = [
+    {
+        "id": "<img src=x onerror=window.__xss=31>",
+        "question": f"How much water did the Fenwick dam {CITE_XSS} hold?",
+        "answers": ["[a](javascript:window.__xss=32) https://example.com/#qa-cite=x|1|2"],
+        "evidence": ["<script>window.__xss=33</script>"],
+        "history": [["<img src=x onerror=window.__xss=34>", "[b](javascript:window.__xss=35)"]],
+        "tags": ["[t](javascript:window.__xss=36)", "a|b"],
+    }
+]
+LINKS = "#qa-chat a, #qa-cards a, #qa-article a, #qa-added a, #qa-eval-failures a, #qa-stats a"
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory, embedder, splitter):
+    """A chat screen over hostile articles, written straight to the store (as old data could be)."""
+    from conftest import running_chat
+
+    from index.loaders import make_article
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    home = tmp_path_factory.mktemp("hostile") / "home"
+    service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
+    report = service.ingest_articles([make_article(**a) for a in HOSTILE_ARTICLES], progress=False)
+    assert len(report.added) == 2, report.errors
+    with running_chat(home) as url:
+        yield url
+
+
+@pytest.fixture
+def hostile_page(browser, hostile_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    context.on("page", lambda popup: popup.close())  # a link with target=_blank
+    # Nothing outside the screen is fetched; a navigation answered 204 leaves the page where it is.
+    context.route(lambda url: not url.startswith(hostile_server), lambda route: route.fulfill(status=204))
+    page.goto(hostile_server)
+    page.wait_for_selector("#qa-chat")
+    page.dialogs, page.home = dialogs, hostile_server
+    yield page
+    context.close()
+
+
+def nothing_ran(page) -> None:
+    assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
+    shown = "#qa-chat img[src=x], #qa-cards img, #qa-article img, #qa-added img, #qa-eval-failures img"
+    assert page.locator(shown).count() == 0
+    assert page.locator("a[href^='javascript' i], a[href*='\\\\']").count() == 0  # no script or mangled links
+
+
+def click_every_link(page) -> list[str]:
+    """Click each link shown in the screen's panels, checking after each that nothing ran; their hrefs."""
+    hrefs = []
+    for i in range(page.locator(LINKS).count()):
+        link = page.locator(LINKS).nth(i)
+        if not link.is_visible():
+            continue
+        href = link.get_attribute("href") or ""
+        hrefs.append(href)
+        link.click()
+        page.wait_for_timeout(300)
+        nothing_ran(page)
+        assert page.url.startswith(page.home)  # still on the screen
+    return hrefs
+
+
+def test_hostile_titles_sources_texts_urls_and_sets_run_nothing_on_any_tab(hostile_page, tmp_path):
+    page = hostile_page
+    # Ask: the answer quotes the URL-bearing sentence; cards and the article panel show the hostile fields.
+    ask(page, "How much water did the Fenwick dam hold?")
+    bot = page.inner_text("#qa-chat [data-testid=bot]")
+    assert "https://example.com/#qa-cite=fenwick|1|2" in bot  # the quoted URL shown as it is written
+    page.locator("#qa-cards .qa-card").first.click()
+    page.wait_for_selector("#qa-article mark")
+    assert f"Fenwick dam {CITE_XSS}" in page.inner_text("#qa-article h3")
+    assert page.locator("#qa-article a").count() == 0  # its javascript: URL is not an "original" link
+    hrefs = click_every_link(page)
+    assert hrefs and all(h.startswith("#qa-cite=") for h in hrefs), hrefs  # no autolinked URL, no javascript:
+    ask(page, "When did the Kherson ferry resume its crossings?")
+    page.locator("#qa-cards .qa-card").first.click()
+    page.wait_for_function("() => document.querySelector('#qa-article h3')?.innerText.includes('Ferry')")
+    assert page.locator("#qa-article a").get_attribute("href") == "https://example.com/ferry"
+    click_every_link(page)
+    # A hostile filter value comes back in the error message, as text.
+    page.get_by_text("Filters and answerer").click()
+    page.get_by_label("Published from").fill("<img src=x onerror=window.__xss=51>")
+    page.get_by_label("Question").fill("What did Peskov say?")
+    page.get_by_label("Question").press("Enter")
+    page.wait_for_selector("[data-testid=toast-body]")
+    assert "<img src=x onerror=window.__xss=51>" in page.inner_text("[data-testid=toast-body]")
+    nothing_ran(page)
+
+    # Add articles: a pasted text with a hostile title and date; a refused file with a hostile name.
+    page.get_by_role("tab", name="Add articles").click()
+    page.get_by_label("Title", exact=True).fill("<img src=x onerror=window.__xss=61>")
+    page.get_by_label("Publication date").fill("<img src=x onerror=window.__xss=62>")
+    page.get_by_label("Text", exact=True).fill("The Fenwick dam was inspected again.")
+    page.get_by_role("button", name="Add text").click()
+    page.wait_for_function("() => document.body.innerText.includes('window.__xss=62')")
+    # (The page's file chooser takes article types only, and a failed file is named as it is stored.)
+    failed = tmp_path / "[x](javascript:window.__xss=63)<img src=x onerror=window.__xss=64>.txt"
+    failed.write_text(" \n")
+    page.locator("#qa-files input[type=file]").set_input_files(str(failed))
+    page.get_by_role("button", name="Add files").click()
+    page.wait_for_function("() => document.querySelector('#qa-added')?.innerText.includes('empty file')")
+    assert page.locator("#qa-added a").count() == 0
+    nothing_ran(page)
+
+    # Evaluate: an uploaded set whose id, question, answers, evidence, history and tags are hostile.
+    page.get_by_role("tab", name="Evaluate").click()
+    hostile_set = tmp_path / "hostile.jsonl"
+    hostile_set.write_text("".join(json.dumps(q) + "\n" for q in HOSTILE_SET))
+    page.locator("#qa-eval-upload input[type=file]").set_input_files(str(hostile_set))
+    page.get_by_role("button", name="Run evaluation").click()
+    page.wait_for_function(
+        "() => document.querySelector('#qa-eval-failures')?.innerText.includes('Question')", timeout=180_000
+    )
+    failures = page.inner_text("#qa-eval-failures")
+    assert f"Fenwick dam {CITE_XSS}" in failures and "<img src=x onerror=window.__xss=31>" in failures
+    assert "[t](javascript:window.__xss=36)" in page.inner_text("body")  # the tag, in the by-tag table
+    assert page.locator("#qa-eval-failures a").count() == 0
+    click_every_link(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "hostile-evaluate.png", full_page=True)
+    nothing_ran(page)

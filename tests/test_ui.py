@@ -4,15 +4,26 @@
 from __future__ import annotations
 
 import html
+import json
+import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, running_chat
+from conftest import QA, SAMPLE, cli_env, running_chat
 
 from index.uploads import UploadArea, UploadError, safe_name
-from qa.types import Answer, AnswerSentence, Article, Citation
-from ui.render import answer_message, article_html, citation_cards, escape_markdown, parse_cite_ref
+from qa.types import Answer, AnswerSentence, Article, Citation, Filters, ShortAnswer, parse_filter_date
+from ui.render import (
+    answer_message,
+    article_html,
+    citation_cards,
+    escape_markdown,
+    failure_markdown,
+    link_url,
+    missing_article_html,
+    parse_cite_ref,
+)
 
 
 def client(url, **kwargs):
@@ -25,6 +36,33 @@ def content(message: dict) -> str:
     """A chat message's text (Gradio 6 sends content as a list of typed parts)."""
     parts = message["content"]
     return parts if isinstance(parts, str) else "".join(p.get("text", "") for p in parts)
+
+
+def call_http(url: str, api_name: str, data: list) -> tuple[str, object]:
+    """A raw HTTP call of a Gradio endpoint, as curl would make it: POST the inputs, then read the event
+    stream; (the last event's name, its data)."""
+    request = urllib.request.Request(
+        f"{url}gradio_api/call/{api_name}",
+        data=json.dumps({"data": data}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    event_id = json.loads(urllib.request.urlopen(request, timeout=30).read())["event_id"]
+    stream = urllib.request.urlopen(f"{url}gradio_api/call/{api_name}/{event_id}", timeout=300).read().decode()
+    event, payload = "", None
+    for line in stream.splitlines():
+        if line.startswith("event:"):
+            event = line.removeprefix("event:").strip()
+        elif line.startswith("data:"):
+            raw = line.removeprefix("data:").strip()
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = raw
+    return event, payload
+
+
+def run_qa(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(QA), *args], env=cli_env(home, **env), capture_output=True, text=True, timeout=120)
 
 
 def test_page_is_served_on_loopback(chat_server):
@@ -47,6 +85,49 @@ def test_ask_endpoint_takes_the_filters(chat_server):
     assert not dated["abstained"]
     with pytest.raises(Exception, match="not a date"):
         c.predict("What did Peskov say?", "", "last week", "", api_name="/ask")
+    # A year or a month means all of it; a word or a bare number is not a date.
+    assert not c.predict("What did Peskov say?", "", "2023", "2023-03", api_name="/ask")["abstained"]
+    for loose in ("1", "May", "Monday", "2023-02-30"):
+        with pytest.raises(Exception, match=f"'{loose}' is not a date: use YYYY-MM-DD, YYYY-MM or YYYY"):
+            c.predict("What did Peskov say?", "", loose, "", api_name="/ask")
+    with pytest.raises(Exception, match="since 2023-04-01 is after until 2023-03-31"):
+        c.predict("What did Peskov say?", "", "2023-04", "2023-03", api_name="/ask")
+
+
+def test_a_filter_that_excludes_every_article_says_so(chat_server):
+    c = client(chat_server)
+    typo = c.predict("What did Peskov say?", "Reutres", "", "", api_name="/ask")
+    assert typo["abstained"]
+    assert typo["answer"] == "No stored article is from 'Reutres', so there is nothing to answer from."
+    later = c.predict("What did Peskov say?", "", "2030", "", api_name="/ask")
+    assert later["answer"].startswith("No stored article was published on or after 2030-01-01")
+    both = c.predict("What did Peskov say?", SAMPLE.name, "2023-03-21", "2023-03-31", api_name="/ask")
+    assert both["answer"].startswith(f"No stored article from '{SAMPLE.name}' was published between 2023-03-21 and")
+    # The chat shows the same sentence, streamed like any answer.
+    _, messages, cards, _ = c.predict("What did Peskov say?", [], "extractive", [], "2030", "", api_name="/chat")
+    assert "No stored article was published on or after 2030" in content(messages[-1]) and "No passage" in cards
+
+
+def test_the_raw_http_api_needs_only_the_question(chat_server):
+    event, data = call_http(chat_server, "ask", ["What did Peskov say?"])
+    assert event == "complete", data
+    assert any("detailed explanation" in c["quote"] for c in data[0]["citations"])
+    event, data = call_http(chat_server, "ask", ["What did Peskov say?", None, "2023-03"])
+    assert event == "complete" and data[0]["citations"], data
+    # A bad input is one clear message, not Python reprs of the components.
+    event, data = call_http(chat_server, "ask", ["What did Peskov say?", "", "May"])
+    assert event == "error" and "not a date" in json.dumps(data) and "Textbox(" not in json.dumps(data)
+
+
+def test_questions_have_a_length_limit_in_the_api_and_the_chat(chat_server):
+    c = client(chat_server)
+    with pytest.raises(Exception, match="the question is 2,001 characters long; the limit is 2,000"):
+        c.predict("Why " * 500 + "?", api_name="/ask")
+    with pytest.raises(Exception, match="characters long"):
+        c.predict("x" * 1_000_000, [], "extractive", [], "", "", api_name="/chat")
+    config = json.loads(urllib.request.urlopen(chat_server + "config", timeout=10).read())
+    box = next(x for x in config["components"] if x.get("props", {}).get("label") == "Question")
+    assert box["props"]["max_length"] == 2000
 
 
 def test_chat_streams_cites_and_rewrites_follow_ups(chat_server):
@@ -102,12 +183,11 @@ def test_adding_files_reports_each_refused_or_failed_file(chat_server, tmp_path)
     wrong = tmp_path / "slides.pdf"
     wrong.write_bytes(b"%PDF-1.4")
     c = client(chat_server)
-    with pytest.raises(Exception, match="Invalid file type"):  # the screen takes article files only
-        c.predict([handle_file(str(wrong))], api_name="/add_files")
-    added, stats, _ = c.predict([handle_file(str(p)) for p in (good, empty)], api_name="/add_files")
-    assert added.startswith("**added 1, updated 0, unchanged 0, failed 1**")
-    assert "empty.txt: empty file" in added
-    assert "/tmp" not in added  # errors name the file, not where the server keeps it
+    added, stats, _ = c.predict([handle_file(str(p)) for p in (good, empty, wrong)], api_name="/add_files")
+    assert added.startswith("**added 1, updated 0, unchanged 0, failed 2**")
+    assert "empty\\.txt\\: empty file" in added
+    assert "slides\\.pdf\\: unsupported file type" in added  # the screen takes article files only
+    assert "tmp" not in added and "gradio" not in added  # errors name the file, not where the server keeps it
     assert "articles" in stats and "last updated" in stats
     answer = c.predict("When did the Kherson ferry resume service?", "River Post", "", "", api_name="/ask")
     assert answer["citations"][0]["title"] == "Kherson ferry"
@@ -132,7 +212,7 @@ def test_evaluate_tab_runs_a_bundled_set_and_reports(chat_server, tmp_path):
     c = client(chat_server)
     summary, retrieval, quality, by_tag, plots, worst = c.predict("sample.jsonl", None, api_name="/evaluate")
     assert "54 questions" in summary and "| 5   | " in retrieval and "| MRR" in retrieval
-    assert "| answers    | accuracy" in quality and "| follow-up" in by_tag
+    assert "| answers    | accuracy" in quality and "| follow\\-up" in by_tag  # tags are escaped
     assert [p["caption"] for p in plots] == ["Retrieval by k", "What happened to each question", "Answer latency"]
     assert all(Path(p["image"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
     assert worst.startswith("### Worst failures")
@@ -158,6 +238,81 @@ def test_auth_protects_a_shared_screen(tmp_path, embedder, splitter):
             client(url, auth=("editor", "wrong")).predict("What did Peskov say?", api_name="/ask")
         answer = client(url, auth=("editor", "s3cret")).predict("What did Peskov say?", api_name="/ask")
         assert answer["citations"]
+
+
+def upload_http(url: str, path: Path) -> tuple[int, str]:
+    """POST one file to Gradio's upload route: (HTTP status, body: the server's path list, or its refusal)."""
+    import httpx
+
+    response = httpx.post(f"{url}gradio_api/upload", files={"files": (path.name, path.read_bytes())}, timeout=60)
+    return response.status_code, response.text
+
+
+def test_uploads_have_one_size_limit_and_leave_no_copies(tmp_path, embedder, splitter, monkeypatch):
+    """A refused or failed upload leaves nothing behind: not in Gradio's temporary folder, not in the uploads area;
+    Gradio and qa refuse sizes at the same byte count (QA_MAX_UPLOAD_MB is in units of 1,000,000 bytes)."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    home = tmp_path / "home"
+    QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([SAMPLE])
+    monkeypatch.setenv("QA_MAX_UPLOAD_MB", "0.05")  # 50,000 bytes; Gradio's "0.05mb" was 52,428
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "notes.exe").write_bytes(b"MZ" + b"\0" * 100)
+    (files / "empty.txt").write_text("  \n")
+    (files / "big.txt").write_text("word " * 10_200)  # 51,000 bytes: over qa's limit, under Gradio's old one
+    (files / "fine.txt").write_text("Title: Ferry\nDate: 2023-03-22\n\nThe Kherson ferry resumed service on Monday.\n")
+    with running_chat(home) as url:
+        status, body = upload_http(url, files / "big.txt")
+        assert status == 413 and "50000 bytes" in body
+        uploaded = {}
+        for name in ("notes.exe", "empty.txt", "fine.txt"):
+            status, body = upload_http(url, files / name)
+            assert status == 200, body
+            uploaded[name] = json.loads(body)[0]
+        assert all(Path(p).exists() for p in uploaded.values())  # Gradio's copies, on this machine
+        data = [[{"path": p, "orig_name": n, "meta": {"_type": "gradio.FileData"}} for n, p in uploaded.items()]]
+        event, result = call_http(url, "add_files", data)
+        assert event == "complete", result
+        added = result[0]
+        assert added.startswith("**added 1, updated 0, unchanged 0, failed 2**")
+        assert "notes\\.exe\\: unsupported file type" in added and "empty\\.txt\\: empty file" in added
+        assert [p for p in uploaded.values() if Path(p).exists()] == []
+        assert sorted(p.name for p in (home / "uploads").iterdir()) == ["fine.txt"]
+
+
+def test_bad_input_on_the_command_line_is_one_clear_line(tmp_path):
+    home = tmp_path / "home"
+    loose = run_qa(home, "ask", "--since", "May", "Who?")
+    assert loose.returncode == 2 and "'May' is not a date (use YYYY-MM-DD, YYYY-MM or YYYY)" in loose.stderr
+    backwards = run_qa(home, "ask", "--since", "2023-05", "--until", "2023-04", "Who?")
+    assert backwards.returncode == 1
+    assert backwards.stderr.strip() == "Error: since 2023-05-01 is after until 2023-04-30: no article can be in between"
+    long = run_qa(home, "ask", "Why " * 600)
+    assert long.returncode == 1
+    assert long.stderr.strip() == (
+        "Error: the question is 2,399 characters long; the limit is 2,000 (QA_MAX_QUESTION_CHARS)"
+    )
+    flag = run_qa(home, "serve", "--auth", "alice")
+    assert flag.returncode == 1 and flag.stderr.strip() == "Error: invalid setting --auth: give it as USER:PASS"
+    env = run_qa(home, "serve", QA_AUTH="alice")
+    assert env.returncode == 1 and env.stderr.strip() == "Error: invalid setting QA_AUTH: give it as USER:PASS"
+
+
+def test_filter_dates_take_days_months_and_years_only():
+    assert parse_filter_date("2023") == "2023-01-01" and parse_filter_date("2023", "until") == "2023-12-31"
+    assert parse_filter_date("2023-02", "until") == "2023-02-28"
+    assert parse_filter_date("2024-02", "until") == "2024-02-29"
+    assert parse_filter_date(" 2023-03-20 ", "until") == "2023-03-20" and parse_filter_date("") is None
+    for loose in ("1", "May", "Monday", "20230320", "2023-3-20", "2023-13", "2023-02-29", "03/20/2023", "last week"):
+        with pytest.raises(ValueError, match="is not a date: use YYYY-MM-DD, YYYY-MM or YYYY"):
+            parse_filter_date(loose)
+    assert Filters.build([" Reuters ", "", "Reuters"], "2023-03", "2023-03") == Filters(
+        ("Reuters",), "2023-03-01", "2023-03-31"
+    )
+    with pytest.raises(ValueError, match="since 2023-03-21 is after until 2023-03-20"):
+        Filters.build((), "2023-03-21", "2023-03-20")
 
 
 def test_upload_names_cannot_leave_the_upload_area(tmp_path):
@@ -205,8 +360,76 @@ def test_untrusted_text_is_escaped_everywhere_it_is_shown():
         assert "&lt;img src=x onerror=alert(1)&gt;" in shown
     message = answer_message(answer)
     assert "<img" not in message and "<script" not in message
-    assert "\\*bold\\*" in message and "\\[link\\]\\(http://x\\)" in message
+    assert "\\*bold\\*" in message and "\\[link\\]\\(http\\:\\/\\/x\\)" in message
     assert escape_markdown("a_b <c>") == "a\\_b &lt;c&gt;"
+
+
+def rendered(markdown: str) -> str:
+    """Markdown as a CommonMark renderer (markdown-it, raw HTML allowed, as in Gradio) turns it into HTML."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(markdown)
+
+
+# Each of these became markup, a live link, or a link to a wrong address on the screen.
+HOSTILE_TEXTS = [
+    "Fenwick dam [record](#qa-cite=%3Cimg%20src%3Dx%20onerror%3Dwindow.__xss%3D13%3E|1|2)",
+    "see https://example.com/#qa-cite=abc|1|2 and www.example.org/x and mail desk@example.com",
+    "<img src=x onerror=alert(1)> <script>alert(2)</script> &lt;b&gt; ![i](x) `code` *em* _em_ ~~s~~",
+    "<https://example.com> [ref]: javascript:alert(1) $$x$$ \\*not\\* a|b|c",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_escaped_markdown_shows_the_text_as_it_is_and_links_nothing(text):
+    escaped = escape_markdown(text)
+    shown = rendered(escaped)
+    assert "<a" not in shown and "<img" not in shown and "<script" not in shown and "<code" not in shown
+    assert html.unescape(shown.removeprefix("<p>").removesuffix("</p>\n")) == text
+    # What the renderer's own autolinker (GFM: https://, www., user@host) looks for is gone too.
+    assert "://" not in escaped and "www." not in escaped and "@" not in escaped.replace("\\@", "")
+
+
+def test_only_http_and_https_urls_become_links():
+    assert link_url("https://example.com/a?b=1#c") == "https://example.com/a?b=1#c"
+    assert link_url("HTTP://example.com") == "HTTP://example.com"
+    refused = ["javascript:alert(1)", " javascript:alert(1)", "JaVaScRiPt:alert(1)", "java\tscript:x"]
+    refused += ["data:text/html,x", "vbscript:x", "file:///etc/passwd", "//example.com", "https://", "http://a b", ""]
+    for bad in [*refused, None]:
+        assert link_url(bad) is None, bad
+    for url in ("javascript:window.__xss=1", "data:text/html,<script>x</script>"):
+        page = article_html(Article("a", "t", "Some text.", url=url), 0, 4)
+        assert "<a" not in page and "javascript" not in page and "data:" not in page
+    page = article_html(Article("a", "t", "Some text.", url="https://example.com/?q='x'"), 0, 4)
+    link = "<a href='https://example.com/?q=&#x27;x&#x27;' target='_blank' rel='noopener noreferrer'>original</a>"
+    assert link in page
+
+
+def test_an_unknown_article_id_is_shown_escaped(chat_server):
+    shown = client(chat_server).predict("#qa-cite=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E%7C1%7C2@1", api_name="/open")
+    assert "<img" not in shown and "The article '&lt;img src=x onerror=alert(1)&gt;' is no longer stored." in shown
+    assert missing_article_html("<b>'x'</b>") == (
+        "<p class='qa-empty'>The article '&lt;b&gt;&#x27;x&#x27;&lt;/b&gt;' is no longer stored.</p>"
+    )
+
+
+def test_evaluate_failures_escape_markdown_as_well_as_html():
+    link = "Fenwick dam [record](#qa-cite=%3Cimg%20src%3Dx%20onerror%3Dwindow.__xss%3D13%3E|1|2)"
+    record = {
+        "id": "`x` [id](javascript:alert(1))",
+        "question": link,
+        "history": [["<b>earlier</b>", "https://example.com/#qa-cite=a|1|2"]],
+        "rewritten_question": "**loud**",
+        "expected": {"answers": ["[a](http://x)"], "evidence": ["<img src=x onerror=alert(1)>"]},
+        "answer": "The articles don't say.",
+        "sentences": [{"text": "[s](javascript:alert(2))", "citations": [], "unsupported": True}],
+        "citations": [{"n": 1, "title": link, "start": 1, "end": 2, "quote": "![img](x)"}],
+        "scores": {"citations": 1, "citations_valid": 1, "outcome": "missed", "f1": 0.0, "evidence_cited": 0,
+                   "evidence_units": 1, "abstained": True, "should_abstain": False},
+    }
+    shown = rendered(failure_markdown(record))
+    assert "<a" not in shown and "<img" not in shown and "<b>" not in shown and "<strong>loud" not in shown
+    assert "[record](#qa-cite=" in html.unescape(shown)  # shown as the text it is
 
 
 def test_citation_links_carry_the_span_even_with_odd_ids():
@@ -229,8 +452,8 @@ def test_unsupported_sentences_are_marked_in_the_chat():
         sentences=[AnswerSentence("The summit opened.", [1]), AnswerSentence("It was a triumph.", [1], True)],
     )
     message = answer_message(checked)
-    assert message.startswith("The summit opened. [\\[1\\]](#qa-cite=")
-    assert "⚠️ **Not supported by its sources:** It was a triumph. [\\[1\\]]" in message
+    assert message.startswith("The summit opened\\. [\\[1\\]](#qa-cite=")
+    assert "⚠️ **Not supported by its sources:** It was a triumph\\. [\\[1\\]]" in message
     made_up = Answer(
         "q",
         "The articles don't say.",
@@ -238,4 +461,71 @@ def test_unsupported_sentences_are_marked_in_the_chat():
         backend="openai",
         sentences=[AnswerSentence("Paris is the capital.", [], True)],
     )
-    assert answer_message(made_up).endswith("which the cited passages do not support:\n- ⚠️ ~~Paris is the capital.~~")
+    assert answer_message(made_up).endswith(
+        "which the cited passages do not support:\n- ⚠️ ~~Paris is the capital\\.~~"
+    )
+
+
+def test_a_short_answer_is_shown_above_the_quotes_and_marked_in_its_card():
+    text = "Intro line.\nKremlin spokesman Dmitry Peskov said Xi would visit <Moscow> on Monday.\nMore."
+    start = text.index("Kremlin")
+    end = text.index("\nMore")
+    article = Article("a1", "Visit", text, published="2023-03-20", source="Wire")
+    cited = Citation(1, "a1", "Visit", "2023-03-20", "Wire", None, start, end, text[start:end])
+    answer = Answer("When?", text[start:end] + " [1]", False, [cited], sentences=[AnswerSentence(text[start:end], [1])])
+    plain_message, plain_cards = answer_message(answer), citation_cards(answer, {"a1": article})
+    assert "qa-short" not in plain_cards and not plain_message.startswith("**")  # no field: shown as before
+
+    at = text.index("visit <Moscow>")
+    answer.short_answer = ShortAnswer(text="visit <Moscow>", article_id="a1", start=at, end=at + len("visit <Moscow>"))
+    message = answer_message(answer)
+    assert message.startswith("**visit &lt;Moscow&gt;**\n") and message.index("**visit") < message.index("Kremlin")
+    cards = citation_cards(answer, {"a1": article})
+    marked = "<mark>Kremlin spokesman Dmitry Peskov said Xi would <mark class='qa-short'>visit &lt;Moscow&gt;</mark>"
+    assert marked in cards
+    # Without the article (only the quote), the same marks.
+    assert "<mark class='qa-short'>visit &lt;Moscow&gt;</mark> on Monday.</mark>" in citation_cards(answer, {})
+    # A span outside the cited sentence is not marked in it.
+    answer.short_answer = ShortAnswer(text="Intro", article_id="a1", start=0, end=5)
+    assert "qa-short" not in citation_cards(answer, {"a1": article}) and answer_message(answer) == plain_message
+    answer.short_answer = None
+    assert answer_message(answer) == plain_message and citation_cards(answer, {"a1": article}) == plain_cards
+
+
+def test_an_ingest_waits_for_the_questions_in_flight_and_new_questions_wait_for_it():
+    import threading
+
+    from ui.app import SharedLock
+
+    lock, order = SharedLock(), []
+
+    def write():
+        with lock.writing():
+            order.append("ingest")
+
+    def read():
+        with lock.reading():
+            order.append("second question")
+
+    with lock.reading():
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=1)
+        assert writer.is_alive()  # blocked by the question in flight
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=1)
+        assert reader.is_alive()  # a new question waits behind the waiting ingest
+        order.append("first question")
+    writer.join(timeout=10)
+    reader.join(timeout=10)
+    assert order == ["first question", "ingest", "second question"]
+
+    with lock.writing():  # one ingest at a time
+        other = threading.Thread(target=write)
+        other.start()
+        other.join(timeout=1)
+        assert other.is_alive()
+        order.append("first ingest")
+    other.join(timeout=10)
+    assert order[-2:] == ["first ingest", "ingest"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from eval.report import counts_line, failure_markdown, failures, quality_table, retrieval_table, tags_table
+from eval.report import counts_line, failures, quality_table, retrieval_table, tags_table
 from eval.runner import new_run_dir, run_set
 from eval.sets import EvalSetError, bundled_sets, load_set
 from qa.service import QAService
+from ui.render import error_message, escape_markdown, failure_markdown
 
 _PLOTS = [
     ("retrieval_at_k.png", "Retrieval by k"),
@@ -16,8 +19,28 @@ _PLOTS = [
 ]
 
 
-def evaluate_tab(service: QAService) -> None:
-    """The tab's components and events; call inside a `gr.Blocks` context."""
+class _HoldingIndex:
+    """The service, with each question asked of it while holding the index (`reading`)."""
+
+    def __init__(self, service: QAService, reading: Callable[[], AbstractContextManager]):
+        self._service, self._reading = service, reading
+
+    def __getattr__(self, name: str):
+        found = getattr(self._service, name)
+        if name not in ("ask", "retrieve", "all_passages"):
+            return found
+
+        def holding(*args, **kwargs):
+            with self._reading():
+                result = found(*args, **kwargs)
+                return list(result) if name == "all_passages" else result
+
+        return holding
+
+
+def evaluate_tab(service: QAService, reading: Callable[[], AbstractContextManager] = nullcontext) -> None:
+    """The tab's components and events; call inside a `gr.Blocks` context. `reading` holds the index while
+    a question of the set is answered (ui/app.py's SharedLock: an ingest waits between questions)."""
     import gradio as gr
 
     sets = {path.name: path for path in bundled_sets()}
@@ -29,22 +52,28 @@ def evaluate_tab(service: QAService) -> None:
         try:
             questions = load_set(path)
         except EvalSetError as exc:
-            raise gr.Error(str(exc).replace(str(path), path.name)) from None
+            raise gr.Error(error_message(str(exc).replace(str(path), path.name))) from None
         out = new_run_dir(service.settings.runs_path, path.name)
         progress((0, len(questions)), desc="evaluating", unit="questions")
-        run = run_set(
-            service,
-            questions,
-            out,
-            set_name=path.name,
-            progress=lambda done, total: progress((done, total), desc="evaluating", unit="questions"),
-        )
+        try:
+            run = run_set(
+                _HoldingIndex(service, reading),
+                questions,
+                out,
+                set_name=path.name,
+                progress=lambda done, total: progress((done, total), desc="evaluating", unit="questions"),
+            )
+        except ValueError as exc:  # a question the service refuses (too long): say which problem, as text
+            raise gr.Error(error_message(f"{path.name}: {exc}")) from None
         m, worst = run.metrics, failures(run.records)
+        # Tags come from the set: escaped like every other text of it (a `|` would also split the row).
+        tagged = m | {"by_tag": {escape_markdown(tag): row for tag, row in m.get("by_tag", {}).items()}}
         return (
-            f"**{counts_line(m)}.** The run's files (report.md, results.jsonl, metrics.json) are in `{out}`.",
+            f"**{counts_line(m)}.** The run's files (report.md, results.jsonl, metrics.json) are in "
+            f"{escape_markdown(out)}.",
             f"#### Retrieval\n\n{retrieval_table(m, 'github')}",
             f"#### Answers, citations, abstention, latency\n\n{quality_table(m, 'github')}",
-            f"#### By tag\n\n{tags_table(m, 'github')}" if m.get("by_tag") else "",
+            f"#### By tag\n\n{tags_table(tagged, 'github')}" if m.get("by_tag") else "",
             [(str(out / name), caption) for name, caption in _PLOTS if (out / name).exists()],
             f"### Worst failures ({len(worst)} shown)\n\n"
             + ("\n\n".join(failure_markdown(r) for r in worst) or "Every question had the expected outcome."),
@@ -53,7 +82,12 @@ def evaluate_tab(service: QAService) -> None:
     with gr.Row():
         chosen = gr.Dropdown(list(sets), value=next(iter(sets), None), label="Evaluation set", scale=2)
         uploaded = gr.File(
-            label="…or upload a set (.jsonl)", file_types=[".jsonl"], type="filepath", scale=2, height=140
+            label="…or upload a set (.jsonl)",
+            file_types=[".jsonl"],
+            type="filepath",
+            scale=2,
+            height=140,
+            elem_id="qa-eval-upload",
         )
         run_button = gr.Button("Run evaluation", variant="primary", scale=1)
     summary = gr.Markdown("Pick a set and run it: the metrics, plots and worst failures appear here.")
@@ -62,6 +96,6 @@ def evaluate_tab(service: QAService) -> None:
         quality = gr.Markdown()
     by_tag = gr.Markdown()
     plots = gr.Gallery(label="Plots", columns=3, height="auto", object_fit="contain")
-    worst = gr.Markdown()
+    worst = gr.Markdown(elem_id="qa-eval-failures")
     outputs = [summary, retrieval, quality, by_tag, plots, worst]
-    run_button.click(evaluate, [chosen, uploaded], outputs, api_name="evaluate")
+    run_button.click(evaluate, [chosen, uploaded], outputs, api_name="evaluate", concurrency_limit=1)

@@ -1,5 +1,13 @@
-"""What the chat screen shows, made from the typed answers and articles: Markdown for the chat, HTML for
-the panels. Article text, titles and sources are untrusted, so everything taken from them is escaped.
+"""What the chat screen shows, made from the typed answers and articles: Markdown for the chat and the
+Evaluate tab, HTML for the panels and error messages.
+
+Everything taken from an article, an evaluation set or a request is untrusted. It reaches the page
+only through the three functions below, the one escaping path every renderer uses:
+
+- `escape_html` for text and attribute values in HTML (panels, cards, error messages);
+- `escape_markdown` for text in Markdown (chat, Evaluate tab): no tags, no emphasis, no links,
+  not even the bare URLs Markdown renderers link by themselves;
+- `link_url` for the only URLs that may become links: http and https.
 
 A citation link carries its article id and character span (`#qa-cite=<id>|<start>|<end>`), so the
 links of an old answer still open the spans it cited; the page's script (ui/app.py) turns a click on
@@ -10,18 +18,52 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import quote, unquote
+import string
+from urllib.parse import quote, unquote, urlsplit
 
 from qa.types import Answer, Article, Citation
 
 CITE_PREFIX = "#qa-cite="
 CONTEXT_CHARS = 300  # of the paragraph shown around a quoted span on its card
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
+# Markdown gives meaning to ASCII punctuation only, and CommonMark lets a backslash escape any of it.
+# The HTML-special characters become entities instead, which every Markdown renderer passes through.
+_HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MARKDOWN_ESCAPES = {c: _HTML_SPECIAL.get(c, "\\" + c) for c in string.punctuation}
+_MARKDOWN_SPECIAL = re.compile("[" + re.escape(string.punctuation) + "]")
+# No whitespace, control characters or what would end an attribute or a Markdown link: a browser reads
+# those differently from us (it drops tabs inside "java\tscript:", for one).
+_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f<>\"`\\]+", re.IGNORECASE)
 
 
-def escape_markdown(text: str) -> str:
-    """Untrusted text shown as itself by the chat's Markdown renderer: no tags, no emphasis, no links."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+def escape_html(text: object) -> str:
+    """Untrusted text as HTML text or a quoted attribute value: shown as itself, never markup."""
+    return html.escape(str(text), quote=True)
+
+
+def escape_markdown(text: object) -> str:
+    """Untrusted text shown as itself by a Markdown renderer: no tags, emphasis, links or autolinks.
+
+    Every ASCII punctuation mark is escaped, so `https://x` reads `https\\:\\/\\/x` and the renderer's
+    autolinker, which looks for `https://`, `www.` and `@`, finds nothing to link (a URL in quoted
+    text used to become a link to an address with the escapes inside it).
+    """
+    return _MARKDOWN_SPECIAL.sub(lambda m: _MARKDOWN_ESCAPES[m[0]], str(text))
+
+
+def link_url(url: str | None) -> str | None:
+    """The URL, if it may become a link: http(s) with a host, nothing a browser would read otherwise."""
+    if not url or not _WEB_URL.fullmatch(url):
+        return None
+    try:
+        return url if urlsplit(url).hostname else None
+    except ValueError:  # a malformed port or IPv6 host
+        return None
+
+
+def error_message(text: object) -> str:
+    """A message for `gr.Error`, which the page shows as HTML: it often quotes what was typed. Only what
+    makes markup is escaped (the message is element text), so API clients read quotes as quotes."""
+    return html.escape(str(text), quote=False)
 
 
 def cite_href(c: Citation) -> str:
@@ -43,8 +85,21 @@ def question_message(answer: Answer) -> str:
     return text
 
 
+def _short_answer(answer: Answer):
+    """The answer's short span (qa.types.ShortAnswer), when it has one and it lies in one of its citations."""
+    short = getattr(answer, "short_answer", None)  # None for most answers (only typed questions get one)
+    if short is None or not getattr(short, "text", "").strip():
+        return None
+    return short if any(_holds(c, short) for c in answer.citations) else None
+
+
+def _holds(c: Citation, short) -> bool:
+    return c.article_id == short.article_id and c.start <= short.start and short.end <= c.end
+
+
 def answer_message(answer: Answer) -> str:
-    """The assistant's turn: each sentence with its `[n]` links, unsupported ones marked, then its sources."""
+    """The assistant's turn: the short answer, each sentence with its `[n]` links, unsupported ones marked,
+    then its sources."""
     by_n = {c.n: c for c in answer.citations}
     lines = []
     if answer.abstained:
@@ -54,6 +109,8 @@ def answer_message(answer: Answer) -> str:
             lines.append("\nWhat the model wrote, which the cited passages do not support:")
             lines += [f"- ⚠️ ~~{escape_markdown(s.text)}~~" for s in flagged]
         return "\n".join(lines)
+    if short := _short_answer(answer):
+        lines.append(f"**{escape_markdown(' '.join(short.text.split()))}**\n")
     parts = []
     for s in answer.sentences:
         links = "".join(f" [\\[{n}\\]]({cite_href(by_n[n])})" for n in s.citations if n in by_n)
@@ -75,67 +132,129 @@ def _source_line(c: Citation) -> str:
 
 
 def citation_cards(answer: Answer, articles: dict[str, Article]) -> str:
-    """One card per citation: the quoted span highlighted in its paragraph; a click opens the article."""
+    """One card per citation: the quoted span highlighted in its paragraph (and the short answer within
+    it); a click opens the article."""
     if answer.abstained:
         return "<p class='qa-empty'>No passage of the articles answers this question.</p>"
+    short = _short_answer(answer)
     cards = []
     for c in answer.citations:
         article = articles.get(c.article_id)
-        meta = " · ".join(html.escape(x) for x in (c.source, c.published) if x)
+        inner = short if short and _holds(c, short) else None
+        meta = " · ".join(escape_html(x) for x in (c.source, c.published) if x)
         also = "".join(
-            f"<li>{html.escape(d.get('title') or d['article_id'])}"
-            f"{' — ' + html.escape(d['source']) if d.get('source') else ''}</li>"
+            f"<li>{escape_html(d.get('title') or d['article_id'])}"
+            f"{' — ' + escape_html(d['source']) if d.get('source') else ''}</li>"
             for d in c.also_in
         )
         cards.append(
-            f"<a class='qa-card' href='{cite_href(c)}' data-n='{c.n}'>"
-            f"<div class='qa-card-head'><b>[{c.n}] {html.escape(c.title)}</b></div>"
-            f"<small>{meta}{' · ' if meta else ''}characters {c.start}–{c.end}</small>"
-            f"<p class='qa-context'>{_in_context(article, c) if article else _marked(c.quote)}</p>"
+            f"<a class='qa-card' href='{escape_html(cite_href(c))}' data-n='{int(c.n)}'>"
+            f"<div class='qa-card-head'><b>[{int(c.n)}] {escape_html(c.title)}</b></div>"
+            f"<small>{meta}{' · ' if meta else ''}characters {int(c.start)}–{int(c.end)}</small>"
+            f"<p class='qa-context'>{_in_context(article, c, inner) if article else _marked(c.quote, c.start, inner)}"
+            "</p>"
             + (f"<small>Also in:</small><ul class='qa-also'>{also}</ul>" if also else "")
             + "</a>"
         )
     return "\n".join(cards)
 
 
-def _marked(text: str) -> str:
-    return f"<mark>{html.escape(text)}</mark>"
+def _marked(quote_text: str, start: int, short=None) -> str:
+    """The quoted span (which starts at `start` in its article) in a <mark>, the short answer in a nested one."""
+    if short is None or not (0 <= short.start - start <= short.end - start <= len(quote_text)):
+        return f"<mark>{escape_html(quote_text)}</mark>"
+    a, b = short.start - start, short.end - start
+    return (
+        f"<mark>{escape_html(quote_text[:a])}<mark class='qa-short'>{escape_html(quote_text[a:b])}</mark>"
+        f"{escape_html(quote_text[b:])}</mark>"
+    )
 
 
-def _in_context(article: Article, c: Citation) -> str:
+def _in_context(article: Article, c: Citation, short=None) -> str:
     paragraph = article.paragraph_around(c.start, c.end)
     start, end = max(paragraph.start, c.start - CONTEXT_CHARS), min(paragraph.end, c.end + CONTEXT_CHARS)
     before, after = article.text[start : c.start], article.text[c.end : end]
     return (
         ("…" if start > paragraph.start else "")
-        + html.escape(before)
-        + _marked(article.text[c.start : c.end])
-        + html.escape(after)
+        + escape_html(before)
+        + _marked(article.text[c.start : c.end], c.start, short)
+        + escape_html(after)
         + ("…" if end < paragraph.end else "")
     )
 
 
 def article_html(article: Article, start: int, end: int) -> str:
     """The whole article, escaped, with [start, end) marked (the page scrolls the mark into view)."""
-    meta = " · ".join(html.escape(x) for x in (article.source, article.published) if x)
-    link = f" · <a href='{html.escape(article.url)}' target='_blank' rel='noopener'>original</a>" if article.url else ""
+    meta = " · ".join(escape_html(x) for x in (article.source, article.published) if x)
+    url = link_url(article.url)  # old stored data may hold any scheme: only http(s) becomes a link
+    link = f" · <a href='{escape_html(url)}' target='_blank' rel='noopener noreferrer'>original</a>" if url else ""
     text = article.text
-    body = html.escape(text[:start]) + f"<mark id='qa-highlight'>{html.escape(text[start:end])}</mark>"
-    body += html.escape(text[end:])
+    body = escape_html(text[:start]) + f"<mark id='qa-highlight'>{escape_html(text[start:end])}</mark>"
+    body += escape_html(text[end:])
     return (
-        f"<div class='qa-article'><h3>{html.escape(article.title)}</h3><small>{meta}{link}</small>"
+        f"<div class='qa-article'><h3>{escape_html(article.title)}</h3><small>{meta}{link}</small>"
         f"<div class='qa-article-text'>{body}</div></div>"
     )
+
+
+def missing_article_html(article_id: str) -> str:
+    """What a citation link shows when its article is gone (or the link was made up)."""
+    return f"<p class='qa-empty'>The article '{escape_html(article_id)}' is no longer stored.</p>"
 
 
 def stats_markdown(stats: dict) -> str:
     updated = stats.get("last_updated")
     when = f", last updated {updated.replace('T', ' ').replace('+00:00', ' UTC')}" if updated else ""
-    return f"**{stats['articles']}** articles, **{stats['chunks']}** chunks{when}"
+    return f"**{stats['articles']}** articles, **{stats['chunks']}** chunks{escape_markdown(when)}"
 
 
 def ingest_markdown(report) -> str:
     """An ingest report: the counts, then each refused or failed file with its problem."""
     lines = [f"**{report.summary()}**"]
     lines += [f"- ❌ {escape_markdown(error)}" for error in report.errors]
+    return "\n".join(lines)
+
+
+# -- the Evaluate tab ------------------------------------------------------------------------
+
+
+def failure_markdown(record: dict) -> str:
+    """One failed question of a run (a results.jsonl record): what was asked, expected and answered.
+
+    Like eval.report's version for report.md, but through escape_markdown: the set and the
+    articles are untrusted, and this is shown on the page, where a link would be live.
+    """
+    from eval.metrics import OUTCOMES, outcome
+
+    scores = record["scores"]
+    problem = OUTCOMES[outcome(scores)]
+    if scores["citations_valid"] < scores["citations"]:
+        problem = f"{scores['citations'] - scores['citations_valid']} cited quote(s) differ from the article text"
+    expected = record["expected"]
+
+    def line(text: object) -> str:
+        return escape_markdown(" ".join(str(text).split()))  # one line: a newline could start a new block
+
+    lines = [f"#### {line(record['id'])} — {escape_markdown(problem)}", ""]
+    lines.append(f"- **Question:** {line(record['question'])}")
+    for asked, answered in record.get("history", []):
+        lines.append(f"- **Earlier turn:** {line(asked)} → {line(answered)}")
+    if record.get("rewritten_question"):
+        lines.append(f"- **Rewritten as:** {line(record['rewritten_question'])}")
+    lines.append(
+        "- **Expected:** " + (" / ".join(line(a) for a in expected["answers"]) or "abstain (the articles do not say)")
+    )
+    lines += [f"  - evidence: {line(quote_text)}" for quote_text in expected["evidence"]]
+    lines.append(f"- **Answered:** {line(record['answer'])}")
+    flagged = [s for s in record.get("sentences", []) if s.get("unsupported")]
+    lines += [f"  - unsupported, flagged: {line(s['text'])}" for s in flagged]
+    lines += [
+        f"  - \\[{int(c['n'])}\\] {line(c['title'])}, characters {int(c['start'])}–{int(c['end'])}: "
+        + line(c["quote"])
+        for c in record["citations"]
+    ]
+    if scores.get("f1") is not None:
+        lines.append(
+            f"- token F1 {scores['f1']:.2f} · evidence cited {scores['evidence_cited']}/{scores['evidence_units']}"
+        )
     return "\n".join(lines)
