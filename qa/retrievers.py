@@ -1,19 +1,24 @@
-"""Retrievers: a question in, scored passages out (also usable as a LangChain retriever)."""
+"""Retrievers: a question in, scored passages out (also usable as a LangChain retriever).
+
+LangChain's retriever module is imported only when the LangChain interface is used
+(`as_langchain()`, `invoke`, `|`): importing it costs about a second that `qa ask` does not need.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
-from index.embedders import SentenceTransformerEmbedder
-from index.lexical import BM25Index
-from index.store import ChromaStore, where_clause
+from index.store import where_clause
 from qa.types import Filters, Passage
+
+if TYPE_CHECKING:
+    from langchain_core.retrievers import BaseRetriever
+
+    from index.lexical import BM25Index
+    from index.store import ChromaStore
 
 
 @dataclass
@@ -31,24 +36,27 @@ def without_copies(store: ChromaStore, passages: list[Passage]) -> list[Passage]
     return [p for p in passages if p.duplicate_of not in live]
 
 
-class HybridRetriever(BaseRetriever):
+@dataclass
+class HybridRetriever:
     """Chunks found two ways, fused by reciprocal rank: by meaning (Chroma) and by words (BM25).
 
     Dense search alone misses names and rare words ("Peskov", "Q3 2019"); BM25 alone misses
     paraphrase. A chunk's dense score is the better of its own cosine and that of its best
     sentence, because a chunk's vector blurs a short statement among its neighbours.
+
+    As a LangChain retriever: `as_langchain()` is a `BaseRetriever` over this one; `invoke`,
+    `ainvoke`, `batch`, `stream` and `|` are forwarded to it.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     store: ChromaStore
-    embedder: SentenceTransformerEmbedder
+    embedder: Any  # index.embedders: OnnxEmbedder or SentenceTransformerEmbedder (encode -> unit vectors)
     lexical: BM25Index
     k: int = 5
     # The candidate pool does not shrink with k, so a ranking cut at 5 is the first 5 of one cut at
     # 10: evaluation's hit@10 then extends exactly the passages the answer was made from.
     candidates: int = 20
     rrf_k: int = 60  # the usual constant of reciprocal rank fusion (Cormack et al. 2009)
+    _langchain: Any = field(default=None, init=False, repr=False, compare=False)
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> Retrieval:
         k = k or self.k
@@ -74,7 +82,10 @@ class HybridRetriever(BaseRetriever):
             best[chunk_id] = max(best.get(chunk_id, score), score)
         return sorted(best.items(), key=lambda item: item[1], reverse=True)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def documents(self, query: str) -> list:
+        """The passages of `query` as LangChain `Document`s (id: the chunk id; metadata: where it is from)."""
+        from langchain_core.documents import Document
+
         return [
             Document(
                 id=p.chunk_id,
@@ -92,3 +103,51 @@ class HybridRetriever(BaseRetriever):
             )
             for p in self.retrieve(query).passages
         ]
+
+    def as_langchain(self) -> BaseRetriever:
+        """This retriever as a LangChain `BaseRetriever` (a Runnable: chains, `invoke`, callbacks)."""
+        if self._langchain is None:
+            self._langchain = _langchain_class()(hybrid=self)
+        return self._langchain
+
+    def invoke(self, input: str, config=None, **kwargs) -> list:
+        return self.as_langchain().invoke(input, config, **kwargs)
+
+    async def ainvoke(self, input: str, config=None, **kwargs) -> list:
+        return await self.as_langchain().ainvoke(input, config, **kwargs)
+
+    def batch(self, inputs: list[str], config=None, **kwargs) -> list[list]:
+        return self.as_langchain().batch(inputs, config, **kwargs)
+
+    def stream(self, input: str, config=None, **kwargs):
+        return self.as_langchain().stream(input, config, **kwargs)
+
+    def __or__(self, other):
+        return self.as_langchain() | other
+
+    def __ror__(self, other):
+        return other | self.as_langchain()
+
+
+_LANGCHAIN_CLASS = None
+
+
+def _langchain_class():
+    """The BaseRetriever subclass, defined on first use (so importing this module stays cheap)."""
+    global _LANGCHAIN_CLASS
+    if _LANGCHAIN_CLASS is None:
+        from langchain_core.callbacks import CallbackManagerForRetrieverRun
+        from langchain_core.retrievers import BaseRetriever
+        from pydantic import ConfigDict
+
+        class HybridLangChainRetriever(BaseRetriever):
+            """`HybridRetriever` behind LangChain's retriever interface."""
+
+            model_config = ConfigDict(arbitrary_types_allowed=True)
+            hybrid: Any  # the HybridRetriever (Any: pydantic need not know its fields' types)
+
+            def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list:
+                return self.hybrid.documents(query)
+
+        _LANGCHAIN_CLASS = HybridLangChainRetriever
+    return _LANGCHAIN_CLASS

@@ -1,0 +1,394 @@
+"""`make bench-scale`: qa at 10,000 and 100,000 chunks, built from the real Wikinews articles.
+
+    .venv/bin/python benchmarks/scale.py [--sizes 10000 100000] [--questions 40] [--out runs/scale]
+
+The articles are ingested once for real (the seed). Each size is then made of copies of the seed's
+rows, read back from Chroma: every copy gets new article, chunk and sentence ids, a publication
+date moved by a few weeks, and its vectors plus small Gaussian noise (renormalised), so building
+100,000 chunks takes minutes on 2 cores instead of hours of embedding. BM25 is then built over
+all of it as `qa` builds it. Measured per size (each in its own process): extractive answers end
+to end (p50, p95), `qa serve`'s resident memory, adding one new article (BM25 included), and
+the size of Chroma's folder. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench import CORPORA, ENV, PYTHON, pct, qa_command, run_child  # noqa: E402
+
+NOISE = 0.01  # per component, before renormalising: a copy's vector stays at cosine ~0.98 of its original
+SHIFT_DAYS = 17  # copy j is dated j * SHIFT_DAYS later
+
+
+def log(message: str) -> None:
+    print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def seed(home: Path) -> None:
+    """The Wikinews articles, ingested by qa as a user would."""
+    if (home / "seeded").exists():
+        return
+    shutil.rmtree(home, ignore_errors=True)
+    wall, _ = run_child(qa_command("ingest", "--home", str(home), str(CORPORA["wikinews"])), dict(os.environ) | ENV)
+    log(f"seed: Wikinews ingested in {wall:.0f} s")
+    (home / "seeded").touch()
+
+
+def _shift(date: str | None, days: int) -> str | None:
+    if not date:
+        return date
+    return (dt.date.fromisoformat(date) + dt.timedelta(days=days)).isoformat()
+
+
+_SEED_CLIENTS: dict = {}
+
+
+def build(seed_home: Path, home: Path, target_chunks: int, collection: str = "qa") -> dict:
+    """A copy of the seed's Chroma grown to `target_chunks` chunks with re-identified copies."""
+    import chromadb
+    import numpy as np
+    from chromadb.config import Settings as ChromaSettings
+
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    # A fresh Chroma, not a copy of the seed's folder: adding to a copied folder grew one HNSW
+    # file (link_lists.bin) by gigabytes a minute with Chroma 1.5.9. Same names and metadata.
+    settings = ChromaSettings(anonymized_telemetry=False)
+    source = _SEED_CLIENTS.get(seed_home) or chromadb.PersistentClient(path=str(seed_home / "chroma"), settings=settings)
+    _SEED_CLIENTS[seed_home] = source  # Chroma refuses a second client on one folder in one process
+    client = chromadb.PersistentClient(path=str(home / "chroma"), settings=settings)
+    cols, rows = {}, {}
+    for role in ("articles", "chunks", "sentences"):
+        seed_col = source.get_collection(f"{collection}_{role}")
+        rows[role] = _read_all(seed_col)
+        cols[role] = client.create_collection(
+            f"{collection}_{role}", metadata=seed_col.metadata, embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+    by_article: dict[str, dict[str, list[int]]] = {}
+    for role in ("chunks", "sentences"):
+        for i, meta in enumerate(rows[role]["metadatas"]):
+            by_article.setdefault(meta["article_id"], {}).setdefault(role, []).append(i)
+    articles = rows["articles"]
+    rng = np.random.default_rng(0)
+    batch = max(1, client.get_max_batch_size())
+    total = 0
+    copy = -1  # copy 0 is the seed itself
+    pending: dict[str, list] = {role: [] for role in cols}
+
+    def flush(force: bool = False) -> None:
+        for role, items in pending.items():
+            while items and (force or len(items) >= batch):
+                part, items[:] = items[:batch], items[batch:]
+                ids, vecs, docs, metas = zip(*part)
+                cols[role].add(ids=list(ids), embeddings=np.stack(vecs), documents=list(docs), metadatas=list(metas))
+
+    def noisy(vector) -> np.ndarray:
+        if copy == 0:
+            return np.asarray(vector, dtype=np.float32)
+        v = np.asarray(vector, dtype=np.float32) + rng.normal(0, NOISE, len(vector)).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    seed_chunks = max(1, sum(len(roles.get("chunks", [])) for roles in by_article.values()))
+    max_copies = -(-target_chunks // seed_chunks) + 1  # a guard: each copy adds the seed's chunks
+    while total < target_chunks:
+        copy += 1
+        if copy > max_copies:
+            raise RuntimeError(f"{copy} copies made and still {total} < {target_chunks} chunks: the seed is wrong")
+        log(f"copy {copy}: {total:,} chunks so far")
+        days = copy * SHIFT_DAYS
+        for a, article_id in enumerate(articles["ids"]):
+            if total >= target_chunks:
+                break
+            new_id = f"{article_id}~{copy}" if copy else article_id
+            meta = dict(articles["metadatas"][a])
+            version = meta.get("version", "")
+
+            def renamed(value: str) -> str:
+                return value.replace(f"{article_id}:{version}:", f"{new_id}:{version}:")
+
+            def row_meta(m: dict) -> dict:
+                m = dict(m, article_id=new_id)
+                if copy:  # a re-identified copy is its own article, not a near-duplicate
+                    m.pop("duplicate_of", None)
+                if m.get("published"):
+                    m["published"] = _shift(m["published"], days)
+                    m["published_day"] = int(m["published"].replace("-", ""))
+                for key in ("chunk_id", "sentence_ids"):
+                    if key in m:
+                        m[key] = ",".join(renamed(x) for x in m[key].split(","))
+                return m
+
+            for role in ("chunks", "sentences"):
+                for i in by_article.get(article_id, {}).get(role, []):
+                    r = rows[role]
+                    pending[role].append(
+                        (renamed(r["ids"][i]), noisy(r["embeddings"][i]), r["documents"][i], row_meta(r["metadatas"][i]))
+                    )
+            meta = row_meta(meta)
+            meta.pop("path", None)
+            pending["articles"].append((new_id, noisy(articles["embeddings"][a]), articles["documents"][a], meta))
+            total += len(by_article.get(article_id, {}).get("chunks", []))
+            flush()
+    flush(force=True)
+    unreadable = {role: len(r["unreadable"]) for role, r in rows.items() if r["unreadable"]}
+    return {role: col.count() for role, col in cols.items()} | {"copies": copy, "unreadable_seed_rows": unreadable}
+
+
+def _read_all(collection, page: int = 1000) -> dict[str, list]:
+    """Every row of a collection with its vector. Ids first, then vectors by id in pages: Chroma 1.5.9
+    fails some gets of embeddings by offset ("Error getting embedding"); a page that fails is
+    read row by row and rows that still fail are left out (counted in `unreadable`)."""
+    ids = collection.get(include=[])["ids"]
+    out: dict[str, list] = {"ids": [], "metadatas": [], "documents": [], "embeddings": [], "unreadable": []}
+
+    def read(part: list[str]) -> None:
+        try:
+            got = collection.get(ids=part, include=["metadatas", "documents", "embeddings"])
+        except Exception:
+            if len(part) == 1:
+                out["unreadable"].append(part[0])
+                return
+            for one in part:
+                read([one])
+            return
+        for key in ("ids", "metadatas", "documents", "embeddings"):
+            out[key].extend(got[key])
+
+    for start in range(0, len(ids), page):
+        read(ids[start : start + page])
+    return out
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# -- workers ------------------------------------------------------------------------------------
+
+
+def worker_bm25(home: str) -> dict:
+    """Build the BM25 index over everything (what the first question after such a bulk load does)."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    service = QAService(Settings(home=Path(home)))
+    started = time.perf_counter()
+    service.lexical.sync(service.store)
+    return {"bm25_build_s": time.perf_counter() - started, "bm25_chunks": len(service.lexical)}
+
+
+def worker_queries(home: str, n: str) -> dict:
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    import bench
+
+    service = QAService(Settings(home=Path(home)))
+    started = time.perf_counter()
+    service.warm_up()
+    warm_up = time.perf_counter() - started
+    questions = bench.questions_for("wikinews", CORPORA["wikinews"], int(n))
+    questions += ["What did Bush say?", "What did the police say?", "Who won the election?"]
+    service.ask(questions[0])
+    times, retrieve = [], []
+    for question in questions:
+        started = time.perf_counter()
+        answer = service.ask(question)
+        times.append((time.perf_counter() - started) * 1000)
+        retrieve.append(answer.timings_ms.get("retrieve", 0.0))
+    added = worker_add(service)
+    return {"warm_up_s": warm_up, "query_ms": times, "retrieve_ms": retrieve} | added
+
+
+def worker_add(service) -> dict:
+    """One new article added to the warm service, as the chat screen's paste does (BM25 included)."""
+    from qa.types import Article
+
+    text = (
+        "The harbour authority of Porto announced on Monday that the new container terminal will open in May. "
+        "\"We expect the first ships within weeks,\" said Maria Costa, the authority's director. "
+        "The terminal cost 120 million euros and doubles the port's capacity.\n\n"
+        "Local fishermen said they feared the traffic would disturb the river mouth."
+    )
+    article = Article(id="scale-added-article", title="Porto opens a container terminal", text=text,
+                      published="2026-11-27", source="Scale bench", content_hash="scale-added-article-1")
+    started = time.perf_counter()
+    report = service.ingest_articles([article], progress=False)
+    added = time.perf_counter() - started
+    timings = getattr(report, "timings", None) or {}
+    return {"add_one_s": added, "add_one_report": report.summary(), "add_one_timings": timings}
+
+
+# -- the parent ---------------------------------------------------------------------------------
+
+
+def serve_rss(home: Path, env: dict, questions: list[str]) -> dict:
+    """`qa serve` started, warmed, asked a few questions through its API: peak and current RSS."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_file = (home / "serve.log").open("w")
+    process = subprocess.Popen(qa_command("serve", "--home", str(home), "--port", str(port)), env=env,
+                               stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"qa serve did not start: {(home / 'serve.log').read_text()[-2000:]}")
+                time.sleep(1)
+        started_rss = _status(process.pid)
+        try:
+            from gradio_client import Client
+
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            for question in questions:
+                client.predict(question, "", "", "", api_name="/ask")
+        except Exception as exc:  # the RSS after start-up is still worth reporting
+            log(f"asking through the API failed: {exc}")
+        return {"serve_rss_start_mb": started_rss["VmRSS"], "serve_rss_mb": _status(process.pid)["VmRSS"],
+                "serve_peak_rss_mb": _status(process.pid)["VmHWM"]}
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def _status(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak) of a process and its children, in MB."""
+    out = {"VmRSS": 0.0, "VmHWM": 0.0}
+    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            key = line.split(":")[0]
+            if key in out:
+                out[key] += int(line.split()[1]) / 1024
+    return out
+
+
+def worker(kind: str, *args: str) -> list[str]:
+    return [str(PYTHON), str(Path(__file__).resolve()), "--worker", kind, *args]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "scale")
+    parser.add_argument("--keep", action="store_true", help="keep the built indexes under OUT")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, *rest = args.worker
+        result = {"bm25": worker_bm25, "queries": worker_queries}[kind](*rest)
+        print(json.dumps(result), flush=True)
+        return
+    env = dict(os.environ) | ENV
+    args.out.mkdir(parents=True, exist_ok=True)
+    seed_home = args.out / "seed"
+    seed(seed_home)
+    # Sizes measured earlier (another --sizes run) stay in the table.
+    saved = args.out / "results.json"
+    results = {int(k): v for k, v in json.loads(saved.read_text()).items()} if saved.exists() else {}
+    for size in args.sizes:
+        home = args.out / f"index-{size}"
+        started = time.perf_counter()
+        counts = build(seed_home, home, size)
+        built = time.perf_counter() - started
+        log(f"{size}: built {counts} in {built:.0f} s")
+        _, bm25 = run_child(worker("bm25", str(home)), env)
+        log(f"{size}: BM25 built in {bm25['bm25_build_s']:.1f} s")
+        _, queries = run_child(worker("queries", str(home), str(args.questions)), env)
+        log(f"{size}: queries p50 {statistics.median(queries['query_ms']):.0f} ms; added one in {queries['add_one_s']:.2f} s")
+        serve = serve_rss(home, env, ["What did Bush say?", "Who won the election?", "What happened in Iraq?"])
+        results[size] = {
+            "counts": counts,
+            "build_s": built,
+            **bm25,
+            "query_p50_ms": statistics.median(queries["query_ms"]),
+            "query_p95_ms": pct(queries["query_ms"], 0.95),
+            "retrieve_p50_ms": statistics.median(queries["retrieve_ms"]),
+            "retrieve_p95_ms": pct(queries["retrieve_ms"], 0.95),
+            "questions": len(queries["query_ms"]),
+            "warm_up_s": queries["warm_up_s"],
+            "add_one_s": queries["add_one_s"],
+            "add_one_timings": queries["add_one_timings"],
+            **serve,
+            "chroma_mb": du(home / "chroma") / 1e6,
+            "bm25_mb": du(home / "bm25") / 1e6,
+            "query_ms": queries["query_ms"],
+        }
+        (args.out / "results.json").write_text(json.dumps(results, indent=2))
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    print(table(results))
+    (args.out / "table.md").write_text(table(results) + "\n")
+    plot(results, args.out / "latency.png")
+    print(f"written: {args.out / 'table.md'}, {args.out / 'results.json'}, {args.out / 'latency.png'}")
+
+
+def table(results: dict) -> str:
+    from tabulate import tabulate
+
+    rows = [
+        ("articles / chunks / sentences", lambda r: f"{r['counts']['articles']:,} / {r['counts']['chunks']:,} / "
+                                                    f"{r['counts']['sentences']:,}"),
+        ("answer p50, ms (extractive, end to end)", lambda r: f"{r['query_p50_ms']:.0f}"),
+        ("answer p95, ms", lambda r: f"{r['query_p95_ms']:.0f}"),
+        ("  of which retrieval p50 / p95, ms", lambda r: f"{r['retrieve_p50_ms']:.0f} / {r['retrieve_p95_ms']:.0f}"),
+        ("qa serve RSS after start / after 3 answers, MB",
+         lambda r: f"{r['serve_rss_start_mb']:.0f} / {r['serve_rss_mb']:.0f}"),
+        ("add one article (warm, BM25 included), s", lambda r: f"{r['add_one_s']:.2f}"),
+        ("BM25 full build, s", lambda r: f"{r['bm25_build_s']:.1f}"),
+        ("Chroma on disk, MB", lambda r: f"{r['chroma_mb']:.0f}"),
+        ("BM25 on disk, MB", lambda r: f"{r['bm25_mb']:.0f}"),
+        ("building the copies, s", lambda r: f"{r['build_s']:.0f}"),
+    ]
+    sizes = sorted(results, key=int)
+    return tabulate([(label, *(f(results[s]) for s in sizes)) for label, f in rows],
+                    headers=("", *(f"{int(s):,} chunks" for s in sizes)), tablefmt="github")
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(results, key=int)
+    x = [results[s]["counts"]["chunks"] for s in sizes]
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for key, label, style in (("query_p50_ms", "p50", "o-"), ("query_p95_ms", "p95", "s--")):
+        ax.plot(x, [results[s][key] for s in sizes], style, label=f"answer {label}")
+    ax.axhline(150, color="grey", linewidth=0.8, linestyle=":", label="p95 target (150 ms)")
+    ax.set_xscale("log")
+    ax.set_xlabel("chunks in the index (log scale)")
+    ax.set_ylabel("ms, extractive answer end to end")
+    ax.set_title("qa answer latency against index size")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
