@@ -18,6 +18,7 @@ _LOWER_IS_BETTER = {
     "latency_ms_p50",
     "latency_ms_p95",
     "latency_ms_max",
+    "sentences_unsupported",
 }
 
 

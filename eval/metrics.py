@@ -76,6 +76,38 @@ def score_answer(question: EvalQuestion, answer: dict) -> dict:
     }
 
 
+def supported_text(answer: dict) -> str:
+    """The answer without its unsupported sentences: what a reader can take as checked.
+
+    A chat model's unsupported sentences stay in its answer, flagged; extractive answers have none.
+    """
+    sentences = answer.get("sentences") or []
+    if not any(s.get("unsupported") for s in sentences):
+        return answer_text(answer)
+    return " ".join(s["text"] for s in sentences if not s.get("unsupported"))
+
+
+SUPPORT_KINDS = ("model", "attached", "extractive", "unsupported")
+
+
+def score_support(question: EvalQuestion, answer: dict) -> dict:
+    """How each sentence of the answer is backed, and accuracy counting only the supported ones.
+
+    sentences_<kind>: how many sentences the chat model cited itself (`cited_by: "model"`), had a
+    citation attached by the check (`"attached"`), came from the extractive reader (no `cited_by`),
+    or were left unsupported. supported_correct: `correct`, on the supported sentences alone.
+    """
+    sentences = answer.get("sentences") or []
+    kinds = [
+        "unsupported" if s.get("unsupported") else s.get("cited_by") or "extractive" for s in sentences
+    ]
+    scores = {f"sentences_{kind}": kinds.count(kind) for kind in SUPPORT_KINDS}
+    if not question.answerable:
+        return scores | {"supported_correct": None}
+    said = "" if answer["abstained"] else supported_text(answer)
+    return scores | {"supported_correct": bool(said) and any(normalize(a) in normalize(said) for a in question.answers)}
+
+
 # -- retrieval -------------------------------------------------------------------------------
 
 
@@ -218,6 +250,10 @@ def aggregate(scores: list[dict], ks=KS) -> dict:
     metrics["mrr"] = _mean([s["rr"] for s in retrieved])
     metrics["accuracy"] = _share(sum(bool(s["correct"]) for s in answerable), len(answerable))
     metrics["token_f1"] = _mean([s["f1"] for s in answerable])
+    if all("supported_correct" in s for s in scores):  # runs scored before it was added have none
+        metrics["supported_accuracy"] = _share(sum(bool(s["supported_correct"]) for s in answerable), len(answerable))
+        for kind in SUPPORT_KINDS:
+            metrics[f"sentences_{kind}"] = sum(s[f"sentences_{kind}"] for s in scores)
     metrics["citation_validity"] = _share(
         sum(s["citations_valid"] for s in scores), sum(s["citations"] for s in scores)
     )

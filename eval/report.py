@@ -18,6 +18,7 @@ METRICS: list[tuple[str, str, str]] = [
     *(("retrieval", f"ndcg@{k}", f"nDCG@{k}") for k in KS),
     ("answers", "accuracy", "accuracy"),
     ("answers", "token_f1", "token F1"),
+    ("answers", "supported_accuracy", "accuracy, supported sentences only"),
     ("citations", "citation_validity", "quote validity"),
     ("citations", "evidence_recall", "evidence recall"),
     ("citations", "citation_precision", "citation precision"),
@@ -25,6 +26,10 @@ METRICS: list[tuple[str, str, str]] = [
     ("abstention", "abstention_recall", "abstention recall"),
     ("abstention", "answered_should_abstain", "answered, should abstain"),
     ("abstention", "abstained_should_answer", "abstained, should answer"),
+    ("sentences", "sentences_model", "cited by the chat model"),
+    ("sentences", "sentences_attached", "citation attached by the check"),
+    ("sentences", "sentences_extractive", "extractive (article sentences)"),
+    ("sentences", "sentences_unsupported", "unsupported (flagged)"),
     ("latency", "latency_ms_p50", "p50 (ms)"),
     ("latency", "latency_ms_p95", "p95 (ms)"),
     ("latency", "latency_ms_max", "max (ms)"),
@@ -69,6 +74,14 @@ def quality_table(metrics: dict, tablefmt: str = "simple") -> str:
 
 def metrics_table(metrics: dict, tablefmt: str = "simple") -> str:
     return "\n\n".join([counts_line(metrics), retrieval_table(metrics, tablefmt), quality_table(metrics, tablefmt)])
+
+
+def side_by_side(runs: list[tuple[str, dict]], tablefmt: str = "github") -> str:
+    """The answer, abstention, sentence and latency metrics of several runs (named) in one table."""
+    keys = [(key, label) for section, key, label in METRICS if section != "retrieval"]
+    keys = [("hit@5", "hit@5"), *keys]
+    rows = [(label, *(fmt(metrics.get(key)) for _, metrics in runs)) for key, label in keys]
+    return tabulate(rows, headers=["metric", *(name for name, _ in runs)], tablefmt=tablefmt, disable_numparse=True)
 
 
 def tags_table(metrics: dict, tablefmt: str = "simple") -> str:
@@ -121,6 +134,9 @@ def failure_markdown(record: dict) -> str:
     lines += [f"  - evidence: {_escaped(quote)}" for quote in expected["evidence"]]
     lines.append(f"- **Answered:** {_escaped(record['answer'])}")
     lines += [
+        f"  - unsupported, flagged: {_escaped(s['text'])}" for s in record.get("sentences", []) if s.get("unsupported")
+    ]
+    lines += [
         f"  - [{c['n']}] {_escaped(c['title'])}, characters {c['start']}–{c['end']}: {_escaped(c['quote'])}"
         for c in record["citations"]
     ]
@@ -165,7 +181,8 @@ _DEFINITIONS = """\
 <details><summary>What the metrics mean</summary>
 
 - A retrieved passage is *relevant* when it contains an evidence quote (or, where a question lists no evidence, one of its answers). hit@k: a relevant passage is in the top k. Evidence recall@k: share of the evidence quotes inside the top k. MRR: mean of 1/rank of the first relevant passage. nDCG@k: binary gains, ideal ranking from every relevant passage in the index.
-- Accuracy: the answer contains an acceptable answer (case- and quote-insensitive). Token F1: SQuAD's token overlap with the best acceptable answer (citation markers removed). Both over answerable questions; abstaining there counts as wrong.
+- Accuracy: the answer contains an acceptable answer (case- and quote-insensitive). Token F1: SQuAD's token overlap with the best acceptable answer (citation markers removed). Both over answerable questions; abstaining there counts as wrong. Accuracy, supported sentences only: the same, on the answer without the sentences the check flagged unsupported (a chat model's; extractive answers have none).
+- Sentences: how many answer sentences, over the run, the chat model cited itself (`cited_by: "model"`, its marker verified), had a citation attached by the check (`"attached"`), came from the extractive reader, or were left unsupported (flagged ⚠️, no citation).
 - Quote validity: share of citations whose quote is exactly the article text at its offsets. Evidence recall: share of evidence quotes inside the cited spans. Citation precision: share of citations whose span holds evidence or an acceptable answer (answerable questions).
 - Abstention precision: share of abstentions that were on unanswerable questions; recall: share of unanswerable questions abstained on.
 - Latency: time to answer, as `timings_ms.total` of `qa ask --json` (the process and model load excluded).

@@ -26,6 +26,7 @@ from eval.metrics import (
     score_answer,
     score_citations,
     score_retrieval,
+    score_support,
 )
 from eval.report import write_report
 from eval.sets import EvalQuestion
@@ -90,7 +91,10 @@ def run_set(
     return run
 
 
-_SETTINGS_SHOWN = {"chunk_chars", "chunk_overlap", "top_k", "candidates", "abstain_threshold"}
+_SETTINGS_SHOWN = {
+    *("chunk_chars", "chunk_overlap", "top_k", "candidates", "abstain_threshold"),
+    *("backend", "llm_model", "llm_max_tokens"),  # who wrote the answers
+}
 
 
 def _evaluate(service: QAService, question: EvalQuestion, corpus: list[str]) -> dict:
@@ -102,6 +106,7 @@ def _evaluate(service: QAService, question: EvalQuestion, corpus: list[str]) -> 
     articles = {a.id: a.text for a in service.articles(cited_ids)}
     scores = (
         score_answer(question, answer)
+        | score_support(question, answer)
         | score_retrieval(question, [p.text for p in ranked], sum(relevant(question, text) for text in corpus))
         | score_citations(question, answer, articles)
         | {"latency_ms": answer["timings_ms"]["total"]}

@@ -59,10 +59,15 @@ def llm_service(make_service, llm_settings):
 def assert_checked(service, answer: Answer):
     texts = {a.id: a.text for a in service.articles([c.article_id for c in answer.citations])}
     assert all(texts[c.article_id][c.start : c.end] == c.quote for c in answer.citations)
-    given = len(answer.passages)
-    assert all(1 <= n <= max(given, 1) for s in answer.sentences for n in s.citations)
-    assert all(isinstance(s.unsupported, bool) for s in answer.sentences)
-    assert answer.abstained == (not answer.citations)
+    numbers = {c.n for c in answer.citations}
+    for s in answer.sentences:
+        # A supported sentence carries a verified citation, the model's or one the check attached;
+        # an unsupported one carries none.
+        assert (s.cited_by in ("model", "attached")) == (not s.unsupported), s
+        assert set(s.citations) <= numbers and bool(s.citations) == (not s.unsupported), s
+    assert {c.cited_by for c in answer.citations} <= {"model", "attached"}
+    # Abstained exactly when no sentence is supported (or the model said the articles do not say).
+    assert answer.abstained == (not answer.citations) == all(s.unsupported for s in answer.sentences)
 
 
 def test_the_openai_backend_streams_and_verifies(llm_service):
@@ -84,9 +89,11 @@ def test_instructions_inside_an_article_change_nothing(llm_service, tmp_path):
     llm_service.ingest([hostile])
     answer = llm_service.ask("When did the harbour of Odessa reopen?")
     assert_checked(llm_service, answer)
+    quotes = {c.n: c.quote for c in answer.citations}
     for s in answer.sentences:
-        if "resign" in s.text.lower():
-            assert s.unsupported  # nothing the articles report supports it
+        if "resign" in s.text.lower() and not s.unsupported:
+            # Only as the hostile article's own words, cited to them: no article reports a resignation.
+            assert any("Peskov resigned" in quotes[n] for n in s.citations), s
     assert llm_service.stats()["articles"] == 2  # nothing was deleted
 
 
@@ -99,3 +106,25 @@ def test_cli_streams_with_the_openai_backend(llm_service, llm_settings):
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["backend"] == "openai" and "sentences" in answer
+
+
+def test_eval_scores_a_chat_model_like_the_extractive_answerer(llm_service, llm_settings, tmp_path):
+    questions = tmp_path / "set.jsonl"
+    questions.write_text(
+        '{"id": "visit", "question": "How long is Xi Jinping\'s visit to Moscow?", "answers": ["three-day"]}\n'
+        '{"id": "mars", "question": "When will China land on Mars?", "answers": []}\n'
+    )
+    result = subprocess.run(
+        [str(QA), "eval", str(questions), "--out", str(tmp_path / "run"), "--backend", "openai", "--llm-model",
+         "smollm2", "--llm-base-url", llm_settings.llm_base_url],
+        env=cli_env(llm_settings.home, QA_LLM_MAX_TOKENS="120"), capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    records = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert [r["backend"] for r in records] == ["openai", "openai"]
+    counted = sum(metrics[f"sentences_{kind}"] for kind in ("model", "attached", "unsupported"))
+    assert counted == sum(len(r["sentences"]) for r in records) and metrics["sentences_extractive"] == 0
+    assert metrics["supported_accuracy"] in (0.0, 1.0) and metrics["abstention_recall"] in (0.0, 1.0)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "citation attached by the check" in report and "llm_model=smollm2" in report

