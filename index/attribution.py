@@ -1,79 +1,251 @@
-"""Who said what: each sentence's speakers, found at ingest with spaCy's parser and entities.
+"""Who said what: each sentence's speakers and the people it mentions, found at ingest.
 
-A sentence is attributed to the subject of a speech verb ("Peskov said", "Medvedev wrote",
-"Danilov tweeted"), to X in "according to X", and a pronoun subject ("He added ...") to the
-speaker named last before it. A paragraph that opens with a quotation mark and names nobody
-continues the quote before it (a statement quoted over several paragraphs).
+Built on spaCy's parse and entities, with people resolved by `index.mentions.MentionResolver`
+(names, surnames, roles, pronouns, pairs). A sentence is attributed to:
+
+- the subject of a speech verb ("Peskov said", "The minister added", "He warned", "the two
+  leaders said"), or X in "according to X", resolved to the person it refers to;
+- the speaker of the quotation it belongs to, when a quotation runs over several sentences or
+  paragraphs (`Okafor said: "The bridge is safe. We checked every bolt."`, or the speaker named
+  only after the quote closes). A paragraph that opens with a quotation mark while the one
+  before ended inside a quotation continues it, as news style writes long quotes;
+- the label of an interview answer ("Hugh McGuire: I think ..."), when the label opens two or
+  more paragraphs of the article or names a person the article already named.
+
+Subjects that are not people ("Downing Street officials", "the Kremlin") are kept as written.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from index.mentions import MentionResolver, Person, name_words
+from qa.types import Entity
 
 _SPEECH_VERBS = {
     f
     for forms in (
-        "say says said", "tell tells told", "add adds added", "write writes wrote", "warn warns warned",
-        "tweet tweets tweeted", "argue argues argued", "caution cautions cautioned", "describe describes described",
-        "mention mentions mentioned", "claim claims claimed", "insist insists insisted", "state states stated",
-        "announce announces announced", "note notes noted", "declare declares declared", "stress stresses stressed",
-        "explain explains explained", "call calls called", "urge urges urged", "reply replies replied",
-        "suggest suggests suggested", "confirm confirms confirmed", "deny denies denied", "posted",
+        "say says said",
+        "tell tells told",
+        "add adds added",
+        "write writes wrote",
+        "warn warns warned",
+        "tweet tweets tweeted",
+        "argue argues argued",
+        "caution cautions cautioned",
+        "describe describes described",
+        "mention mentions mentioned",
+        "claim claims claimed",
+        "insist insists insisted",
+        "state states stated",
+        "announce announces announced",
+        "note notes noted",
+        "declare declares declared",
+        "stress stresses stressed",
+        "explain explains explained",
+        "call calls called",
+        "urge urges urged",
+        "reply replies replied",
+        "suggest suggests suggested",
+        "confirm confirms confirmed",
+        "deny denies denied",
+        "posted",
+        "ask asks asked",
+        "respond responds responded",
+        "comment comments commented",
+        "admit admits admitted",
+        "acknowledge acknowledges acknowledged",
+        "recall recalls recalled",
+        "remark remarks remarked",
+        "predict predicts predicted",
+        "promise promises promised",
+        "assert asserts asserted",
+        "emphasise emphasises emphasised",
+        "emphasize emphasizes emphasized",
+        "reiterate reiterates reiterated",
+        "vow vows vowed",
+        "pledge pledges pledged",
+        "concede concedes conceded",
+        "accuse accuses accused",
+        "criticise criticises criticised",
+        "criticize criticizes criticized",
+        "praise praises praised",
+    )
+    for f in forms.split()
+}
+# Verbs that report speech only next to a quotation ('"…," he continued'; "fighting continued" is not).
+_QUOTING_VERBS = {
+    f
+    for forms in (
+        "continue continues continued",
+        "conclude concludes concluded",
+        "joke jokes joked",
+        "recount recounts recounted",
+        "quip quips quipped",
+        "exclaim exclaims exclaimed",
     )
     for f in forms.split()
 }
 SPEECH_VERB_PATTERN = "|".join(sorted(_SPEECH_VERBS, key=len, reverse=True))
-_PRONOUNS = {"he", "she", "they"}
-_OBJECT_PRONOUNS = {"him", "her", "them", "it", "this", "that", "which", "who", "i", "we", "you"}
+_OBJECT_PRONOUNS = {"him", "her", "them", "it", "this", "that", "which", "who", "i", "we", "you", "me", "us"}
+_PERSONAL = {"he", "she", "they"}
 _OPENING_QUOTES = ("“", '"', "‘")
 _DETERMINERS = {"the", "a", "an"}
-_NAME_WORD = re.compile(r"[\w-]+")
+_SPEAKER_ENTITIES = ("PERSON", "ORG", "GPE", "NORP", "FAC")
+# "Hugh McGuire: I think ...", "((WN)): Why ...": an interview's speaker label.
+_QUOTE_LABEL = re.compile(r"^\s*(?:(\(\([^()\n]{1,40}\)\))\s*:?|([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}):)(?:\s|$)")
+
+
+@dataclass(frozen=True)
+class SentenceFacts:
+    """What attribution found in one sentence (see qa.types.Sentence for the stored fields)."""
+
+    speakers: tuple[str, ...] = ()
+    speaker_keys: tuple[str, ...] = ()  # words of the speakers' names and roles
+    mentions: tuple[str, ...] = ()  # canonical names of the people the sentence refers to
+    mention_keys: tuple[str, ...] = ()  # words of their names and roles
+    entities: tuple[Entity, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedSentence:
+    """A sentence to attribute: its article offsets, the spaCy sentence it is (part of), and
+    whether it opens a paragraph. Several pieces of one over-long spaCy sentence share `sent`."""
+
+    start: int
+    end: int
+    sent: object  # spacy.tokens.Span
+    offset: int  # article offset of the spaCy doc `sent` belongs to
+    opens_paragraph: bool
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """An article's sentence facts, in order, and the people it names with their roles."""
+
+    sentences: list[SentenceFacts]
+    people: dict[str, tuple[str, ...]]  # canonical name -> roles
 
 
 class SpeakerAttributor:
-    def __init__(self, model: str):
-        import spacy
+    """Speakers, resolved mentions and entities of every sentence of one article."""
 
-        self.nlp = spacy.load(model, exclude=["lemmatizer"])
+    def attribute(
+        self, article_text: str, sentences: list[ParsedSentence], known_roles: dict[str, set[str]] | None = None
+    ) -> Attribution:
+        """`known_roles`: role -> names, from the collection's other articles (see MentionResolver)."""
+        resolver = MentionResolver(known_roles)
+        labels = _interview_labels(article_text, sentences)
+        # One pass over the spaCy sentences, in order; pieces of one sentence share its facts.
+        order: list[object] = []
+        for s in sentences:
+            if not order or order[-1] is not s.sent:
+                order.append(s.sent)
+        speakers: dict[int, list[Person | str]] = {}
+        mentioned: dict[int, list[Person]] = {}
+        opens = {id(s.sent): s.opens_paragraph for s in sentences if s.opens_paragraph}
+        current_label: Person | str | None = None
+        reported: set[int] = set()  # sentences with a speech verb, resolved or not
+        for index, sent in enumerate(order):
+            if id(sent) in opens:
+                current_label = None
+                label = _label(sent.text)
+                if label in labels:
+                    current_label = _label_speaker(resolver, label, index)
+            subjects = list(_speech_subjects(sent))
+            if _has_speech_verb(sent):
+                reported.add(index)
+            people = resolver.resolve_sentence(sent, index, {t.i for t in subjects})
+            found: list[Person | str] = []
+            for subject in subjects:
+                named = _resolve_speaker(resolver, subject)
+                if not named and subject.lower_ in _PERSONAL and index and speakers.get(index - 1):
+                    # "…," he wrote: whoever spoke in the sentence before, even one NER did not see as a person.
+                    named = speakers[index - 1]
+                for who in named:
+                    if who not in found:
+                        found.append(who)
+            if not found and current_label is not None:
+                found = [current_label]
+            speakers[index] = found
+            # Who "he added" in the next sentence can mean; a sentence without a speaker ends the statement.
+            resolver.last_speakers = list(found)
+            mentioned[index] = people
+        _spread_over_quotes(order, opens, speakers, reported)
+        facts_by_sent = {id(sent): _facts(speakers[i], mentioned[i]) for i, sent in enumerate(order)}
+        return Attribution(
+            [_with_entities(facts_by_sent[id(s.sent)], s) for s in sentences],
+            {p.name: tuple(sorted(p.roles)) for p in resolver.people if name_words(p.name)},
+        )
 
-    def speakers(self, texts: Iterable[str], paragraph_starts: Iterable[bool]) -> list[tuple[str, ...]]:
-        """Speakers of each sentence of one article, in order; `paragraph_starts` marks sentences
-        that open a paragraph."""
-        found: list[tuple[str, ...]] = []
-        last: str | None = None  # the speaker named last: what "he" and a continued quote refer to
-        previous: tuple[str, ...] = ()
-        for doc, opens_paragraph in zip(self.nlp.pipe(texts, batch_size=64), paragraph_starts):
-            names = []
-            for name in _attributions(doc):
-                name = last if name.lower() in _PRONOUNS else name
-                if name and name not in names:
-                    names.append(name)
-            if not names and opens_paragraph and doc.text.startswith(_OPENING_QUOTES) and previous:
-                names = list(previous)
-            found.append(tuple(names))
-            previous = tuple(names)
-            last = names[-1] if names else last
-        return found
+
+def _facts(speakers: list[Person | str], people: list[Person]) -> SentenceFacts:
+    names = [s.name if isinstance(s, Person) else s for s in speakers]
+    names = [n for n in dict.fromkeys(names) if name_words(n)]
+    speaker_keys = set()
+    for s in speakers:
+        speaker_keys |= s.keys if isinstance(s, Person) else name_words(s)
+    everyone = list(dict.fromkeys([*people, *(s for s in speakers if isinstance(s, Person))]))
+    mention_keys = set().union(*(p.keys for p in everyone)) if everyone else set()
+    return SentenceFacts(
+        speakers=tuple(names),
+        speaker_keys=tuple(sorted(speaker_keys)),
+        mentions=tuple(dict.fromkeys(p.name for p in everyone)),
+        mention_keys=tuple(sorted(mention_keys)),
+    )
 
 
-def _attributions(doc) -> Iterable[str]:
-    for token in doc:
-        if token.lower_ in _SPEECH_VERBS and token.pos_ in ("VERB", "AUX"):
+def _with_entities(facts: SentenceFacts, s: ParsedSentence) -> SentenceFacts:
+    spans = [(e.label_, e.start_char, e.end_char) for e in s.sent.ents]
+    # Proper names the small NER model leaves unlabelled ("Tadej Pogacar") are still names: "NAME".
+    covered = {t.i for e in s.sent.ents for t in e}
+    token = s.sent.start
+    while token < s.sent.end:
+        run = token
+        while run < s.sent.end and _is_name_token(s.sent.doc[run]) and run not in covered:
+            run += 1
+        if run - token >= 2 or (run > token and token > s.sent.start):
+            first, last = s.sent.doc[token], s.sent.doc[run - 1]
+            spans.append(("NAME", first.idx, last.idx + len(last.text)))
+        token = max(run, token + 1)
+    entities = tuple(
+        Entity(label, s.offset + start, s.offset + end)
+        for label, start, end in sorted(spans, key=lambda e: e[1])
+        if s.start <= s.offset + start and s.offset + end <= s.end
+    )
+    return SentenceFacts(facts.speakers, facts.speaker_keys, facts.mentions, facts.mention_keys, entities)
+
+
+def _is_name_token(token) -> bool:
+    return token.pos_ == "PROPN" and token.text[:1].isupper() and token.is_alpha
+
+
+def _speech_subjects(sent) -> Iterable:
+    """The tokens that speak in a sentence: subjects of speech verbs and X of "according to X"."""
+    quoting = any(ch in sent.text for ch in '"“”')
+    for token in sent:
+        speech = token.lower_ in _SPEECH_VERBS or (quoting and token.lower_ in _QUOTING_VERBS)
+        if speech and token.pos_ in ("VERB", "AUX"):
             subject = _subject(token)
             if subject is not None:
-                yield _speaker_name(doc, subject)
-        elif token.lower_ == "according" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "to":
-            objects = [c for c in doc[token.i + 1].children if c.dep_ == "pobj"]
+                yield subject
+        elif token.lower_ == "according" and token.i + 1 < sent.end and token.doc[token.i + 1].lower_ == "to":
+            objects = [c for c in token.doc[token.i + 1].children if c.dep_ == "pobj"]
             if objects:
-                yield _speaker_name(doc, objects[0])
+                yield objects[0]
 
 
 def _subject(verb):
     for candidate in (verb, verb.head if verb.dep_ == "conj" else None):
         if candidate is None:
             continue
-        subjects = [c for c in candidate.children if c.dep_ in ("nsubj", "nsubjpass")]
+        if any(c.dep_ == "nsubjpass" for c in candidate.children):
+            # "The attack was claimed by the Houthis": the passive's subject is what was said; the agent speaks.
+            agents = [g for c in candidate.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"]
+            return agents[0] if agents else None
+        subjects = [c for c in candidate.children if c.dep_ == "nsubj"]
         if subjects:
             # "allowing him to tell": an object pronoun is not who speaks.
             return None if subjects[0].lower_ in _OBJECT_PRONOUNS else subjects[0]
@@ -83,21 +255,107 @@ def _subject(verb):
     return None
 
 
-def _speaker_name(doc, head) -> str:
-    """A person's name when the subject holds one, else the subject's phrase ("Kyiv officials")."""
+def _resolve_speaker(resolver: MentionResolver, head) -> list[Person | str]:
+    """The people a speaking token refers to; else the organisation or phrase it names."""
+    people = resolver.by_token.get(head.i)
+    if not people:
+        # "Dunn's mother, Charlotte Charles, said": the appositive names who speaks.
+        named = [resolver.by_token[c.i] for c in head.children if c.dep_ == "appos" and c.i in resolver.by_token]
+        people = named[0] if named else None
+    if people:
+        group = list(people)
+        # "Putin and Xi said": both speak.
+        for conj in head.conjuncts:
+            group += [p for p in resolver.by_token.get(conj.i, []) if p not in group]
+        return group
+    if head.lower_ in _PERSONAL or head.pos_ == "PRON":
+        return []  # a pronoun nobody can be resolved to speaks for nobody we can name
+    doc = head.doc
     for ent in doc.ents:
-        if ent.start <= head.i < ent.end and ent.label_ in ("PERSON", "ORG", "GPE", "NORP", "FAC"):
-            return ent.text.removesuffix("’s").removesuffix("'s")
-    if head.lower_ in _PRONOUNS:
-        return head.lower_
-    words = [t for t in doc[head.left_edge.i : head.i + 1] if t.lower_ not in _DETERMINERS]
-    return "".join(t.text_with_ws for t in words).strip()
+        if ent.start <= head.i < ent.end and ent.label_ in _SPEAKER_ENTITIES:
+            return [ent.text.removesuffix("’s").removesuffix("'s")]
+    # "The head of the police's internal investigators told …": the phrase with its "of" part says who.
+    end = head.i + 1
+    of = [c for c in head.rights if c.dep_ == "prep" and c.lower_ == "of"]
+    if of and of[0].right_edge.i - head.left_edge.i < 10:
+        end = of[0].right_edge.i + 1
+    words = [t for t in doc[head.left_edge.i : end] if t.lower_ not in _DETERMINERS and t.dep_ != "punct"]
+    phrase = "".join(t.text_with_ws for t in words).strip()
+    return [phrase] if phrase else []
 
 
-def name_words(name: str) -> set[str]:
-    """Comparable words of a name: lower case, quotes and possessives dropped."""
-    name = name.replace("’", "'").lower().replace("'s ", " ").removesuffix("'s")
-    return {w for w in _NAME_WORD.findall(name) if w not in _DETERMINERS}
+def _label_speaker(resolver: MentionResolver, label: str, index: int) -> Person | str:
+    text = label.strip("() ")
+    words = name_words(text)
+    if any(words and words <= p.words for p in resolver.people) or len(words) >= 2:
+        return resolver.person_named(text, index)
+    return text
+
+
+def _label(text: str) -> str | None:
+    match = _QUOTE_LABEL.match(text)
+    return (match[1] or match[2]) if match else None
+
+
+def _interview_labels(text: str, sentences: list[ParsedSentence]) -> set[str]:
+    """Labels that open two or more paragraphs ("Wikinews:", "Hugh McGuire:"): an interview's speakers."""
+    counts: dict[str, int] = {}
+    for s in sentences:
+        if s.opens_paragraph:
+            label = _label(text[s.start : s.end])
+            if label:
+                counts[label] = counts.get(label, 0) + 1
+    return {label for label, n in counts.items() if n >= 2}
+
+
+def _has_speech_verb(sent) -> bool:
+    return any(t.lower_ in _SPEECH_VERBS and t.pos_ in ("VERB", "AUX") for t in sent)
+
+
+def _spread_over_quotes(order: list, opens: dict[int, bool], speakers: dict[int, list], reported: set[int]) -> None:
+    """Give every sentence of a quotation the speaker named anywhere in it.
+
+    A run is a sentence that leaves a quotation open and the sentences that start inside it.
+    Across paragraphs, a paragraph that opens with a quotation mark continues a quotation the
+    paragraph before left open (news style: no closing mark at the end of a quoted paragraph).
+    """
+    runs: list[list[int]] = []
+    inside = False
+    for index, sent in enumerate(order):
+        text = sent.text
+        starts_paragraph = id(sent) in opens
+        if starts_paragraph and not text.startswith(_OPENING_QUOTES):
+            inside = False
+        continues = inside and runs
+        if continues:
+            runs[-1].append(index)
+        inside = quotation_open_after(text, inside if not starts_paragraph else False)
+        if not continues:
+            runs.append([index])
+    for r, run in enumerate(runs):
+        named = next((speakers[i] for i in run if speakers[i]), None)
+        first = order[run[0]]
+        # A quotation that names nobody, opening a paragraph or right after a quoted speaker's sentence,
+        # goes on quoting whoever spoke just before it.
+        # Not when the quotation has a speech verb of its own: someone we could not name says it.
+        if not named and r and first.text.startswith(_OPENING_QUOTES) and not reported & set(run):
+            named = speakers[run[0] - 1] or None
+        if named:
+            for i in run:
+                if not speakers[i]:
+                    speakers[i] = list(named)
+
+
+def quotation_open_after(text: str, inside: bool) -> bool:
+    """Whether a quotation is open at the end of `text`, given whether it was at its start."""
+    for ch in text:
+        if ch == "“":
+            inside = True
+        elif ch == "”":
+            inside = False
+        elif ch == '"':
+            inside = not inside
+    return inside
 
 
 def same_speaker(asked: str, stored: str) -> bool:

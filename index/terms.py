@@ -5,10 +5,25 @@ BM25 indexes them and the reader compares them, so both see the same words the s
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from pathlib import Path
 
 import Stemmer
-from spacy.lang.en.stop_words import STOP_WORDS
+
+
+def _english_stop_words() -> frozenset[str]:
+    """spaCy's English stop words, read from their module's file: importing `spacy.lang.en` would
+    import all of spaCy (about 4 s), which the question path otherwise never needs."""
+    package = importlib.util.find_spec("spacy")
+    path = Path(package.origin).parent / "lang" / "en" / "stop_words.py"
+    spec = importlib.util.spec_from_file_location("qa_spacy_en_stop_words", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.STOP_WORDS)
+
+
+STOP_WORDS = _english_stop_words()
 
 # Words that frame a question rather than name what it is about: "What did Peskov say?" is about Peskov.
 FRAME_WORDS = {

@@ -9,6 +9,8 @@ question without such a pronoun is left as it is.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import cached_property
 
 from qa.quotes import parse_speaker_question
 
@@ -18,9 +20,14 @@ _NOT_A_THING = {"who", "what", "which", "whom", "it", "they", "he", "she", "i", 
 
 
 class FollowUpRewriter:
-    def __init__(self, nlp):
-        """`nlp`: a spaCy pipeline with entities and noun chunks (the attributor's)."""
-        self._nlp = nlp
+    def __init__(self, load_nlp: Callable):
+        """`load_nlp()`: a spaCy pipeline with entities and noun chunks, loaded only when a follow-up
+        needs it (a standalone question never does, so a cold `qa ask` does not load spaCy)."""
+        self._load_nlp = load_nlp
+
+    @cached_property
+    def _nlp(self):
+        return self._load_nlp()
 
     def rewrite(self, question: str, history: list[tuple[str, str]] | None) -> str | None:
         """The standalone question, or None when the question needs no rewriting."""

@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from index.attribution import SPEECH_VERB_PATTERN, name_words, same_speaker
-from index.embedders import SentenceTransformerEmbedder
+import numpy as np
+
+from index.attribution import SPEECH_VERB_PATTERN, quotation_open_after, same_speaker
+from index.mentions import name_words
 from index.store import ChromaStore
-from qa.readers import ExtractiveReader
+from qa.questions import AskedDate, asked_dates
+from qa.readers import ExtractiveReader, previous_id
 from qa.retrievers import without_copies
-from qa.types import Citation, Filters, Passage
+from qa.types import Citation, Filters, Passage, Sentence
+
+if TYPE_CHECKING:
+    from index.embedders import SentenceTransformerEmbedder
 
 _ASKED_WHAT = re.compile(
-    rf"^\s*(?:what|how)\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+(?:{SPEECH_VERB_PATTERN})\b"
+    rf"^\s*(?:what|how)\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+(?P<verb>{SPEECH_VERB_PATTERN})\b"
     r"(?P<rest>.*?)\s*\??\s*$",
     re.IGNORECASE,
 )
 _ACCORDING_TO = re.compile(r"^\s*according\s+to\s+(?P<who>[^,]+),\s*(?P<rest>.+?)\s*\??\s*$", re.IGNORECASE)
+_FULL_MATCH, _PARTIAL_MATCH = 2, 1
+_SAY_VERBS = {"say", "says", "said", "tell", "tells", "told"}
+# What qualifies a person in a question: "X of Y", "X from Y", "X, the Y".
+_QUALIFIER = re.compile(r"\s+(?:of|from|for|at|with)\s+|\s*,\s*", re.IGNORECASE)
 _TOPIC_LEAD = re.compile(r"^\s*(?:about|on|regarding|concerning|of)\s+", re.IGNORECASE)
 # "What did the article say?" asks about a text, not a person.
 _NOT_SPEAKERS = {"article", "articles", "report", "story", "news", "it", "they", "this", "that", "you", "i", "we"}
@@ -32,14 +43,34 @@ _NOT_SPEAKERS = {"article", "articles", "report", "story", "news", "it", "they",
 class SpeakerQuestion:
     who: str
     topic: str  # empty: everything X said
+    dates: tuple[AskedDate, ...] = ()  # "… in February 2020"
+    # "What did X say/tell …?", "According to X, …?" ask for X's words; "How did X respond/describe …?"
+    # may also be answered by what the articles report of X.
+    wants_words: bool = True
 
     @property
     def keys(self) -> list[str]:
         """The words of the name: "Wang Wenbin" is also quoted as plain "Wang"."""
         return sorted(name_words(self.who))
 
-    def said_by(self, speakers: tuple[str, ...]) -> bool:
-        return any(same_speaker(self.who, s) for s in speakers)
+    @property
+    def core(self) -> str:
+        """The person without what qualifies them: "Lydia Buchtmann of Food Standards" -> "Lydia Buchtmann"."""
+        return _QUALIFIER.split(self.who, maxsplit=1)[0].strip() or self.who
+
+    def said_by(self, sentence: Sentence) -> int:
+        """X is one of the sentence's speakers: by name ("Peskov" is "Dmitry Peskov"), by the words of a
+        speaker's name and roles ("the finance minister" is "Finance Minister Ana Ruiz"), or by a
+        description most of whose words, its last noun among them, are the speaker's ("the Saudi crown
+        prince" is "Crown Prince Mohammad bin Salman of Saudi Arabia")."""
+        keys = set(sentence.speaker_keys)
+        for phrase in dict.fromkeys((self.who, self.core)):
+            words = name_words(phrase)
+            if any(same_speaker(phrase, s) for s in sentence.speakers) or (words and words <= keys):
+                return _FULL_MATCH
+        words = name_words(self.core)
+        head = self.core.lower().split()[-1] if self.core.split() else ""
+        return _PARTIAL_MATCH if words and head in keys and 3 * len(words & keys) >= 2 * len(words) else 0
 
 
 def parse_speaker_question(question: str) -> SpeakerQuestion | None:
@@ -50,7 +81,67 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
     words = name_words(who)
     if not words or words <= _NOT_SPEAKERS:
         return None
-    return SpeakerQuestion(who, _TOPIC_LEAD.sub("", match["rest"]).strip())
+    dates = asked_dates(match["rest"])
+    topic = match["rest"]
+    for date in dates:  # a date says when, and is matched as a date, not as words of the topic
+        topic = topic.replace(date.text, " ")
+    topic = re.sub(r"\s+(?:in|on|of|during)\s*$", "", " ".join(topic.split()))
+    verb = (match.groupdict().get("verb") or "say").lower()
+    return SpeakerQuestion(who, _TOPIC_LEAD.sub("", topic).strip(), dates, verb in _SAY_VERBS)
+
+
+# A topic that opens like this is a clause ("how it was financed", "was at the top of …", "he would …").
+# A speaker's statement on the topic needs less support than an arbitrary sentence: the speaker is
+# already matched. Its support must still reach the reader's threshold less this margin, and be
+# close to the best of that speaker's statements.
+_SPEAKER_FLOOR_MARGIN = 0.15
+_CLOSE_TO_BEST = 0.75
+_CLAUSE = re.compile(
+    r"^\s*(?:how|why|what|whether|when|where|who|whom|which|if|that|was|were|is|are|be|been|would|could|will|"
+    r"should|might|must|can|had|has|have|did|does|do|he|she|they|it|we|i|you|there)\b",
+    re.IGNORECASE,
+)
+_WHEN_SAID = re.compile(r"^\s*(?:after|before|during|following|since|at|in|on|when)\b", re.IGNORECASE)
+_PREPOSITION = re.compile(
+    r"\s+(?:of|for|in|on|at|with|to|from|about|between|after|before|during|against|over|by)\s+", re.IGNORECASE
+)
+
+
+def topic_head(topic: str) -> str | None:
+    """The noun a topic that is a noun phrase is about: "Anne Sacoolas's husband" -> "husband",
+    "justice for Khashoggi" -> "justice"; None for a clause ("how the purchase was financed") and for
+    a time ("after the attack in Streatham"), which says when, not what about."""
+    if _CLAUSE.match(topic) or _WHEN_SAID.match(topic):
+        return None
+    words = _PREPOSITION.split(topic, maxsplit=1)[0].split()
+    if not words or len(words) > 5:
+        return None
+    return words[-1].removesuffix("'s").removesuffix("’s").strip(".,;:?!\"'“”")
+
+
+def _statement_runs(found: list[tuple[Sentence, Passage]]) -> list[list[tuple[Sentence, Passage]]]:
+    """X's statements grouped into quotations: a sentence that leaves a quotation open is continued
+    by the next sentence of the article (at most `_RUN_LIMIT` sentences a run)."""
+    runs: list[list[tuple[Sentence, Passage]]] = []
+    open_quote = False
+    for sentence, passage in found:
+        last = runs[-1][-1][0] if runs else None
+        continues = (
+            open_quote
+            and last is not None
+            and last.article_id == sentence.article_id
+            and last.index + 1 == sentence.index
+            and len(runs[-1]) < _RUN_LIMIT
+        )
+        if continues:
+            runs[-1].append((sentence, passage))
+        else:
+            runs.append([(sentence, passage)])
+        open_quote = quotation_open_after(sentence.text, open_quote if continues else False)
+    return runs
+
+
+_RUN_LIMIT = 6
 
 
 class StatementReader:
@@ -61,28 +152,87 @@ class StatementReader:
 
     def read(self, asked: SpeakerQuestion, filters: Filters | None = None) -> Reading | None:
         """X's statements (those on the topic, if one is asked), oldest article first; None when
-        the articles attribute nothing (on that topic) to X."""
-        found = [
-            (sentence, passage)
+        the articles attribute nothing to X, and a reading without citations when nothing on the topic."""
+        matches = [
+            (asked.said_by(sentence), sentence, passage)
             for sentence, passage in self.store.sentences_by_speaker(asked.keys)
-            if asked.said_by(sentence.speakers) and (not filters or filters.allows(passage.source, passage.published))
+            if not filters or filters.allows(passage.source, passage.published)
         ]
-        if not found:
+        strongest = max((m for m, _, _ in matches), default=0)
+        if not strongest:
             return None
+        # When some speakers are X by name, those who only share a description with X are someone else.
+        found = [(sentence, passage) for m, sentence, passage in matches if m == strongest]
         if not filters:
             kept = {id(p) for p in without_copies(self.store, [p for _, p in found])}
             found = [(sentence, passage) for sentence, passage in found if id(passage) in kept]
         found.sort(key=lambda sp: (sp[1].published or "9999", sp[1].article_id, sp[0].start))
         passages = [passage for _, passage in found]
+        # "… in February 2020": statements from reports of that month (or that name it).
+        for date in asked.dates:
+            found = [(s, p) for s, p in found if date.fits(p.published, s.text)]
         if asked.topic:
-            vector = self.embedder.encode([asked.topic])[0]
-            supported = {s.sentence.id for s in self.reader.score(asked.topic, vector, passages)
-                         if s.support >= self.reader.threshold}
-            found = [(sentence, passage) for sentence, passage in found if sentence.id in supported]
-            if not found:
-                return None
+            found = self._on_topic(asked.topic, found)
+        if not found and not asked.wants_words:
+            return None  # what the articles report of X may still answer "How did X respond …?"
+        # X is quoted, but not on that: abstain rather than offer sentences that merely name X.
         text, citations = self.reader.cite(found)
         return Reading(text, citations, passages)
+
+    def _on_topic(self, topic: str, found: list[tuple[Sentence, Passage]]) -> list[tuple[Sentence, Passage]]:
+        """The statements that support the topic, each read with its lead-in: "What did the mayor say
+        when asked whether the budget would grow?" is answered by the statement after "Asked whether
+        the budget would grow, …". A lead-in that supplied words of the topic is cited before it."""
+        vector = np.asarray(self.embedder.encode([topic])[0], dtype=np.float32)
+        lead_ids = {previous_id(s): s.id for s, _ in found if s.index > 0}
+        sentences, vectors = self.store.get_sentences([s.id for s, _ in found] + list(lead_ids))
+        by_id = {s.id: (s, v) for s, v in zip(sentences, vectors)}
+        terms = self.reader.content_terms(topic)
+        head = self.reader.content_terms(topic_head(topic) or "")
+        weight = self.reader.coverage_weight
+        scored: list[tuple[float, Sentence, Passage, Sentence | None]] = []
+        for sentence, passage in found:
+            if sentence.id not in by_id:
+                continue
+            own_terms = self.reader.content_terms(sentence.text)
+            similarity = float(by_id[sentence.id][1] @ vector)
+            lead = by_id.get(previous_id(sentence)) if sentence.index > 0 else None
+            lead_terms = self.reader.content_terms(lead[0].text) if lead else set()
+            best: tuple[float, Sentence | None] = (-1.0, None)
+            for words, with_lead in ((own_terms, False), (own_terms | lead_terms, True)):
+                if head and not head & (words | self.reader.content_terms(" ".join(sentence.mention_keys))):
+                    continue  # "about Anne Sacoolas's husband" is not answered by a statement on Anne Sacoolas
+                coverage = len(terms & words) / len(terms) if terms else similarity
+                support = (1 - weight) * similarity + weight * coverage
+                # The lead-in is cited too when it supplied words of the topic.
+                cite_lead = lead[0] if with_lead and (terms & lead_terms) - own_terms else None
+                best = max(best, (support, cite_lead), key=lambda b: b[0])
+            if best[0] >= 0:
+                scored.append((best[0], sentence, passage, best[1]))
+        if not scored:
+            return []
+        # Among X's statements, those on the topic: the best and the ones close to it, above a floor
+        # lower than the reader's threshold, since being X's statement is already strong evidence.
+        top = max(s for s, *_ in scored)
+        if top < self.reader.threshold - _SPEAKER_FLOOR_MARGIN:
+            return []
+        floor = max(self.reader.threshold - _SPEAKER_FLOOR_MARGIN, _CLOSE_TO_BEST * top)
+        on_topic = {sentence.id for support, sentence, _, _ in scored if support >= floor}
+        leads = {sentence.id: lead for support, sentence, _, lead in scored if support >= floor and lead is not None}
+        kept: list[tuple[Sentence, Passage]] = []
+        cited: set[str] = set()
+        # A statement runs on over the speaker's next sentences ("… bishops are at the service of the
+        # people. They are not above the law …"): one sentence on the topic brings its whole run.
+        for run in _statement_runs(found):
+            if not on_topic & {s.id for s, _ in run}:
+                continue
+            for sentence, passage in run:
+                lead = leads.get(sentence.id)
+                for item in ((lead, passage), (sentence, passage)) if lead is not None else ((sentence, passage),):
+                    if item[0].id not in cited:
+                        cited.add(item[0].id)
+                        kept.append(item)
+        return kept
 
 
 @dataclass(frozen=True)

@@ -7,26 +7,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.mentions import name_words
 from index.store import ChromaStore
-from index.terms import FRAME_WORDS, TermAnalyzer
-from qa.types import Citation, Passage, Sentence
+from index.terms import FRAME_WORDS, STOP_WORDS, TermAnalyzer
+from qa.questions import LABEL_PREFERENCE, NUMBER_LIKE, QuestionAnalysis, analyse
+from qa.types import Citation, Passage, Sentence, ShortAnswer
 
 NO_ANSWER = "The articles don't say."
 _WORD = re.compile(r"\w+")
-_CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
+_QUOTE_MARKS = set('"“”')
+# A sentence that opens like this leans on the one before it for who or what it is about.
+_LEANS_BACK = re.compile(r"^\W*(?:he|she|they|it|this|that|these|those|his|her|their|its)\b", re.IGNORECASE)
+# How much an entity of the asked-for type adds to a sentence's support: enough to rank a sentence
+# that holds the answer above one that only repeats the question's words, not enough to lift an
+# unrelated sentence over the threshold on its own.
+_TYPE_BONUS = 0.1
 
 
 def _initialisms(text: str) -> set[str]:
-    """"International Criminal Court" also names "icc"."""
+    """ "International Criminal Court" also names "icc"."""
     found = set()
     for run in re.findall(r"(?:\b[A-Z]\w+(?:\s+(?:of|the|and)\s+|\s+)?)+", text):
         initials = "".join(w[0] for w in re.findall(r"\b[A-Z]\w*", run)).lower()
         found.update(initials[a:b] for a in range(len(initials)) for b in range(a + 2, len(initials) + 1))
     return found
-
-
-# People and places a question names; an answer that names none of them answers another question.
-_NAMED = {"PERSON", "GPE", "LOC"}
 
 
 @dataclass(frozen=True)
@@ -36,22 +40,27 @@ class ScoredSentence:
     similarity: float  # cosine of sentence and question vectors
     coverage: float  # share of the question's content words the sentence contains
     support: float  # what selection and abstention look at
+    answers: tuple = ()  # entities of the asked-for type that the question does not already name
+
+
+@dataclass(frozen=True)
+class ReaderAnswer:
+    text: str
+    citations: list[Citation]
+    short_answer: ShortAnswer | None = None
 
 
 class ExtractiveReader:
     """The offline answerer: picks the sentences that best answer the question, each with its citation.
 
     A sentence's support mixes meaning (embedding similarity to the question) with evidence that it
-    is about the same things (the question's content words it contains). When no sentence reaches
-    `threshold` the reader abstains rather than offer the nearest unrelated sentence.
+    is about the same things (the question's content words it contains), plus a bonus when it holds
+    an entity of the type the question asks for. When no sentence reaches `threshold` the reader
+    abstains rather than offer the nearest unrelated sentence.
     """
 
-    def __init__(
-        self, store: ChromaStore, threshold: float, max_sentences: int, nlp=None, coverage_weight: float = 0.5
-    ):
-        """`nlp`: a spaCy pipeline with entities, to find the people and places a question names."""
+    def __init__(self, store: ChromaStore, threshold: float, max_sentences: int, coverage_weight: float = 0.5):
         self.store = store
-        self._nlp = nlp
         self.threshold = threshold
         self.max_sentences = max_sentences
         self.coverage_weight = coverage_weight
@@ -60,12 +69,9 @@ class ExtractiveReader:
     def content_terms(self, text: str) -> set[str]:
         return set(self._analyzer.terms(text))
 
-    def named(self, question: str) -> list[str]:
-        if self._nlp is None:
-            return []
-        return [e.text for e in self._nlp(question).ents if e.label_ in _NAMED]
-
-    def score(self, question: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
+    def score(
+        self, question: str, query_vector: np.ndarray, passages: list[Passage], asked: QuestionAnalysis | None = None
+    ) -> list[ScoredSentence]:
         """Every sentence of the passages, scored, best first."""
         owner: dict[str, Passage] = {}
         for passage in passages:
@@ -75,43 +81,160 @@ class ExtractiveReader:
         if not sentences:
             return []
         similarity = vectors @ np.asarray(query_vector, dtype=np.float32)
-        terms = self.content_terms(question)
+        dates = asked.dates if asked else ()
+        # A date the question names is matched as a whole (publication date or the sentence's words),
+        # not as words: "in March 2020" is answered by an article of March 2020.
+        terms = self.content_terms(question) - self.content_terms(" ".join(d.text for d in dates))
+        question_words = set(_WORD.findall(question.lower()))
+        before = self._previous_sentences(sentences)
         scored = []
         for sentence, sim in zip(sentences, similarity.tolist()):
-            coverage = len(terms & self.content_terms(sentence.text)) / len(terms) if terms else sim
+            if not _WORD.search(sentence.text):
+                continue  # a "sentence" of punctuation alone ("[", "…") is never an answer
+            passage = owner[sentence.id]
+            # The people a sentence refers to ("her": the prime minister) count as its words; the words of
+            # the sentence before it count half, fully for one that leans on it ("It will cost …").
+            words = self.content_terms(sentence.text) | self.content_terms(" ".join(sentence.mention_keys))
+            previous = self.content_terms(before[sentence.id].text) - words if sentence.id in before else set()
+            context_weight = 1.0 if _LEANS_BACK.match(sentence.text) else 0.5
+            covered = len(terms & words) + context_weight * len(terms & previous)
+            covered += sum(d.fits(passage.published, f"{sentence.text} {passage.title}") for d in dates)
+            total = len(terms) + len(dates)
+            coverage = covered / total if total else sim
             support = (1 - self.coverage_weight) * sim + self.coverage_weight * coverage
-            scored.append(ScoredSentence(sentence, owner[sentence.id], sim, coverage, support))
+            answers = _fitting_entities(sentence, asked, question_words) if asked and asked.typed else ()
+            if answers:
+                support += _TYPE_BONUS
+            scored.append(ScoredSentence(sentence, passage, sim, coverage, support, answers))
         scored.sort(key=lambda s: s.support, reverse=True)
         return scored
 
     def read(
-        self, question: str, query_vector: np.ndarray, passages: list[Passage], must_mention: set[str] | None = None
-    ) -> tuple[str, list[Citation]]:
-        """The answer text with `[n]` markers and its citations; no citations means it abstained.
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        passages: list[Passage],
+        must_mention: set[str] | None = None,
+        must_report: bool = False,
+    ) -> ReaderAnswer:
+        """The answer text with `[n]` markers, its citations and, for a typed question, the short
+        answer; no citations means it abstained.
 
-        `must_mention`: words of a name, one of which each answer sentence must contain.
+        `must_mention`: words of a name, one of which each answer sentence must contain (in its
+        words or its resolved mentions); with `must_report`, each must also report speech (a speaker
+        or a quotation): "What did X say?" is not answered by a sentence that only names X.
         """
-        scored = self.score(question, query_vector, passages)
+        asked = analyse(question)
+        scored = self.score(question, query_vector, passages, asked)
         if must_mention:
-            scored = [s for s in scored if must_mention & set(_WORD.findall(s.sentence.text.lower()))]
-        chosen = self.choose(scored)
-        # A person or place the question names must be in the answer: "When did Xi last visit
-        # Washington?" is not answered by a sentence about Xi's visit to Moscow, however close it is.
-        said = " ".join(s.sentence.text for s in chosen)
-        words = set(_WORD.findall(said.lower())) | _initialisms(said)
-        if any(not (set(_WORD.findall(name.lower())) & words) for name in self.named(question)):
-            chosen = []
+            scored = [
+                s
+                for s in scored
+                if must_mention & _named_in(s.sentence)
+                and (not must_report or s.sentence.speakers or _QUOTE_MARKS & set(s.sentence.text))
+            ]
+        # The sentences that hold an answer of the asked-for type first; if they fail the check of what
+        # the question names, the best sentences whatever they hold.
+        chosen = next(
+            (c for c in (self.choose(scored, asked), self.choose(scored)) if self._answers_what_was_asked(c, asked)), []
+        )
         rank = {p.article_id: i for i, p in reversed(list(enumerate(passages)))}
-        chosen.sort(key=lambda s: (rank[s.sentence.article_id], s.sentence.start))
-        return self.cite([(s.sentence, s.passage) for s in chosen])
+        best = chosen[0] if chosen else None
+        chosen = sorted(chosen, key=lambda s: (rank[s.sentence.article_id], s.sentence.start))
+        cited = self._with_antecedents(question, [(s.sentence, s.passage) for s in chosen])
+        text, citations = self.cite(cited)
+        short = _short_answer(best, self._verb_at(best, asked)) if best is not None else None
+        return ReaderAnswer(text, citations, short)
 
-    def choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
-        """The best sentence and its close runners-up, or none when even the best is too weak."""
+    def choose(self, scored: list[ScoredSentence], asked: QuestionAnalysis | None = None) -> list[ScoredSentence]:
+        """The best sentence and its close runners-up, or none when even the best is too weak.
+
+        A typed question ("Who won …?") is answered by the sentences that hold an entity of the
+        asked-for type when any reaches the threshold: a sentence that only repeats the question's
+        words ("The 2021 Tour de France is in the books") does not answer it, however close it is.
+        """
+        if asked is not None and asked.typed:
+            holding = [s for s in scored if s.answers]
+            # Only when close to the best: NER does not label every answer ("over dinner" is no DATE).
+            if holding and scored and holding[0].support >= max(self.threshold, 0.85 * scored[0].support):
+                scored = holding
         if not scored or scored[0].support < self.threshold:
             return []
-        best = scored[0].support
+        best = scored[0]
         # Close runners-up add to the answer; a long tail of weak sentences would only dilute it.
-        return [s for s in scored if s.support >= max(self.threshold, 0.8 * best)][: self.max_sentences]
+        close = [s for s in scored if s.support >= max(self.threshold, 0.8 * best.support)]
+        return close[: self.max_sentences]
+
+    def _answers_what_was_asked(self, chosen: list[ScoredSentence], asked: QuestionAnalysis) -> bool:
+        """A person, place or thing the question names must be in the answer: "When did Xi last visit
+        Washington?" is not answered by a sentence about Xi's visit to Moscow, however close it is;
+        "Which trade deals did they sign?" is not answered by a sentence without any deal."""
+        if not chosen:
+            return False
+        # Names may also come from the article's title or the sentence before (cited then too).
+        before = self._previous_sentences([s.sentence for s in chosen])
+        said = " ".join(
+            [s.sentence.text for s in chosen] + [s.passage.title for s in chosen] + [p.text for p in before.values()]
+        )
+        words = set(_WORD.findall(said.lower())) | _initialisms(said)
+        for s in chosen:
+            words |= _named_in(s.sentence)
+        if any(not (name_words(name) & words) for name in asked.names):
+            return False
+        # A month or year the question names must fit the answer ("Who won the 2022 World Cup?" is not
+        # answered from a report of 2018).
+        if any(not any(d.fits(s.passage.published, _dated_text(s)) for s in chosen) for d in asked.dates):
+            return False
+        # "How many …?" is answered by a number: NER finds numbers reliably, so none means no answer.
+        if asked.answer_labels == NUMBER_LIKE and not any(s.answers for s in chosen):
+            return False
+        if asked.key_head:
+            heads = self.content_terms(asked.key_head)
+            return bool(heads & set().union(*(self.content_terms(s.sentence.text) for s in chosen)))
+        return True
+
+    def _verb_at(self, best: ScoredSentence, asked: QuestionAnalysis) -> int | None:
+        """Where the question's verb ("won" in "Who won …?") stands in the sentence, by stem."""
+        if not asked.verb:
+            return None
+        stem = self.content_terms(asked.verb)
+        for match in _WORD.finditer(best.sentence.text):
+            if stem and self.content_terms(match[0]) == stem:
+                return best.sentence.start + match.start()
+        return None
+
+    def _previous_sentences(self, sentences: list[Sentence]) -> dict[str, Sentence]:
+        """Sentence id -> the sentence before it in its article."""
+        wanted = {previous_id(s): s.id for s in sentences if s.index > 0}
+        if not wanted:
+            return {}
+        found, _ = self.store.get_sentences(list(wanted))
+        return {wanted[p.id]: p for p in found}
+
+    def _with_antecedents(self, question: str, cited: list[tuple[Sentence, Passage]]) -> list[tuple[Sentence, Passage]]:
+        """A sentence is cited with the sentence before it when that one holds a name the question gives
+        and the sentence lacks, or, for a sentence that opens with "He", "This" or "They", words of the
+        question the sentence lacks."""
+        terms = self.content_terms(question)
+        names = {w for name in analyse(question).names for w in name_words(name)}
+        previous_of = self._previous_sentences([s for s, _ in cited])
+        before = {}
+        for sentence, passage in cited:
+            previous = previous_of.get(sentence.id)
+            if previous is None:
+                continue
+            own_words = set(_WORD.findall(sentence.text.lower())) | set(sentence.mention_keys)
+            missing_name = (names - own_words) & set(_WORD.findall(previous.text.lower()))
+            missing_terms = (terms - self.content_terms(sentence.text)) & self.content_terms(previous.text)
+            if missing_name or (_LEANS_BACK.match(sentence.text) and missing_terms):
+                before[sentence.id] = (previous, passage)
+        out: list[tuple[Sentence, Passage]] = []
+        for sentence, passage in cited:
+            if sentence.id in before and all(s.id != before[sentence.id][0].id for s, _ in out):
+                out.append(before[sentence.id])
+            if all(s.id != sentence.id for s, _ in out):
+                out.append((sentence, passage))
+        return out
 
     @staticmethod
     def cite(sentences: list[tuple[Sentence, Passage]]) -> tuple[str, list[Citation]]:
@@ -123,3 +246,60 @@ class ExtractiveReader:
             citations.append(Citation(n, s.article_id, p.title, p.published, p.source, p.url, s.start, s.end, s.text))
             parts.append(f"{' '.join(s.text.split())} [{n}]")
         return " ".join(parts), citations
+
+
+def _dated_text(scored: ScoredSentence) -> str:
+    """Where a date the question names may be written: the sentence, its passage and its title."""
+    return f"{scored.sentence.text} {scored.passage.text} {scored.passage.title}"
+
+
+def _named_in(sentence: Sentence) -> set[str]:
+    """The words a sentence names people by, its own and those of the people it refers to ("her")."""
+    return set(_WORD.findall(sentence.text.lower())) | set(sentence.mention_keys) | set(sentence.speaker_keys)
+
+
+def _fitting_entities(sentence: Sentence, asked: QuestionAnalysis, question_words: set[str]) -> tuple:
+    """Entities of the asked-for type in the sentence that the question does not already name."""
+    fitting = []
+    for entity in sentence.entities:
+        if entity.label not in asked.answer_labels:
+            continue
+        text = sentence.text[entity.start - sentence.start : entity.end - sentence.start]
+        words = set(_WORD.findall(text.lower()))
+        if words and not words <= question_words:
+            fitting.append(entity)
+    return tuple(fitting)
+
+
+def _short_answer(best: ScoredSentence, verb_at: int | None = None) -> ShortAnswer | None:
+    """The entity that answers: for "Who won …?" the one just before "won" in the sentence (its
+    subject); otherwise the one entity of the best-fitting label ("Tadej Pogacar" rather than
+    "Paris"). None when that label occurs more than once: which one is not known."""
+    if not best.answers:
+        return None
+    before_verb = [e for e in best.answers if verb_at is not None and e.end <= verb_at]
+    if before_verb:
+        candidates = [max(before_verb, key=lambda e: e.end)]
+    else:
+
+        def rank(e) -> int:
+            return LABEL_PREFERENCE.index(e.label) if e.label in LABEL_PREFERENCE else len(LABEL_PREFERENCE)
+
+        top = min(rank(e) for e in best.answers)
+        candidates = [e for e in best.answers if rank(e) == top]
+    if len(candidates) != 1:
+        return None
+    sentence, entity = best.sentence, candidates[0]
+    start, end = entity.start - sentence.start, entity.end - sentence.start
+    if entity.label == "CARDINAL" and (unit := _UNIT.match(sentence.text, end)) and unit[1] not in STOP_WORDS:
+        end = unit.end()  # "40 million" -> "40 million euros": the number with what it counts
+    return ShortAnswer(sentence.text[start:end], sentence.article_id, sentence.start + start, sentence.start + end)
+
+
+_UNIT = re.compile(r" ([a-z]+)\b")
+
+
+def previous_id(sentence: Sentence) -> str:
+    """The id of the sentence before this one: sentence ids are `article:version:sN` (index/splitters.py)."""
+    prefix = sentence.id.rsplit(":s", 1)[0]
+    return f"{prefix}:s{sentence.index - 1}"

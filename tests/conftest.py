@@ -68,6 +68,18 @@ def corpus(tmp_path):
     return folder
 
 
+def assert_quotes_exact(service, answer) -> None:
+    """Every citation's quote, and the short answer, is the stored article text at its offsets."""
+    texts = {a.id: a.text for a in service.articles([c.article_id for c in answer.citations])}
+    assert all(texts[c.article_id][c.start : c.end] == c.quote for c in answer.citations)
+    short = getattr(answer, "short_answer", None)
+    if short:
+        assert texts[short.article_id][short.start : short.end] == short.text
+        assert any(
+            c.article_id == short.article_id and c.start <= short.start and short.end <= c.end for c in answer.citations
+        )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -71,6 +71,18 @@ def test_empty_question_is_refused(service):
         service.ask("   ")
 
 
+@pytest.mark.parametrize("question", [".", "[", "\x00", "?!"])
+def test_a_question_without_a_word_is_refused_not_answered_with_punctuation(sample_service, question):
+    with pytest.raises(ValueError, match="no words"):
+        sample_service.ask(question)
+
+
+def test_no_answer_cites_a_span_without_a_word(sample_service):
+    for question in ("What did Peskov say?", "Who welcomed China's peace plan?", "[click] the article"):
+        answer = sample_service.ask(question)
+        assert all(any(ch.isalnum() for ch in c.quote) for c in answer.citations)
+
+
 def test_retriever_serves_langchain_documents(sample_service):
     documents = sample_service.retriever.invoke("Who welcomed China's peace plan?")
     assert len(documents) == sample_service.settings.top_k

