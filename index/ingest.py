@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 from tqdm import tqdm
@@ -16,7 +18,7 @@ from index.embedders import SentenceTransformerEmbedder
 from index.lexical import BM25Index
 from index.loaders import LoadError, discover, load_file
 from index.splitters import SentenceSplitter, chunk_article
-from index.store import SCHEMA, ArticleRows, ChromaStore
+from index.store import SCHEMA, ArticleRows, ChromaStore, StoreError
 from qa.settings import Settings
 from qa.types import Article, IngestReport
 
@@ -29,18 +31,24 @@ class Ingestor:
         settings: Settings,
         store: ChromaStore,
         embedder: SentenceTransformerEmbedder,
-        splitter: SentenceSplitter,
+        load_splitter: Callable[[], SentenceSplitter],
         attributor: SpeakerAttributor,
         lexical: BM25Index,
         batch_articles: int = 32,
     ):
-        self.settings, self.store, self.embedder, self.splitter = settings, store, embedder, splitter
+        """`load_splitter()` gives the spaCy splitter, loaded only once an article has changed: an
+        unchanged re-ingest needs no spaCy (loading it is most of such a run)."""
+        self.settings, self.store, self.embedder, self._load_splitter = settings, store, embedder, load_splitter
         self.attributor, self.lexical = attributor, lexical
         self.batch_articles = batch_articles
         store.bind_model(embedder.model_id, embedder.dimension)
         # Anything that changes the rows of an unchanged article forces a rewrite.
         params = f"{SCHEMA}|{embedder.model_id}|{settings.spacy_model}|{settings.chunk_chars}|{settings.chunk_overlap}"
         self._params = hashlib.sha256(params.encode()).hexdigest()
+
+    @cached_property
+    def splitter(self) -> SentenceSplitter:
+        return self._load_splitter()
 
     def version(self, article: Article) -> str:
         return hashlib.sha256(f"{article.content_hash}|{self._params}".encode()).hexdigest()[:12]
@@ -52,15 +60,20 @@ class Ingestor:
         files, errors = discover(paths)
         articles: list[Article] = []
         origin: dict[str, Path] = {}
-        with_errors: set[str] = set()
+        # Files that could not be read this time keep what is stored of them, even under --prune:
+        # a file turned into a FIFO or a symlink loop is refused, not gone.
+        with_errors: set[str] = {_stored_path(e.path) for e in errors}
         for path in tqdm(files, desc="reading", unit="file", disable=_no_bar(progress, len(files))):
-            loaded = load_file(path)
+            loaded = _Clock(report.timings)("load", lambda: load_file(path, max_chars=self.settings.max_article_chars))
             errors.extend(loaded.errors)
+            report.warnings.extend(str(w) for w in loaded.warnings)
             if loaded.errors:
-                with_errors.add(str(path.resolve()))
+                with_errors.add(_stored_path(path))
             for article in loaded.articles:
                 if article.id in origin:
-                    errors.append(LoadError(path, f"article id {article.id!r} is also in {origin[article.id]}; skipped"))
+                    errors.append(
+                        LoadError(path, f"article id {article.id!r} is also in {origin[article.id]}; skipped")
+                    )
                     continue
                 origin[article.id] = path
                 articles.append(article)
@@ -81,10 +94,12 @@ class Ingestor:
         # After Chroma's commit: a crash in between leaves a stale BM25 index, which the next
         # retriever sees by its fingerprint and rebuilds.
         if report.added or report.updated or report.pruned:
-            self.lexical.sync(self.store)
+            changed = [*report.added, *report.updated, *report.pruned]
+            _Clock(report.timings)("bm25", lambda: self.lexical.sync(self.store, changed=changed))
 
     def _write(self, articles: list[Article], report: IngestReport, progress: bool | None) -> None:
         stored = self.store.versions(a.id for a in articles)
+        self.store.sweep([a.id for a in articles])  # rows a crashed run left, even of unchanged articles
         changed: list[Article] = []
         for article in articles:
             if stored.get(article.id) == self.version(article):
@@ -92,42 +107,88 @@ class Ingestor:
             else:
                 changed.append(article)
         finder = DuplicateFinder(self.settings.duplicate_threshold, self.store.signatures()) if changed else None
+        # Roles the collection ties to names: grows as articles are attributed, so a batch links within itself too.
+        known_roles = self.store.known_roles() if changed else {}
         bar = tqdm(total=len(changed), desc="indexing", unit="article", disable=_no_bar(progress, len(changed)))
         with bar:
             for start in range(0, len(changed), self.batch_articles):
                 batch = changed[start : start + self.batch_articles]
-                self.store.write(self._rows(batch, finder))
-                for article in batch:
-                    (report.updated if article.id in stored else report.added).append(article.id)
+                for article, problem in self._write_batch(batch, finder, known_roles, report.timings):
+                    if problem is None:
+                        (report.updated if article.id in stored else report.added).append(article.id)
+                    else:
+                        report.errors.append(
+                            f"{article.path or article.id}: article {article.id!r} not indexed: {problem}"
+                        )
                 bar.update(len(batch))
 
-    def _rows(self, articles: list[Article], finder: DuplicateFinder) -> list[ArticleRows]:
-        spans = self.splitter.split(a.text for a in articles)
+    def _write_batch(
+        self, batch: list[Article], finder: DuplicateFinder, known_roles: dict[str, set[str]], timings: dict[str, float]
+    ) -> list[tuple[Article, str | None]]:
+        """Write a batch; when it fails, write its articles one by one so that one bad article
+        costs only itself. Storage faults (StoreError, OSError) are not an article's: they stop."""
+        try:
+            rows = self._rows(batch, finder, known_roles, timings)
+            _Clock(timings)("write", lambda: self.store.write(rows))
+            return [(a, None) for a in batch]
+        except (StoreError, OSError):
+            raise
+        except Exception as exc:  # spaCy, the dedup signature, a value Chroma refuses: one article's problem
+            if len(batch) == 1:
+                return [(batch[0], _describe(exc))]
+        return [outcome for article in batch for outcome in self._write_batch([article], finder, known_roles, timings)]
+
+    def _rows(
+        self,
+        articles: list[Article],
+        finder: DuplicateFinder,
+        known_roles: dict[str, set[str]],
+        timings: dict[str, float],
+    ) -> list[ArticleRows]:
+        clock = _Clock(timings)
+        parsed = clock("split", lambda: self.splitter.parse(a.text for a in articles))
         pieces = []
         texts: list[str] = []
-        for article, article_spans in zip(articles, spans):
+        for article, article_sentences in zip(articles, parsed):
             version = self.version(article)
             sentences, chunks = chunk_article(
-                article, article_spans, version, self.settings.chunk_chars, self.settings.chunk_overlap
+                article,
+                [s.span for s in article_sentences],
+                version,
+                self.settings.chunk_chars,
+                self.settings.chunk_overlap,
             )
-            text = article.text
-            opens = [i == 0 or "\n" in text[sentences[i - 1].end : s.start] for i, s in enumerate(sentences)]
-            speakers = self.attributor.speakers([s.text for s in sentences], opens)
-            sentences = [replace(s, speakers=who) for s, who in zip(sentences, speakers)]
-            pieces.append((article, version, sentences, chunks))
+            found = clock(
+                "attribution", lambda: self.attributor.attribute(article.text, article_sentences, known_roles)
+            )
+            for name, roles in found.people.items():
+                for role in roles:
+                    known_roles.setdefault(role, set()).add(name)
+            sentences = [
+                replace(
+                    s,
+                    speakers=f.speakers,
+                    speaker_keys=f.speaker_keys,
+                    mentions=f.mentions,
+                    mention_keys=f.mention_keys,
+                    entities=f.entities,
+                )
+                for s, f in zip(sentences, found.sentences)
+            ]
+            pieces.append((article, version, sentences, chunks, found.people))
             texts.extend(s.text for s in sentences)
             texts.extend(c.text for c in chunks)
         # One encode call per batch keeps the model busy; split the vectors back afterwards.
-        vectors = self.embedder.encode(texts)
+        vectors = clock("embed", lambda: self.embedder.encode(texts))
         rows, at = [], 0
-        for article, version, sentences, chunks in pieces:
+        for article, version, sentences, chunks, people in pieces:
             s_vec = vectors[at : at + len(sentences)]
             at += len(sentences)
             c_vec = vectors[at : at + len(chunks)]
             at += len(chunks)
-            minhash = signature(article.text)
+            minhash = clock("dedup", lambda: signature(article.text))
             copy_of = finder.canonical(article.id, minhash, article.published)
-            rows.append(ArticleRows(article, version, sentences, s_vec, chunks, c_vec, minhash, copy_of))
+            rows.append(ArticleRows(article, version, sentences, s_vec, chunks, c_vec, minhash, copy_of, people))
         return rows
 
     def _prune(self, scopes: list[Path], seen: set[str], protected: set[str]) -> list[str]:
@@ -145,6 +206,35 @@ class Ingestor:
         self.store.delete_articles(gone)
         self.store.sweep()
         return gone
+
+
+class _Clock:
+    """Adds the seconds each step takes to a report's timings (benchmarks/ prints the split)."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+
+    def __call__(self, step: str, work):
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
+
+
+def _stored_path(path: Path | str) -> str:
+    """The path an article of this file is stored under (resolved), or the absolute one for a file
+    that cannot be resolved (a symlink loop)."""
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
+
+
+def _describe(exc: Exception) -> str:
+    """One line: the error's own words, with its type when they are not enough."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _no_bar(progress: bool | None, total: int) -> bool | None:

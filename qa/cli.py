@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -25,12 +26,19 @@ def _store_options(command):
     def wrapper(home, chroma_host, chroma_port, collection, **kwargs):
         # Commands' own settings flags (serve's --host, --port) join the same one Settings.
         own = {name: kwargs.pop(name) for name in ("host", "port", "auth", *_BACKEND_FLAGS) if name in kwargs}
+        flags = dict(home=home, chroma_host=chroma_host, chroma_port=chroma_port, collection=collection, **own)
         try:
-            settings = Settings.from_flags(
-                home=home, chroma_host=chroma_host, chroma_port=chroma_port, collection=collection, **own
-            )
+            settings = Settings.from_flags(**flags)
         except ValidationError as exc:
-            problems = "; ".join(f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+
+            def named(field: str) -> str:
+                """The flag when the value came from it, else the environment variable."""
+                return f"--{field.replace('_', '-')}" if flags.get(field) is not None else f"QA_{field.upper()}"
+
+            problems = "; ".join(
+                f"{named('_'.join(map(str, e['loc'])))}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
             raise click.ClickException(f"invalid setting {problems}") from exc
         return command(settings, **kwargs)
 
@@ -63,16 +71,52 @@ def _fail_cleanly(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from index.embedders import ModelNotFoundError
         from index.store import StoreError
-        from qa.generators import GeneratorError
 
         try:
             return command(*args, **kwargs)
-        except (ModelNotFoundError, StoreError, GeneratorError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from exc
+        except StoreError as exc:
+            raise click.ClickException(" ".join(str(exc).split())) from exc
+        except Exception as exc:
+            if isinstance(exc, _known_failures()):
+                raise click.ClickException(str(exc)) from exc
+            line = _storage_failure(exc, args)
+            if line is None:
+                raise
+            raise click.ClickException(line) from exc
 
     return wrapper
+
+
+def _known_failures() -> tuple[type[Exception], ...]:
+    """Bad input, a missing model, an unreachable chat model. Only a module already imported can have
+    raised its error: importing qa.generators (LangChain's chat models) just to catch one costs seconds."""
+    found: list[type[Exception]] = [ValueError]
+    for module, name in (("index.embedders", "ModelNotFoundError"), ("qa.generators", "GeneratorError")):
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)
+
+
+# A full or read-only disk, or no permission: the storage's fault, said in one line. Other OSErrors are bugs.
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO}
+
+
+def _storage_failure(exc: Exception, args: tuple) -> str | None:
+    """The one line for a storage failure that escaped the store (the BM25 index's files, say); None
+    for anything else. Most are already StoreErrors: ChromaStore translates its own (index/store.py)."""
+    from index.store import STORAGE_FAILURES, explain_failure
+
+    if not isinstance(exc, STORAGE_FAILURES) or (isinstance(exc, OSError) and exc.errno not in _STORAGE_ERRNOS):
+        return None
+    settings = next((a for a in args if isinstance(a, Settings)), None)
+    if settings is None:
+        return explain_failure(exc, "store")
+    if settings.chroma_host:
+        location = f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+        return explain_failure(exc, location, None, settings.chroma_timeout)
+    folder = None if isinstance(exc, OSError) else settings.chroma_path  # an OSError names its own file
+    return explain_failure(exc, f"embedded Chroma in {settings.chroma_path}", folder)
 
 
 def _print_json(value) -> None:
@@ -101,6 +145,8 @@ def ingest(settings, paths, prune, if_empty, as_json):
     report = service.ingest(list(paths), prune=prune)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         _print_json(report.to_dict() | {"summary": report.summary()})
     else:
@@ -110,12 +156,19 @@ def ingest(settings, paths, prune, if_empty, as_json):
 
 
 def _date(ctx, param, value: str | None) -> str | None:
+    """--since/--until take YYYY-MM-DD, YYYY-MM or YYYY (the whole month or year); --date a full date."""
+    if value is None:  # click calls this for absent flags too: no need to import the loaders then
+        return None
     from index.loaders import normalize_date
+    from qa.types import parse_filter_date
 
     try:
+        if param.name in ("since", "until"):
+            return parse_filter_date(value, param.name)
         return normalize_date(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)") from None
+        formats = "YYYY-MM-DD, YYYY-MM or YYYY" if param.name in ("since", "until") else "YYYY-MM-DD"
+        raise click.BadParameter(f"{value!r} is not a date (use {formats})") from None
 
 
 @main.command()
@@ -123,8 +176,10 @@ def _date(ctx, param, value: str | None) -> str | None:
 @click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")
 @click.option("--markdown", "as_markdown", is_flag=True, help="print the answer and its sources as Markdown")
 @click.option("--source", "sources", multiple=True, help="only articles from this source (repeat for several)")
-@click.option("--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD)")
-@click.option("--until", callback=_date, help="only articles published on or before this date (YYYY-MM-DD)")
+@click.option(
+    "--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"
+)
+@click.option("--until", callback=_date, help="only articles published on or before this date (the same forms)")
 @_backend_options
 @_store_options
 @_fail_cleanly
@@ -141,12 +196,19 @@ def ask(settings, question, as_json, as_markdown, sources, since, until):
         else:
             click.echo(answer.to_markdown(), nl=False)
         return
-    for piece in stream:
-        if isinstance(piece, Answer):
-            answer = piece
-        else:
-            click.echo(piece, nl=False)  # as the model writes it
-    click.echo()
+    if settings.backend == "extractive":
+        # The extractive answer is whole at once: its short answer can come first.
+        *_, answer = stream
+        if answer.short_answer:
+            click.echo(f"{answer.short_answer.text}\n")
+        click.echo(answer.answer)
+    else:
+        for piece in stream:
+            if isinstance(piece, Answer):
+                answer = piece
+            else:
+                click.echo(piece, nl=False)  # as the model writes it
+        click.echo()
     if answer.backend != "extractive":
         # What the model wrote is not the answer until it is checked against the passages.
         click.echo(f"\nChecked against the articles: {answer.answer}")

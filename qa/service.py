@@ -34,9 +34,10 @@ class QAService:
 
     @cached_property
     def embedder(self):
-        from index.embedders import SentenceTransformerEmbedder
+        # ONNX Runtime: the same vectors as sentence-transformers without importing torch (see index/embedders.py).
+        from index.embedders import default_embedder
 
-        return SentenceTransformerEmbedder(self.settings.embedding_model, batch_size=self.settings.embed_batch_size)
+        return default_embedder(self.settings.embedding_model, batch_size=self.settings.embed_batch_size)
 
     @cached_property
     def lexical(self):
@@ -62,9 +63,7 @@ class QAService:
     def reader(self):
         from qa.readers import ExtractiveReader
 
-        return ExtractiveReader(
-            self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences, nlp=self.attributor.nlp
-        )
+        return ExtractiveReader(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
 
     @cached_property
     def generator(self):
@@ -82,7 +81,7 @@ class QAService:
     def rewriter(self):
         from qa.followups import FollowUpRewriter
 
-        return FollowUpRewriter(self.attributor.nlp)
+        return FollowUpRewriter(lambda: self.splitter.nlp)
 
     @cached_property
     def splitter(self):
@@ -94,13 +93,13 @@ class QAService:
     def ingestor(self):
         from index.ingest import Ingestor
 
-        return Ingestor(self.settings, self.store, self.embedder, self.splitter, self.attributor, self.lexical)
+        return Ingestor(self.settings, self.store, self.embedder, lambda: self.splitter, self.attributor, self.lexical)
 
     @cached_property
     def attributor(self):
         from index.attribution import SpeakerAttributor
 
-        return SpeakerAttributor(self.settings.spacy_model)
+        return SpeakerAttributor()
 
     # -- the operations ---------------------------------------------------------------------
 
@@ -139,18 +138,30 @@ class QAService:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
+        if not re.search(r"\w", question):  # ".", "[", a NUL: nothing to look for
+            raise ValueError("the question has no words in it")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:  # embedding and parsing a huge question costs seconds and gigabytes
+            raise ValueError(
+                f"the question is {len(question):,} characters long; the limit is {limit:,} (QA_MAX_QUESTION_CHARS)"
+            )
         backend = backend or self.settings.backend
         if backend not in self.settings.backends:
             raise ValueError(
                 f"the {backend} backend is not configured (configured: {', '.join(self.settings.backends)})"
             )
+        if (excluded := self.filters_exclude_all(filters)) is not None:
+            # Say which filter left nothing to read, rather than "The articles don't say."
+            yield excluded
+            yield Answer(question=question, answer=excluded, abstained=True, backend=backend)
+            return
         self.warm_up()  # models load before the clock starts
         write = self._generate if backend != "extractive" else self._extract
         started = time.perf_counter()
         rewritten = self.rewriter.rewrite(question, history)
         timings: dict[str, float] = {}
         result = yield from write(rewritten or question, filters, started, timings)
-        text, citations, sentences, passages = result
+        text, citations, sentences, passages, *found = result  # the extractive reader adds a short answer
         copies = self.store.copies_of([c.article_id for c in citations])
         citations = [replace(c, also_in=tuple(copies.get(c.article_id, ()))) for c in citations]
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -164,14 +175,33 @@ class QAService:
             timings_ms=timings,
             sentences=sentences,
             backend=backend,
+            short_answer=found[0] if found and citations else None,
         )
 
+    def filters_exclude_all(self, filters: Filters | None) -> str | None:
+        """None when some stored article passes the filters; else a sentence naming the filter that excludes all."""
+        if not filters or self.store.has_articles(filters) or not self.store.has_articles(None):
+            return None  # (an empty index: the usual abstention, and the CLI's hint to ingest, say it better)
+        sources = " or ".join(repr(s) for s in filters.sources)
+        if filters.since and filters.until:
+            dates = f"between {filters.since} and {filters.until}"
+        else:
+            dates = f"on or after {filters.since}" if filters.since else f"on or before {filters.until}"
+        if filters.sources and not self.store.has_articles(Filters(filters.sources)):
+            problem = f"is from {sources}"
+        elif not self.store.has_articles(Filters((), filters.since, filters.until)):
+            problem = f"was published {dates}"
+        else:
+            problem = f"from {sources} was published {dates}"
+        return f"No stored article {problem}, so there is nothing to answer from."
+
     def _extract(self, query: str, filters: Filters | None, started: float, timings: dict):
-        from index.attribution import name_words
+        from index.mentions import name_words
         from qa.quotes import parse_speaker_question
 
         asked = parse_speaker_question(query)
         reading = self.statements.read(asked, filters) if asked else None
+        short = None
         if reading is not None:
             timings["retrieve"] = (time.perf_counter() - started) * 1000
             text, citations, passages = reading.text, reading.citations, reading.passages
@@ -180,7 +210,10 @@ class QAService:
             timings["retrieve"] = (time.perf_counter() - started) * 1000
             # Asked what someone said, but nothing on it is attributed to them: only sentences naming them will do.
             must_mention = name_words(asked.who) if asked else None
-            text, citations = self.reader.read(query, retrieval.query_vector, retrieval.passages, must_mention)
+            read = self.reader.read(
+                query, retrieval.query_vector, retrieval.passages, must_mention, must_report=bool(asked and asked.wants_words)
+            )
+            text, citations, short = read.text, read.citations, read.short_answer
             passages = retrieval.passages
         timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
         # Sentence by sentence, as a chat model's answer streams (the text is already whole).
@@ -188,7 +221,7 @@ class QAService:
         yield from (piece + " " for piece in pieces[:-1])
         yield pieces[-1]
         sentences = [AnswerSentence(" ".join(c.quote.split()), [c.n]) for c in citations]
-        return text, citations, sentences, passages
+        return text, citations, sentences, passages, short
 
     def _generate(self, query: str, filters: Filters | None, started: float, timings: dict):
         retrieval = self.retriever.retrieve(query, filters=filters)
@@ -200,7 +233,8 @@ class QAService:
                     timings["first_token"] = (time.perf_counter() - started) * 1000
                 written.append(piece)
                 yield piece
-        text, citations, sentences = self.generator.verify("".join(written), retrieval.passages)
+        # The check matches sentences by meaning too, with the index's own embedder.
+        text, citations, sentences = self.generator.verify("".join(written), retrieval.passages, self.embedder)
         timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
         if not written:
             yield text
@@ -245,17 +279,49 @@ class QAService:
         return self.ingest_articles([replace(article, id=pasted_article_id(article.title, published))], progress=False)
 
     def add_files(self, files: list[Path], progress: bool | None = None) -> IngestReport:
-        """Ingest uploaded files: each is checked (type, size, name) and kept in the uploads area first,
-        so re-uploading a file updates its article. Refused files are listed in the report's errors."""
-        from index.uploads import UploadArea, UploadError
+        """Ingest uploaded files: each is checked (type, size, name, a regular file) and kept in the
+        uploads area first, so re-uploading a file updates its article. Every refused or failed file
+        is listed in the report's errors with its reason; nothing here raises for a bad upload."""
+        import filecmp
+        import os
+
+        from index.uploads import UploadArea, UploadError, stored_name
 
         area = UploadArea(self.settings.uploads_path, max_bytes=int(self.settings.max_upload_mb * 1_000_000))
-        kept, refused = [], []
+        kept: dict[str, Path] = {}  # stored name -> the upload it came from
+        refused: list[str] = []
+        renamed: list[str] = []
         for path in files:
             try:
-                kept.append(area.keep(path))
+                name = stored_name(path.name)
+                if name in kept:  # two uploads of one name in one call: the second must not replace the first
+                    if not (path.is_file() and filecmp.cmp(path, kept[name], shallow=False)):
+                        refused.append(f"{path.name}: another file of the same name is in this upload; skipped")
+                    continue
+                item = area.keep_named(path)
             except UploadError as exc:
                 refused.append(str(exc))
-        report = self.ingest(kept, progress=progress) if kept else IngestReport()
-        report.errors = refused + [e.replace(str(area.root) + "/", "") for e in report.errors]
+                continue
+            except OSError as exc:
+                refused.append(f"{path.name}: cannot read: {exc.strerror or exc}")
+                continue
+            kept[item.path.name] = path
+            if item.renamed:
+                renamed.append(
+                    f"{item.original} is stored as {item.path.name} (its name had characters a stored file name"
+                    " does not keep)"
+                )
+        stored = [area.root.resolve() / name for name in kept]
+        report = self.ingest(stored, progress=progress) if stored else IngestReport()
+        report.warnings = renamed + report.warnings
+        # Errors name the file, not where the server keeps it.
+        roots = {str(area.root) + os.sep, str(area.root.resolve()) + os.sep}
+
+        def unrooted(line: str) -> str:
+            for root in roots:
+                line = line.replace(root, "")
+            return line
+
+        report.errors = refused + [unrooted(e) for e in report.errors]
+        report.warnings = [unrooted(w) for w in report.warnings]
         return report

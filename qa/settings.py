@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home, description="data directory (embedded Chroma lives here)")
     chroma_host: str | None = Field(None, description="Chroma server host; unset means embedded Chroma under `home`")
     chroma_port: int = Field(8000, description="Chroma server port")
+    # Chroma's own client waits forever; a stopped (SIGSTOP, frozen VM) server would hang every command.
+    chroma_timeout: float = Field(
+        30.0, gt=0, description="seconds a Chroma server request may take before the command fails"
+    )
     collection: str = Field("qa", description="prefix of the Chroma collections")
 
     embedding_model: str | None = Field(
@@ -59,6 +63,11 @@ class Settings(BaseSettings):
     port: int = Field(7860, description="port of the chat screen")
     auth: str | None = Field(None, description="USER:PASS that the chat screen asks for; unset means no login")
     max_upload_mb: float = Field(20.0, gt=0, description="largest file the chat screen accepts, in MB")
+    max_article_chars: int = Field(
+        2_000_000, ge=1, description="longest article text a file or JSONL line may hold; longer ones are refused"
+    )
+    # A question is a sentence or two; a huge one costs seconds and gigabytes to embed and parse.
+    max_question_chars: int = Field(2000, ge=10, description="longest question accepted (CLI, screen, API)")
 
     @field_validator("auth")
     @classmethod

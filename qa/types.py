@@ -6,7 +6,11 @@ tests all see the same shapes; `to_dict()` gives the public JSON form.
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+import re
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,15 @@ def _end_of_line(text: str, at: int) -> int:
 
 
 @dataclass(frozen=True)
+class Entity:
+    """A named entity found at ingest (spaCy's label: PERSON, ORG, GPE, DATE, CARDINAL, …), by article offsets."""
+
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Sentence:
     """A sentence of an article, the unit answers are built from."""
 
@@ -62,6 +75,12 @@ class Sentence:
     text: str
     chunk_id: str = ""  # the first chunk that holds it
     speakers: tuple[str, ...] = ()  # who the sentence quotes or reports (index/attribution.py)
+    # Resolved at ingest (index/mentions.py): the people it refers to, by name, pronoun or role.
+    mentions: tuple[str, ...] = ()
+    # Words a question may use for its speakers and mentioned people: their names and roles.
+    speaker_keys: tuple[str, ...] = ()
+    mention_keys: tuple[str, ...] = ()
+    entities: tuple[Entity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,13 +101,55 @@ def day_number(date: str | None) -> int | None:
     return int(date.replace("-", "")) if date else None
 
 
+_FILTER_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def parse_filter_date(value: str | None, bound: Literal["since", "until"] = "since") -> str | None:
+    """A date filter's bound as YYYY-MM-DD; None when empty. ValueError for anything else.
+
+    YYYY-MM and YYYY mean the whole month or year: as `since` their first day, as `until`
+    their last (`until 2023-02` is 2023-02-28). Nothing looser is guessed at ("May", "1",
+    "Monday" are refused): a filter that silently means another date hides articles.
+    """
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    found = _FILTER_DATE.fullmatch(text)
+    try:
+        if not found:
+            raise ValueError
+        year, month, day = int(found[1]), int(found[2] or 0), int(found[3] or 0)
+        if not month:
+            month, day = (1, 1) if bound == "since" else (12, 31)
+        elif not day:
+            day = 1 if bound == "since" else calendar.monthrange(year, month)[1]
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        raise ValueError(f"{bound} {text!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY") from None
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Which articles a question may be answered from: by source, and by publication date (inclusive)."""
+    """Which articles a question may be answered from: by source, and by publication date (inclusive).
+
+    `Filters.build` reads them as people type them; the constructor takes ISO dates and refuses
+    a `since` after `until`, which no article could pass.
+    """
 
     sources: tuple[str, ...] = ()
     since: str | None = None  # YYYY-MM-DD
     until: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"since {self.since} is after until {self.until}: no article can be in between")
+
+    @classmethod
+    def build(cls, sources=(), since: str | None = None, until: str | None = None) -> Filters:
+        """From user input (CLI, screen, API): sources, and dates as YYYY-MM-DD, YYYY-MM or YYYY."""
+        sources = [sources] if isinstance(sources, str) else sources or ()
+        chosen = tuple(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
+        return cls(chosen, parse_filter_date(since, "since"), parse_filter_date(until, "until"))
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.since or self.until)
@@ -154,9 +215,15 @@ class Citation:
     end: int
     quote: str
     also_in: tuple[dict, ...] = ()  # near-copies of the article elsewhere: id, title, source, url, published
+    # A chat model's citation: "model" (it wrote the marker) or "attached" (the check found the span);
+    # None, and absent from the JSON, for the extractive answerer, whose sentences are the spans themselves.
+    cited_by: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"also_in": list(self.also_in)}
+        found = asdict(self) | {"also_in": list(self.also_in)}
+        if self.cited_by is None:
+            del found["cited_by"]
+        return found
 
 
 @dataclass(frozen=True)
@@ -166,9 +233,28 @@ class AnswerSentence:
     text: str
     citations: list[int]
     unsupported: bool = False
+    # How a chat model's sentence got its citations: "model" (its own valid [n], verified) or "attached"
+    # (the check matched it to a passage span); None when it has none (unsupported) and for the
+    # extractive answerer, whose sentences are article sentences: then the JSON leaves the key out.
+    cited_by: str | None = None
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "citations": self.citations, "unsupported": self.unsupported}
+        found = {"text": self.text, "citations": self.citations, "unsupported": self.unsupported}
+        return found | ({"cited_by": self.cited_by} if self.cited_by else {})
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The entity that answers a typed question ("Who …?" → a name), inside a cited sentence:
+    `text == article.text[start:end]`, the same guarantee as a citation's quote."""
+
+    text: str
+    article_id: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -184,6 +270,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     sentences: list[AnswerSentence] = field(default_factory=list)
     backend: str = "extractive"
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -196,13 +283,21 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "sentences": [s.to_dict() for s in self.sentences],
             "backend": self.backend,
-        }
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
+        } | ({"support": self.support_counts()} if self.backend != "extractive" else {})
+
+    def support_counts(self) -> dict[str, int]:
+        """How many sentences of a chat model's answer it cited itself, had a citation attached, or neither."""
+        kinds = ["unsupported" if s.unsupported else s.cited_by for s in self.sentences]
+        return {kind: kinds.count(kind) for kind in ("model", "attached", "unsupported")}
 
     def to_markdown(self) -> str:
         """The answer and its sources as Markdown, to paste elsewhere ("Copy answer", `qa ask --markdown`)."""
         lines = [f"**{self.question}**", ""]
         if self.rewritten_question:
             lines += [f"*(asked as: {self.rewritten_question})*", ""]
+        if self.short_answer:
+            lines += [f"**{self.short_answer.text}**", ""]
         lines.append(self.answer)
         for s in self.sentences:
             if s.unsupported:
@@ -211,7 +306,9 @@ class Answer:
             lines += ["", "Sources:", ""]
         for c in self.citations:
             where = ", ".join(x for x in (c.source, c.published) if x)
-            title = f"[{c.title}]({c.url})" if c.url else c.title
+            # Only a web address becomes a link: a stored `javascript:` URL stays out of the Markdown.
+            linkable = c.url and c.url.lower().startswith(("http://", "https://"))
+            title = f"[{c.title}]({c.url})" if linkable else c.title
             lines.append(f"{c.n}. {title}{f' ({where})' if where else ''}, characters {c.start}–{c.end}: “{c.quote}”")
         return "\n".join(lines) + "\n"
 
@@ -225,6 +322,8 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "file[:line]: problem"
+    warnings: list[str] = field(default_factory=list)  # about inputs that did load: "file: what was changed"
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step: load, split, attribution, embed, …
 
     @property
     def failed(self) -> int:
@@ -244,4 +343,6 @@ class IngestReport:
             "unchanged": self.unchanged,
             "pruned": self.pruned,
             "errors": self.errors,
+            "warnings": self.warnings,
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }

@@ -20,7 +20,7 @@ def qa(*args: str, home, check: bool = True, **env) -> subprocess.CompletedProce
 def home(tmp_path_factory):
     """One index for the module: ingesting costs a model load per process."""
     home = tmp_path_factory.mktemp("cli") / "home"
-    first = qa("ingest", str(SAMPLE.parent), home=home)
+    first = qa("ingest", str(SAMPLE), home=home)
     assert first.stdout.strip().endswith("added 1, updated 0, unchanged 0, failed 0")
     return home
 
@@ -73,7 +73,7 @@ def test_stats_and_unknown_article(home):
 
 def test_ingest_exits_non_zero_and_names_the_bad_file(home, tmp_path):
     (tmp_path / "good.txt").write_text("Title: Good\n\nA good article about the summit.\n")
-    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00\x00")
+    (tmp_path / "bad.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")  # an image named .txt
     result = qa("ingest", str(tmp_path), "--if-empty", home=home)
     assert "nothing ingested" in result.stdout  # the index already holds the sample
     result = qa("ingest", str(tmp_path), home=home, check=False)
@@ -159,4 +159,4 @@ def test_add_reads_pasted_text_from_standard_input(tmp_path):
 
 def test_serve_refuses_an_auth_without_a_password(tmp_path):
     result = qa("serve", "--auth", "editor", home=tmp_path, check=False)
-    assert result.returncode == 1 and "QA_AUTH: Value error, give it as USER:PASS" in result.stderr
+    assert result.returncode == 1 and "invalid setting --auth: give it as USER:PASS" in result.stderr

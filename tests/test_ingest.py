@@ -101,3 +101,15 @@ def test_index_refuses_a_different_embedding_model(service, corpus):
     service.ingest([corpus])
     with pytest.raises(StoreError, match="all-MiniLM-L6-v2.*some/other-model"):
         service.store.bind_model("some/other-model", 768)
+
+
+def test_prune_keeps_the_articles_of_a_file_that_cannot_be_read_now(service, corpus):
+    import os
+
+    path = next(corpus.iterdir())
+    service.ingest([corpus])
+    path.unlink()
+    os.mkfifo(path)  # the file is there, but it is no article file any more
+    report = service.ingest([corpus], prune=True)
+    assert report.pruned == [] and service.stats()["articles"] == 1
+    assert any(path.name in e for e in report.errors)
