@@ -27,7 +27,7 @@ import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -184,13 +184,16 @@ class BM25Index:
 
     def _append(self, passages: list[Passage]) -> _Counts:
         """Tokenise these chunks and add them as new docs; returns their entries (global doc numbers)."""
+        per_doc = [Counter(self.analyzer.terms(p.text)) for p in passages]
+        infos = [ChunkInfo(p.chunk_id, p.source, p.published, p.article_id) for p in passages]
+        return self._add_term_counts(per_doc, infos)
+
+    def _add_term_counts(self, per_doc: list[Mapping[str, int]], infos: list[ChunkInfo]) -> _Counts:
+        """Add docs given as term -> count, one mapping a doc; returns their entries (global doc numbers)."""
         docs, terms, tfs = [], [], []
         start = len(self._chunks)
-        lengths = np.zeros(len(passages), np.float32)
-        for offset, p in enumerate(passages):
-            words = self.analyzer.terms(p.text)
-            lengths[offset] = len(words)
-            for word, n in Counter(words).items():
+        for offset, doc_terms in enumerate(per_doc):
+            for word, n in doc_terms.items():
                 term = self._vocab.get(word)
                 if term is None:
                     term = self._vocab[word] = len(self._terms)
@@ -199,7 +202,7 @@ class BM25Index:
                 terms.append(term)
                 tfs.append(n)
         counts = _Counts(np.array(docs, np.int64), np.array(terms, np.int64), np.array(tfs, np.float32))
-        infos = [ChunkInfo(p.chunk_id, p.source, p.published, p.article_id) for p in passages]
+        lengths = np.array([sum(t.values()) for t in per_doc], np.float32)
         self._add_docs(infos, lengths, np.bincount(counts.term, minlength=len(self._terms)))
         return counts
 
@@ -313,21 +316,8 @@ class BM25Index:
 
     def _replay(self, delta: dict) -> None:
         self._remove_articles(delta["remove"])
-        start = len(self._chunks)
-        docs, terms, tfs = [], [], []
-        for offset, doc_terms in enumerate(delta["terms"]):
-            for word, n in doc_terms.items():
-                term = self._vocab.get(word)
-                if term is None:
-                    term = self._vocab[word] = len(self._terms)
-                    self._terms.append(word)
-                docs.append(start + offset)
-                terms.append(term)
-                tfs.append(n)
-        counts = _Counts(np.array(docs, np.int64), np.array(terms, np.int64), np.array(tfs, np.float32))
-        lengths = np.array([sum(t.values()) for t in delta["terms"]], np.float32)
         infos = [ChunkInfo(c, s, p, a) for c, a, s, p in delta["chunks"]]
-        self._add_docs(infos, lengths, np.bincount(counts.term, minlength=len(self._terms)))
+        counts = self._add_term_counts(delta["terms"], infos)
         self._delta = _concat(self._delta, counts)
 
     # -- searching -------------------------------------------------------------------------------
