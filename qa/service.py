@@ -161,7 +161,7 @@ class QAService:
         rewritten = self.rewriter.rewrite(question, history)
         timings: dict[str, float] = {}
         result = yield from write(rewritten or question, filters, started, timings)
-        text, citations, sentences, passages, *found = result  # the extractive reader adds a short answer
+        text, citations, sentences, passages, short = result
         copies = self.store.copies_of([c.article_id for c in citations])
         citations = [replace(c, also_in=tuple(copies.get(c.article_id, ()))) for c in citations]
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -175,7 +175,7 @@ class QAService:
             timings_ms=timings,
             sentences=sentences,
             backend=backend,
-            short_answer=found[0] if found and citations else None,
+            short_answer=short if citations else None,
         )
 
     def filters_exclude_all(self, filters: Filters | None) -> str | None:
@@ -238,7 +238,7 @@ class QAService:
         timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
         if not written:
             yield text
-        return text, citations, sentences, retrieval.passages
+        return text, citations, sentences, retrieval.passages, None  # a chat model's answer has no short answer
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """The passages `ask` would read, best first; a larger k extends the same ranking."""
