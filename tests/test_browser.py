@@ -235,6 +235,8 @@ def test_hostile_titles_sources_texts_urls_and_sets_run_nothing_on_any_tab(hosti
     hrefs = click_every_link(page)
     assert hrefs and all(h.startswith("#qa-cite=") for h in hrefs), hrefs  # no autolinked URL, no javascript:
     ask(page, "When did the Kherson ferry resume its crossings?")
+    # The previous answer's cards stay until this answer's replace them: wait for those of the ferry.
+    page.wait_for_function("() => document.querySelector('#qa-cards .qa-card')?.innerText.includes('Ferry')")
     page.locator("#qa-cards .qa-card").first.click()
     page.wait_for_function("() => document.querySelector('#qa-article h3')?.innerText.includes('Ferry')")
     assert page.locator("#qa-article a").get_attribute("href") == "https://example.com/ferry"
