@@ -144,7 +144,7 @@ class BM25Index:
         if len(stale | fresh) > max(50, FULL_REBUILD_FRACTION * len(versions)):
             self.build(store.all_chunks(), current, versions)
             return True
-        self.apply(remove=stale, add=chunks_of(store, sorted(fresh)), versions=versions, store_fingerprint=current)
+        self.apply(remove=stale, add=store.chunks_of(sorted(fresh)), versions=versions, store_fingerprint=current)
         return True
 
     def _sync_changed(self, store: ChromaStore, ids: list[str]) -> bool:
@@ -154,7 +154,7 @@ class BM25Index:
         if not stale and not fresh:
             return False
         versions = {a: v for a, v in self.versions.items() if a not in stale} | {a: now[a] for a in fresh}
-        self.apply(remove=stale, add=chunks_of(store, fresh), versions=versions, store_fingerprint=fingerprint(versions))
+        self.apply(remove=stale, add=store.chunks_of(fresh), versions=versions, store_fingerprint=fingerprint(versions))
         return True
 
     def apply(
@@ -364,29 +364,6 @@ class BM25Index:
         if filters.until_day:
             mask &= (self._days > 0) & (self._days <= filters.until_day)
         return mask
-
-
-def chunks_of(store: ChromaStore, article_ids: list[str]) -> list[Passage]:
-    """The live chunks of these articles, from the store."""
-    if not article_ids:
-        return []
-    if hasattr(store, "chunks_of"):
-        return store.chunks_of(article_ids)
-    # Until ChromaStore has chunks_of: the same query through its chunks collection.
-    from index.store import _passage
-
-    live = store.versions(article_ids)
-    passages: list[Passage] = []
-    for start in range(0, len(article_ids), 500):
-        got = store._chunks.get(
-            where={"article_id": {"$in": article_ids[start : start + 500]}}, include=["metadatas", "documents"]
-        )
-        passages.extend(
-            _passage(i, m, d, 0.0)
-            for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
-            if live.get(m["article_id"]) == m["version"]
-        )
-    return passages
 
 
 def _concat(a: _Counts, b: _Counts) -> _Counts:

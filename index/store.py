@@ -481,6 +481,19 @@ class ChromaStore:
         }
         return [by_id[i] for i in ids if i in by_id]
 
+    def chunks_of(self, article_ids: list[str]) -> list[Passage]:
+        """The live chunks of these articles as passages (score 0), for an index kept beside the store."""
+        live = self.versions(article_ids)
+        passages: list[Passage] = []
+        for part in _batches(list(dict.fromkeys(article_ids)), 500):
+            got = self._chunks.get(where={"article_id": {"$in": part}}, include=["metadatas", "documents"])
+            passages.extend(
+                _passage(i, m, d, 0.0)
+                for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
+                if live.get(m["article_id"]) == m["version"]
+            )
+        return passages
+
     def all_chunks(self, page: int = 1000) -> Iterator[Passage]:
         """Every live chunk as a passage (score 0), page by page."""
         live = self.versions(None)
