@@ -4,7 +4,12 @@ Built on spaCy's parse and entities, with people resolved by `index.mentions.Men
 (names, surnames, roles, pronouns, pairs). A sentence is attributed to:
 
 - the subject of a speech verb ("Peskov said", "The minister added", "He warned", "the two
-  leaders said"), or X in "according to X", resolved to the person it refers to;
+  leaders said", '"…," said a protester using the pseudonym Katya'), or X in "according to X",
+  resolved to the person it refers to; "the company" is the organisation just named, and "the
+  spokesperson" the unnamed spokesperson who spoke just before. A speech verb inside quotation
+  marks is the speaker's own words, not a report;
+- in a sentence without a speech verb, the subject of a main verb whose object quotes words
+  ('Sadiq Khan thanked "the police … for their swift response"');
 - the speaker of the quotation it belongs to, when a quotation runs over several sentences or
   paragraphs (`Okafor said: "The bridge is safe. We checked every bolt."`, or the speaker named
   only after the quote closes). A paragraph that opens with a quotation mark while the one
@@ -21,7 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from index.mentions import MentionResolver, Person, name_words
+from index.mentions import MentionResolver, Person, name_words, role_head
 from qa.types import Entity
 
 _SPEECH_VERBS = {
@@ -94,6 +99,29 @@ _PERSONAL = {"he", "she", "they"}
 _OPENING_QUOTES = ("“", '"', "‘")
 _DETERMINERS = {"the", "a", "an"}
 _SPEAKER_ENTITIES = ("PERSON", "ORG", "GPE", "NORP", "FAC")
+# "The company said …" after "PG&E": common nouns English uses for an organisation just named.
+_ORGANISATION_NOUNS = {
+    "company",
+    "firm",
+    "corporation",
+    "utility",
+    "airline",
+    "carrier",
+    "agency",
+    "organisation",
+    "organization",
+    "group",
+    "network",
+    "broadcaster",
+    "newspaper",
+    "bank",
+    "manufacturer",
+    "retailer",
+    "operator",
+    "charity",
+}
+# How many sentences back "the company" may reach for the organisation it stands for.
+_ORGANISATION_REACH = 3
 # "Hugh McGuire: I think ...", "((WN)): Why ...": an interview's speaker label.
 _QUOTE_LABEL = re.compile(r"^\s*(?:(\(\([^()\n]{1,40}\)\))\s*:?|([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}):)(?:\s|$)")
 
@@ -105,7 +133,7 @@ class SentenceFacts:
     speakers: tuple[str, ...] = ()
     speaker_keys: tuple[str, ...] = ()  # words of the speakers' names and roles
     mentions: tuple[str, ...] = ()  # canonical names of the people the sentence refers to
-    mention_keys: tuple[str, ...] = ()  # words of their names and roles
+    mention_keys: tuple[str, ...] = ()  # words of their names and roles, and of organisations called "the company"
     entities: tuple[Entity, ...] = ()
 
 
@@ -147,20 +175,27 @@ class SpeakerAttributor:
         mentioned: dict[int, list[Person]] = {}
         opens = {id(s.sent): s.opens_paragraph for s in sentences if s.opens_paragraph}
         current_label: Person | str | None = None
-        reported: set[int] = set()  # sentences with a speech verb, resolved or not
+        reported: set[int] = set()  # sentences with a speech verb outside quotation marks, resolved or not
+        quote_open = False  # whether a quotation is open where the sentence starts
+        organisations: list[tuple[int, str]] = []  # (sentence, name) of the organisations named so far
+        referred: dict[int, list[str]] = {}  # organisations a sentence refers to as "the company"
         for index, sent in enumerate(order):
             if id(sent) in opens:
                 current_label = None
                 label = _label(sent.text)
                 if label in labels:
                     current_label = _label_speaker(resolver, label, index)
-            subjects = list(_speech_subjects(sent))
-            if _has_speech_verb(sent):
+            if id(sent) in opens and not sent.text.startswith(_OPENING_QUOTES):
+                quote_open = False
+            subjects = list(_speech_subjects(sent, quote_open))
+            if _has_speech_verb(sent, quote_open):
                 reported.add(index)
+            quote_open = quotation_open_after(sent.text, quote_open)
             people = resolver.resolve_sentence(sent, index, {t.i for t in subjects})
             found: list[Person | str] = []
             for subject in subjects:
-                named = _resolve_speaker(resolver, subject)
+                named = _resolve_speaker(resolver, subject, _recent(organisations, sent, subject, index))
+                named = [_earlier_phrase(who, speakers, index) if isinstance(who, str) else who for who in named]
                 if not named and subject.lower_ in _PERSONAL and index and speakers.get(index - 1):
                     # "…," he wrote: whoever spoke in the sentence before, even one NER did not see as a person.
                     named = speakers[index - 1]
@@ -173,22 +208,29 @@ class SpeakerAttributor:
             # Who "he added" in the next sentence can mean; a sentence without a speaker ends the statement.
             resolver.last_speakers = list(found)
             mentioned[index] = people
+            # "The last time the government ordered the network to shut down": the network just named.
+            referred[index] = [
+                org
+                for t in sent
+                if _is_organisation_noun(t) and (org := _recent(organisations, sent, t, index)) is not None
+            ]
+            organisations += [(index, _entity_name(e)) for e in sent.ents if e.label_ == "ORG" and _entity_name(e)]
         _spread_over_quotes(order, opens, speakers, reported)
-        facts_by_sent = {id(sent): _facts(speakers[i], mentioned[i]) for i, sent in enumerate(order)}
+        facts_by_sent = {id(sent): _facts(speakers[i], mentioned[i], referred[i]) for i, sent in enumerate(order)}
         return Attribution(
             [_with_entities(facts_by_sent[id(s.sent)], s) for s in sentences],
             {p.name: tuple(sorted(p.roles)) for p in resolver.people if name_words(p.name)},
         )
 
 
-def _facts(speakers: list[Person | str], people: list[Person]) -> SentenceFacts:
+def _facts(speakers: list[Person | str], people: list[Person], organisations: list[str]) -> SentenceFacts:
     names = [s.name if isinstance(s, Person) else s for s in speakers]
     names = [n for n in dict.fromkeys(names) if name_words(n)]
     speaker_keys = set()
     for s in speakers:
         speaker_keys |= s.keys if isinstance(s, Person) else name_words(s)
     everyone = list(dict.fromkeys([*people, *(s for s in speakers if isinstance(s, Person))]))
-    mention_keys = set().union(*(p.keys for p in everyone)) if everyone else set()
+    mention_keys = set().union(*(p.keys for p in everyone), *(name_words(o) for o in organisations))
     return SentenceFacts(
         speakers=tuple(names),
         speaker_keys=tuple(sorted(speaker_keys)),
@@ -222,19 +264,53 @@ def _is_name_token(token) -> bool:
     return token.pos_ == "PROPN" and token.text[:1].isupper() and token.is_alpha
 
 
-def _speech_subjects(sent) -> Iterable:
-    """The tokens that speak in a sentence: subjects of speech verbs and X of "according to X"."""
+def _speech_subjects(sent, inside: bool = False) -> Iterable:
+    """The tokens that speak in a sentence: subjects of speech verbs and X of "according to X"; in
+    a sentence with neither, the subject of a main verb whose object quotes words ('Sadiq Khan
+    thanked "the police … for their swift and courageous response"'). A speech verb inside a
+    quotation is the speaker's own words ("people add less salt"), not a report of speech.
+
+    `inside`: whether a quotation is open where the sentence starts.
+    """
     quoting = any(ch in sent.text for ch in '"“”')
+    found = False
+    quoted = _quoted_tokens(sent, inside)
     for token in sent:
+        if token.i in quoted:
+            continue
         speech = token.lower_ in _SPEECH_VERBS or (quoting and token.lower_ in _QUOTING_VERBS)
         if speech and token.pos_ in ("VERB", "AUX"):
             subject = _subject(token)
             if subject is not None:
+                found = True
                 yield subject
         elif token.lower_ == "according" and token.i + 1 < sent.end and token.doc[token.i + 1].lower_ == "to":
             objects = [c for c in token.doc[token.i + 1].children if c.dep_ == "pobj"]
             if objects:
+                found = True
                 yield objects[0]
+    if quoting and not found:
+        subject = _quoting_subject(sent)
+        if subject is not None:
+            yield subject
+
+
+def _quoting_subject(sent):
+    """The active subject of the main verb, when the quotation is in what follows it and none in the subject."""
+    root = sent.root
+    if root.pos_ != "VERB":
+        return None
+    subjects = [c for c in root.children if c.dep_ == "nsubj"]
+    if not subjects or subjects[0].lower_ in _OBJECT_PRONOUNS:
+        return None
+    subject = subjects[0]
+    before = sent.doc[sent.start : subject.right_edge.i + 1].text
+    # The quotation opens after the verb: a closing mark there ends a quote that began before.
+    opening = next((t for t in sent.doc[root.i + 1 : sent.end] if t.text in ('"', "“", "”")), None)
+    opens = opening is not None and (
+        opening.text == "“" or (opening.text == '"' and sent.doc[opening.i - 1].whitespace_ != "")
+    )
+    return subject if opens and not any(ch in before for ch in '"“”') else None
 
 
 def _subject(verb):
@@ -249,19 +325,59 @@ def _subject(verb):
         if subjects:
             # "allowing him to tell": an object pronoun is not who speaks.
             return None if subjects[0].lower_ in _OBJECT_PRONOUNS else subjects[0]
+    # '"…," said a protester using the pseudonym Katya': after a closing quote the speaker follows the
+    # verb, and the small parser often takes it for the verb's object.
+    previous = verb.doc[verb.i - 1] if verb.i > verb.sent.start else None
+    if previous is not None and previous.text in ('"', "”"):
+        after = [c for c in verb.children if c.dep_ in ("dobj", "attr", "nsubj") and c.i > verb.i]
+        if after and after[0].lower_ not in _OBJECT_PRONOUNS:
+            return after[0]
     # '"…," Oleksiy Danilov, the secretary of …, tweeted': the small parser hangs the verb on the name.
     if verb.dep_ in ("acl", "relcl") and verb.head.pos_ == "PROPN":
         return verb.head
     return None
 
 
-def _resolve_speaker(resolver: MentionResolver, head) -> list[Person | str]:
-    """The people a speaking token refers to; else the organisation or phrase it names."""
+def _earlier_phrase(phrase: str, speakers: dict[int, list], index: int) -> str:
+    """ "The spokesperson added …" after "… an Interpol spokesperson stated": the same unnamed speaker."""
+    if phrase != phrase.lower() or len(phrase.split()) != 1:
+        return phrase
+    for i in range(index - 1, max(-1, index - 1 - _ORGANISATION_REACH), -1):
+        for earlier in speakers.get(i, []):
+            if isinstance(earlier, str) and earlier != phrase and role_head(earlier.split()[-1]) == role_head(phrase):
+                return earlier
+    return phrase
+
+
+def _is_organisation_noun(token) -> bool:
+    """ "the company", "the network": a bare definite noun for an organisation, outside any entity."""
+    if token.lower_ not in _ORGANISATION_NOUNS or token.ent_type_:
+        return False
+    return [c.lower_ for c in token.lefts] == ["the"]
+
+
+def _entity_name(ent) -> str:
+    return ent.text.removesuffix("’s").removesuffix("'s").strip()
+
+
+def _recent(organisations: list[tuple[int, str]], sent, subject, index: int) -> str | None:
+    """The organisation "the company" (a subject) stands for: the latest one named, in this sentence
+    before it or in the sentences just before."""
+    here = [_entity_name(e) for e in sent.ents if e.label_ == "ORG" and e.end <= subject.i and _entity_name(e)]
+    if here:
+        return here[-1]
+    before = [name for i, name in organisations if index - i <= _ORGANISATION_REACH]
+    return before[-1] if before else None
+
+
+def _resolve_speaker(resolver: MentionResolver, head, organisation: str | None = None) -> list[Person | str]:
+    """The people a speaking token refers to; else the organisation or phrase it names ("the company"
+    is `organisation`, the one just named)."""
     people = resolver.by_token.get(head.i)
     if not people:
         # "Dunn's mother, Charlotte Charles, said": the appositive names who speaks.
         named = [resolver.by_token[c.i] for c in head.children if c.dep_ == "appos" and c.i in resolver.by_token]
-        people = named[0] if named else None
+        people = named[0] if named else _described_name(resolver, head)
     if people:
         group = list(people)
         # "Putin and Xi said": both speak.
@@ -274,6 +390,8 @@ def _resolve_speaker(resolver: MentionResolver, head) -> list[Person | str]:
     for ent in doc.ents:
         if ent.start <= head.i < ent.end and ent.label_ in _SPEAKER_ENTITIES:
             return [ent.text.removesuffix("’s").removesuffix("'s")]
+    if organisation and _is_organisation_noun(head):
+        return [organisation]
     # "The head of the police's internal investigators told …": the phrase with its "of" part says who.
     end = head.i + 1
     of = [c for c in head.rights if c.dep_ == "prep" and c.lower_ == "of"]
@@ -282,6 +400,24 @@ def _resolve_speaker(resolver: MentionResolver, head) -> list[Person | str]:
     words = [t for t in doc[head.left_edge.i : end] if t.lower_ not in _DETERMINERS and t.dep_ != "punct"]
     phrase = "".join(t.text_with_ws for t in words).strip()
     return [phrase] if phrase else []
+
+
+def _described_name(resolver: MentionResolver, head) -> list[Person] | None:
+    """'said a protester using the pseudonym Katya': the one person named in the words describing the
+    speaker. Never through "of", "for" or a possessive: "the lawyer for John Smith" is not John Smith."""
+    if head.pos_ != "NOUN":
+        return None
+    found: list[Person] = []
+    for token in head.subtree:
+        if token.i == head.i or token.i not in resolver.by_token or token.pos_ != "PROPN":
+            continue
+        path, step = [], token
+        while step.i != head.i and step.head.i != step.i:
+            path.append(step)
+            step = step.head
+        if step.i == head.i and not any(t.dep_ in ("prep", "poss", "pobj") for t in path):
+            found += [p for p in resolver.by_token[token.i] if p not in found]
+    return found if len(found) == 1 else None
 
 
 def _label_speaker(resolver: MentionResolver, label: str, index: int) -> Person | str:
@@ -308,8 +444,22 @@ def _interview_labels(text: str, sentences: list[ParsedSentence]) -> set[str]:
     return {label for label, n in counts.items() if n >= 2}
 
 
-def _has_speech_verb(sent) -> bool:
-    return any(t.lower_ in _SPEECH_VERBS and t.pos_ in ("VERB", "AUX") for t in sent)
+def _has_speech_verb(sent, inside: bool) -> bool:
+    """A speech verb of the narration: 'where he could route out as promised' inside a quotation
+    is the speaker's own words, not a report of someone else speaking."""
+    quoted = _quoted_tokens(sent, inside)
+    return any(t.i not in quoted and t.lower_ in _SPEECH_VERBS and t.pos_ in ("VERB", "AUX") for t in sent)
+
+
+def _quoted_tokens(sent, inside: bool) -> set[int]:
+    """The indices of the sentence's tokens that stand inside quotation marks."""
+    quoted = set()
+    for token in sent:
+        if token.text in ('"', "“", "”"):
+            inside = token.text == "“" or (token.text == '"' and not inside)
+        elif inside:
+            quoted.add(token.i)
+    return quoted
 
 
 def _spread_over_quotes(order: list, opens: dict[int, bool], speakers: dict[int, list], reported: set[int]) -> None:
@@ -359,6 +509,17 @@ def quotation_open_after(text: str, inside: bool) -> bool:
 
 
 def same_speaker(asked: str, stored: str) -> bool:
-    """'Peskov' is 'Dmitry Peskov'; 'Downing Street' is 'Downing Street officials'."""
+    """'Peskov' is 'Dmitry Peskov'; 'Downing Street' is 'Downing Street officials'. A speaker whose
+    words are only part of the asked phrase must be a name and end as it does (the surname): "the
+    Crown" prosecution is not "the Saudi crown prince", nor is "the mother" "Harry Dunn's mother"."""
     a, s = name_words(asked), name_words(stored)
-    return bool(a and s) and (a <= s or s <= a)
+    if not (a and s):
+        return False
+    # A bare common noun ("mother", "police") is too general to be the one asked for by a description.
+    named = stored != stored.lower()
+    return a <= s or (s <= a and _last_word(asked) == _last_word(stored) and (named or s == a))
+
+
+def _last_word(phrase: str) -> str:
+    words = [w for w in re.findall(r"[\w-]+", phrase.replace("’", "'").lower().removesuffix("'s")) if w != "s"]
+    return words[-1] if words else ""

@@ -6,15 +6,19 @@ this is a set of rules over spaCy's parse and entities, read in order through th
 
 - **Names.** A PERSON entity (or a proper-noun subject of a speech verb, which the small NER model
   sometimes misses) is a person. A later name whose words are a part of a known person's ("Ruiz"
-  after "Ana Ruiz") is that person; the longest form is the canonical name.
+  after "Ana Ruiz"; "Dr Maathai" after "Wangari Maathai": courtesy titles are no part of a name)
+  is that person, and so is a surname the article misspells by a letter ("Saree" after "Yahya
+  Sarea"); the longest form is the canonical name.
 - **Roles.** Nouns before the name in its phrase ("Kremlin spokesman Dmitry Peskov", "Finance
   Minister Ana Ruiz") and appositives ("Ana Ruiz, the finance minister,"; "the minister, Ana
   Ruiz,") are that person's roles. A later definite role noun ("the minister", "the Kremlin
-  spokesman") is the most recent person holding a role with that head noun.
+  spokesman") is the most recent person holding a role with that head noun, or the one named
+  earlier in the same sentence ("Minister Patuanelli sent a letter, but the minister said …").
 - **Pronouns.** he/him/his and she/her/hers are the most recent compatible person, preferring
   the subject of a recent sentence; gender is learnt from the pronouns the article already used
   for that person and from honorifics (Mr, Ms). A pronoun object is never its own clause's
-  subject ("Jane Doe greeted her": "her" is someone else).
+  subject ("Jane Doe greeted her": "her" is someone else). When nobody near is known to be "she",
+  the article's most-mentioned woman is.
 - **Pairs.** "the two leaders", "both presidents", "the pair" are the two most recently named
   people; "they" is a pair or group when the last subject was one ("Putin and Xi").
 
@@ -48,6 +52,7 @@ _SUBJECTS = {"nsubj", "nsubjpass"}
 _OBJECTS = {"dobj", "iobj", "pobj", "dative"}
 _NAME_WORD = re.compile(r"[\w-]+")
 _DETERMINERS = {"the", "a", "an"}
+_COURTESY_TITLES = {"mr", "mrs", "ms", "dr", "miss"}
 # Entities that are not people even when they are a speech verb's subject.
 _NOT_PEOPLE = {"ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "DATE", "TIME"}
 # How many sentences back a pronoun or role noun may reach.
@@ -55,9 +60,10 @@ _REACH = 4
 
 
 def name_words(name: str) -> set[str]:
-    """Comparable words of a name: lower case, quotes and possessives dropped."""
+    """Comparable words of a name: lower case, quotes, possessives and courtesy titles dropped
+    ("Dr Maathai" is "Wangari Maathai")."""
     name = name.replace("’", "'").lower().replace("'s ", " ").removesuffix("'s")
-    return {w for w in _NAME_WORD.findall(name) if w not in _DETERMINERS}
+    return {w for w in _NAME_WORD.findall(name) if w not in _DETERMINERS and w not in _COURTESY_TITLES}
 
 
 def role_head(word: str) -> str:
@@ -81,6 +87,7 @@ class Person:
     gender: str | None = None  # "m" or "f", once the article shows it
     last_seen: int = -1  # sentence index of the latest mention
     last_subject: int = -1  # sentence index where it was last a subject
+    mentions: int = 0  # sentences that mention them: how central to the article they are
 
     _heads: tuple[int, set[str]] = (0, set())  # (how many roles, their heads): roles only grow
 
@@ -117,8 +124,9 @@ class MentionResolver:
         """The known person this name refers to, or a new one."""
         name = _clean_name(name)
         words = name_words(name)
+        bare = words - _HONORIFICS.keys() or words  # "Ms Bauchtman" is compared as "Bauchtman"
         for person in reversed(self.people):
-            if words and (words <= person.words or person.words <= words or _misspelt(words, person.words)):
+            if words and (bare <= person.words or person.words <= words or _misspelt(bare, person.words)):
                 if len(words) > len(person.words):
                     person.name, person.words = name, words
                 person.last_seen = sentence
@@ -158,7 +166,7 @@ class MentionResolver:
             text = " ".join(t.text for t in chain)
             words = name_words(text)
             # A surname the article already gave a person is that person, whatever NER says of it.
-            known = any(words and words <= p.words for p in self.people)
+            known = any(words and (words <= p.words or _misspelt(words, p.words)) for p in self.people)
             speaks = token.i in speech_subjects and (token.ent_type_ not in _NOT_PEOPLE or _named_with_employer(token))
             if speaks or known or _described_as_person(chain):
                 person = self.person_named(text, index)
@@ -182,6 +190,7 @@ class MentionResolver:
                     self._last_group, self._group_at = list(dict.fromkeys(group + conj)), index
         for p in mentioned:
             p.last_seen = index
+            p.mentions += 1
         return mentioned
 
     def _learn_roles(self, person: Person, doc, name_span) -> None:
@@ -217,7 +226,8 @@ class MentionResolver:
             if speaking and self.last_speakers:
                 recent = [p for p in self.last_speakers if isinstance(p, Person) and p.gender in (None, gender)]
                 # The one who spoke is not a person we know (NER missed the name): leave it to the attributor.
-                found = recent[-1] if recent else None
+                # Of several, the one the article is most about.
+                found = max(reversed(recent), key=lambda p: p.mentions) if recent else None
             else:
                 found = self._pronoun(token, index, gender)
             if found is not None:
@@ -242,6 +252,18 @@ class MentionResolver:
             p for p in self.people if head in p.role_heads and modifiers <= {w for r in p.roles for w in r.split()}
         ]
         if candidates:
+            # "Minister Stefano Patuanelli sent a letter, but the minister said …": a role-holder named
+            # earlier in this sentence, in another clause, is the one the subject means.
+            if token.dep_ in _SUBJECTS:
+                here = [
+                    p
+                    for i, people in sorted(self.by_token.items())
+                    if token.sent.start <= i < token.i and token.doc[i].head.i != token.head.i
+                    for p in people
+                    if p in candidates
+                ]
+                if here:
+                    return [here[-1]]
             return [max(candidates, key=lambda p: (p.last_subject, p.last_seen))]
         # Not named here: another report of the collection may tie this role to exactly one person.
         # Only a specific role ("the finance minister", not "the minister" or "the victim") is
@@ -273,13 +295,21 @@ class MentionResolver:
             and (index - p.last_seen <= _REACH or p in earlier_here)
             and id(p) not in clause_subjects
         ]
-        if not candidates:
-            return None
         # Someone already named in this sentence before the pronoun, else the latest subject, else the latest.
         here = [p for p in earlier_here if p in candidates]
         if here:
             subjects_here = [p for p in here if p.last_subject == index]
             return (subjects_here or here)[0] if token.dep_ in _SUBJECTS else here[-1]
+        # Nobody near is known to be "she": the article's central person known to be "she" is meant,
+        # when mentioned more often than anyone near ("She is just doing this" in a protester's quote
+        # about Carrie Lam, after a student was quoted).
+        if not any(p.gender == gender for p in candidates):
+            known = [p for p in self.people if p.gender == gender and id(p) not in clause_subjects]
+            central = max(known, key=lambda p: p.mentions, default=None)
+            if central is not None and all(central.mentions > p.mentions for p in candidates):
+                return central
+        if not candidates:
+            return None
         return max(candidates, key=lambda p: (p.last_subject, p.last_seen))
 
 
@@ -301,7 +331,10 @@ def _named_with_employer(token) -> bool:
     speaking proper noun followed, inside that entity, by for/of/from/at is a person's name."""
     for ent in token.sent.ents:
         if ent.start <= token.i < ent.end:
-            return any(t.lower_ in ("for", "of", "from", "at") for t in ent if t.i > token.i)
+            linked = next((t for t in ent if t.i > token.i and t.lower_ in ("for", "of", "from", "at")), None)
+            # A first and last name before it: "House of Representatives" is no person.
+            before = token.doc[ent.start : linked.i] if linked is not None else []
+            return len(before) >= 2 and all(t.pos_ == "PROPN" for t in before)
     return False
 
 
@@ -313,14 +346,27 @@ def _clean_name(name: str) -> str:
 
 
 def _misspelt(a: set[str], b: set[str]) -> bool:
-    """A one-word surname the article misspells ("Ms Bauchtman" after "Lydia Buchtmann"): close in
-    spelling to one of the person's name words, with the same first letter."""
+    """A one-word surname the article misspells ("Ms Bauchtman" after "Lydia Buchtmann", "Saree"
+    after "Yahya Sarea"): close in spelling to one of the person's name words (one letter changed,
+    added or dropped, or a similarity of 0.85), with the same first letter and at least 5 letters."""
     if len(a) != 1:
         return False
     (word,) = a
     return len(word) >= 5 and any(
-        w[0] == word[0] and SequenceMatcher(None, word, w).ratio() >= 0.85 for w in b if len(w) >= 5
+        w[0] == word[0] and (_one_edit(word, w) or SequenceMatcher(None, word, w).ratio() >= 0.85)
+        for w in b
+        if len(w) >= 5
     )
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[i + 1 :] == shorter[i:]
 
 
 def _proper_chain(doc, token) -> list:

@@ -225,6 +225,9 @@ class QuestionAnalysis:
     key_head: str | None  # "deals"
     dates: tuple[AskedDate, ...] = ()
     verb: str | None = None  # the word after "Who": "won" in "Who won the Tour?"
+    ordinals: tuple[str, ...] = ()  # "third", "final", "next": which one is asked for
+    asks_identity: bool = False  # "Who …?", "What is the name of …?"
+    asks_cause: bool = False  # "Why …?", "What caused …?"
 
     @property
     def typed(self) -> bool:
@@ -261,7 +264,53 @@ def analyse(question: str) -> QuestionAnalysis:
     if labels == PERSON_LIKE and (after := _WHO.match(question)):
         words = question[after.end() :].split()
         verb = words[0].lower().strip("?,.") if words and words[0].lower() not in _FUNCTION_WORDS else None
-    return QuestionAnalysis(labels, question_names(full), key_phrase, key_head, asked_dates(full), verb)
+    return QuestionAnalysis(
+        labels,
+        question_names(full),
+        key_phrase,
+        key_head,
+        asked_dates(full),
+        verb,
+        question_ordinals(full),
+        asks_identity=bool(_WHO.match(question) or _NAME_OF.search(question)),
+        asks_cause=bool(_CAUSE.search(question)),
+    )
+
+
+_NAME_OF = re.compile(r"\bnames? of\b", re.IGNORECASE)
+_CAUSE = re.compile(r"^\W*why\b|\bcaused?\b|\breason\b", re.IGNORECASE)
+
+
+# Words that say which one of several is meant ("the third officer", "the final debate", "last ordered").
+_ORDINALS = {
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "last",
+    "final",
+    "next",
+    "previous",
+}
+
+
+def question_ordinals(question: str) -> tuple[str, ...]:
+    """The ordinals of a question, leaving out those that only say when ("last week", "next Monday",
+    "for the first time")."""
+    words = re.findall(r"[a-z]+", question.lower())
+    found = []
+    for i, word in enumerate(words):
+        following = words[i + 1] if i + 1 < len(words) else ""
+        when = _singular(following) in _TIME_UNITS or following in _WEEKDAYS or following in _MONTHS
+        if word in _ORDINALS and not when and word not in found:
+            found.append(word)
+    return tuple(found)
 
 
 def asked_dates(question: str) -> tuple[AskedDate, ...]:

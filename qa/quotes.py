@@ -8,16 +8,17 @@ articles quote X, but not on that.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.attribution import SPEECH_VERB_PATTERN, quotation_open_after, same_speaker
-from index.mentions import name_words
+from index.mentions import name_words, role_head
 from index.store import ChromaStore
-from qa.questions import AskedDate, asked_dates
-from qa.readers import ExtractiveReader, previous_id
+from qa.questions import AskedDate, QuestionAnalysis, analyse, asked_dates, question_names
+from qa.readers import ExtractiveReader, fitting_entities, previous_id
 from qa.retrievers import without_copies
 from qa.types import Citation, Filters, Passage, Sentence
 
@@ -32,6 +33,9 @@ _ASKED_WHAT = re.compile(
 _ACCORDING_TO = re.compile(r"^\s*according\s+to\s+(?P<who>[^,]+),\s*(?P<rest>.+?)\s*\??\s*$", re.IGNORECASE)
 _FULL_MATCH, _PARTIAL_MATCH = 2, 1
 _SAY_VERBS = {"say", "says", "said", "tell", "tells", "told"}
+_TELL_VERBS = {"tell", "tells", "told"}
+# "What did X tell the court about Y?": the object of "tell" is who was told; what about follows.
+_ABOUT = re.compile(r"\b(?:about|regarding|concerning)\s+(?P<topic>.+)$", re.IGNORECASE)
 # What qualifies a person in a question: "X of Y", "X from Y", "X, the Y".
 _QUALIFIER = re.compile(r"\s+(?:of|from|for|at|with)\s+|\s*,\s*", re.IGNORECASE)
 _TOPIC_LEAD = re.compile(r"^\s*(?:about|on|regarding|concerning|of)\s+", re.IGNORECASE)
@@ -50,8 +54,10 @@ class SpeakerQuestion:
 
     @property
     def keys(self) -> list[str]:
-        """The words of the name: "Wang Wenbin" is also quoted as plain "Wang"."""
-        return sorted(name_words(self.who))
+        """The words of the name: "Wang Wenbin" is also quoted as plain "Wang"; "the Houthis" speak
+        through a "Houthi spokesperson"."""
+        words = name_words(self.who)
+        return sorted(words | {role_head(w) for w in words})
 
     @property
     def core(self) -> str:
@@ -63,13 +69,14 @@ class SpeakerQuestion:
         speaker's name and roles ("the finance minister" is "Finance Minister Ana Ruiz"), or by a
         description most of whose words, its last noun among them, are the speaker's ("the Saudi crown
         prince" is "Crown Prince Mohammad bin Salman of Saudi Arabia")."""
-        keys = set(sentence.speaker_keys)
+        # Singular and plural are one word here: "the Houthis" speak through a "Houthi spokesperson".
+        keys = {role_head(k) for k in sentence.speaker_keys}
         for phrase in dict.fromkeys((self.who, self.core)):
-            words = name_words(phrase)
+            words = {role_head(w) for w in name_words(phrase)}
             if any(same_speaker(phrase, s) for s in sentence.speakers) or (words and words <= keys):
                 return _FULL_MATCH
-        words = name_words(self.core)
-        head = self.core.lower().split()[-1] if self.core.split() else ""
+        words = {role_head(w) for w in name_words(self.core)}
+        head = role_head(self.core.split()[-1]) if self.core.split() else ""
         return _PARTIAL_MATCH if words and head in keys and 3 * len(words & keys) >= 2 * len(words) else 0
 
 
@@ -87,6 +94,9 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
         topic = topic.replace(date.text, " ")
     topic = re.sub(r"\s+(?:in|on|of|during)\s*$", "", " ".join(topic.split()))
     verb = (match.groupdict().get("verb") or "say").lower()
+    if verb in _TELL_VERBS:  # "What did X tell the court?": everything X told it, unless "… about Y"
+        about = _ABOUT.search(topic)
+        topic = about["topic"] if about else ""
     return SpeakerQuestion(who, _TOPIC_LEAD.sub("", topic).strip(), dates, verb in _SAY_VERBS)
 
 
@@ -119,6 +129,19 @@ def topic_head(topic: str) -> str | None:
     return words[-1].removesuffix("'s").removesuffix("’s").strip(".,;:?!\"'“”")
 
 
+def _said_in(term: str, words: set[str]) -> bool:
+    """A stem is said when a word has it, or when one is the other's start: the stemmer makes
+    "disagr" of "disagreements" but "disagre" of "disagreed"."""
+    if term in words:
+        return True
+    return len(term) >= _STEM_PREFIX and any(
+        len(w) >= _STEM_PREFIX and (w.startswith(term) or term.startswith(w)) for w in words
+    )
+
+
+_STEM_PREFIX = 6  # shorter stems share starts by chance ("state", "statement")
+
+
 def _statement_runs(found: list[tuple[Sentence, Passage]]) -> list[list[tuple[Sentence, Passage]]]:
     """X's statements grouped into quotations: a sentence that leaves a quotation open is continued
     by the next sentence of the article (at most `_RUN_LIMIT` sentences a run)."""
@@ -126,9 +149,11 @@ def _statement_runs(found: list[tuple[Sentence, Passage]]) -> list[list[tuple[Se
     open_quote = False
     for sentence, passage in found:
         last = runs[-1][-1][0] if runs else None
+        # A quotation opening right after the speaker's quoted sentence goes on with it ('"…," wrote
+        # Wong. "They have conceded nothing …"').
         continues = (
-            open_quote
-            and last is not None
+            last is not None
+            and (open_quote or (sentence.text.startswith(_OPENING_QUOTES) and bool(_QUOTE_MARKS & set(last.text))))
             and last.article_id == sentence.article_id
             and last.index + 1 == sentence.index
             and len(runs[-1]) < _RUN_LIMIT
@@ -142,6 +167,61 @@ def _statement_runs(found: list[tuple[Sentence, Passage]]) -> list[list[tuple[Se
 
 
 _RUN_LIMIT = 6
+_OPENING_QUOTES = ('"', "“")
+_QUOTE_MARKS = set('"“”')
+
+
+@dataclass(frozen=True)
+class TopicRules:
+    """What a statement must say to be on "… about Y", and how much of Y it covers."""
+
+    terms: set[str]  # the topic's content-word stems
+    # A topic that is another person ("Anne Sacoolas's husband") needs its head word said; "relations
+    # with Austria" may be spoken of as "no political turmoil between Austria and …".
+    person_head: set[str]
+    # What a noun-phrase topic says beyond names must be spoken of, in the statement, its lead-in or the
+    # report's title: "his disagreements with Bolton" is not answered by a statement that only names
+    # Bolton. A clause ("what Putin and Xi will discuss") may be answered in other words; one that asks
+    # for a person, a date, a place or a number ("who would replace John Bolton") needs its own words
+    # and an entity of that type that the topic does not already name.
+    said_of: set[str]
+    typed_clause: QuestionAnalysis | None
+    topic_words: set[str]
+    # "… after the knife attack in Streatham" says when, not what about: the statement's report must be
+    # about that event; the statement itself need not repeat it.
+    when_said: bool
+
+    @classmethod
+    def of(cls, topic: str, content_terms: Callable[[str], set[str]], person_nouns: set[str]) -> TopicRules:
+        terms = content_terms(topic)
+        head = content_terms(topic_head(topic) or "")
+        noun_phrase = topic_head(topic) is not None
+        when_said = bool(_WHEN_SAID.match(topic))
+        clause = analyse(topic) if not noun_phrase and not when_said and _CLAUSE.match(topic) else None
+        typed_clause = clause if clause is not None and clause.typed else None
+        specific = noun_phrase or typed_clause is not None
+        return cls(
+            terms=terms,
+            person_head=head if {role_head(h) for h in head} & person_nouns else set(),
+            said_of=terms - content_terms(" ".join(question_names(topic))) if specific else set(),
+            typed_clause=typed_clause,
+            topic_words=set(re.findall(r"\w+", topic.lower())),
+            when_said=when_said,
+        )
+
+    def admits(self, sentence: Sentence, words: set[str], title_terms: set[str]) -> bool:
+        if self.person_head and not self.person_head & words:
+            return False  # "about Anne Sacoolas's husband" is not answered by a statement on Anne Sacoolas
+        if self.said_of and not any(_said_in(t, words | title_terms) for t in self.said_of):
+            return False
+        return self.typed_clause is None or bool(fitting_entities(sentence, self.typed_clause, self.topic_words))
+
+    def coverage(self, words: set[str], title_terms: set[str]) -> float:
+        """The share of the topic's words said; a word only in the report's title counts half (a statement
+        in a report on the Mecca crane collapse speaks of it without naming it)."""
+        covered = sum(_said_in(t, words) for t in self.terms)
+        covered += 0.5 * sum(_said_in(t, title_terms) and not _said_in(t, words) for t in self.terms)
+        return covered / len(self.terms)
 
 
 class StatementReader:
@@ -149,6 +229,19 @@ class StatementReader:
 
     def __init__(self, store: ChromaStore, reader: ExtractiveReader, embedder: SentenceTransformerEmbedder):
         self.store, self.reader, self.embedder = store, reader, embedder
+        self._person_nouns: set[str] | None = None
+
+    def forget_collection(self) -> None:
+        """The collection changed: what it calls people is read again when next needed."""
+        self._person_nouns = None
+
+    @property
+    def person_nouns(self) -> set[str]:
+        """The nouns the collection uses for people ("husband", "minister", "spokesperson"): the head
+        words of the roles it gives named people, learnt at ingest."""
+        if self._person_nouns is None:
+            self._person_nouns = {role_head(role.split()[-1]) for role in self.store.known_roles() if role.split()}
+        return self._person_nouns
 
     def read(self, asked: SpeakerQuestion, filters: Filters | None = None) -> Reading | None:
         """X's statements (those on the topic, if one is asked), oldest article first; None when
@@ -187,25 +280,30 @@ class StatementReader:
         lead_ids = {previous_id(s): s.id for s, _ in found if s.index > 0}
         sentences, vectors = self.store.get_sentences([s.id for s, _ in found] + list(lead_ids))
         by_id = {s.id: (s, v) for s, v in zip(sentences, vectors)}
-        terms = self.reader.content_terms(topic)
-        head = self.reader.content_terms(topic_head(topic) or "")
+        rules = TopicRules.of(topic, self.reader.content_terms, self.person_nouns)
         weight = self.reader.coverage_weight
         scored: list[tuple[float, Sentence, Passage, Sentence | None]] = []
         for sentence, passage in found:
             if sentence.id not in by_id:
                 continue
-            own_terms = self.reader.content_terms(sentence.text)
+            # The people a statement names by pronoun or role are named in it ("she" is Anne Sacoolas).
+            own_terms = self.reader.content_terms(sentence.text) | self.reader.content_terms(
+                " ".join(sentence.mention_keys)
+            )
             similarity = float(by_id[sentence.id][1] @ vector)
             lead = by_id.get(previous_id(sentence)) if sentence.index > 0 else None
             lead_terms = self.reader.content_terms(lead[0].text) if lead else set()
+            title_terms = self.reader.content_terms(passage.title) if passage.title else set()
+            if rules.when_said:
+                own_terms = own_terms | title_terms | self.reader.content_terms(passage.text)
             best: tuple[float, Sentence | None] = (-1.0, None)
             for words, with_lead in ((own_terms, False), (own_terms | lead_terms, True)):
-                if head and not head & (words | self.reader.content_terms(" ".join(sentence.mention_keys))):
-                    continue  # "about Anne Sacoolas's husband" is not answered by a statement on Anne Sacoolas
-                coverage = len(terms & words) / len(terms) if terms else similarity
+                if not rules.admits(sentence, words, title_terms):
+                    continue
+                coverage = rules.coverage(words, title_terms) if rules.terms else similarity
                 support = (1 - weight) * similarity + weight * coverage
                 # The lead-in is cited too when it supplied words of the topic.
-                cite_lead = lead[0] if with_lead and (terms & lead_terms) - own_terms else None
+                cite_lead = lead[0] if with_lead and (rules.terms & lead_terms) - own_terms else None
                 best = max(best, (support, cite_lead), key=lambda b: b[0])
             if best[0] >= 0:
                 scored.append((best[0], sentence, passage, best[1]))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,7 @@ from qa.types import Citation, Passage, Sentence, ShortAnswer
 
 NO_ANSWER = "The articles don't say."
 _WORD = re.compile(r"\w+")
+_HYPHENATED = re.compile(r"\w+(?:-\w+)+")
 _QUOTE_MARKS = set('"“”')
 # A sentence that opens like this leans on the one before it for who or what it is about.
 _LEANS_BACK = re.compile(r"^\W*(?:he|she|they|it|this|that|these|those|his|her|their|its)\b", re.IGNORECASE)
@@ -102,7 +105,7 @@ class ExtractiveReader:
             total = len(terms) + len(dates)
             coverage = covered / total if total else sim
             support = (1 - self.coverage_weight) * sim + self.coverage_weight * coverage
-            answers = _fitting_entities(sentence, asked, question_words) if asked and asked.typed else ()
+            answers = fitting_entities(sentence, asked, question_words) if asked and asked.typed else ()
             if answers:
                 support += _TYPE_BONUS
             scored.append(ScoredSentence(sentence, passage, sim, coverage, support, answers))
@@ -134,10 +137,8 @@ class ExtractiveReader:
                 and (not must_report or s.sentence.speakers or _QUOTE_MARKS & set(s.sentence.text))
             ]
         # The sentences that hold an answer of the asked-for type first; if they fail the check of what
-        # the question names, the best sentences whatever they hold.
-        chosen = next(
-            (c for c in (self.choose(scored, asked), self.choose(scored)) if self._answers_what_was_asked(c, asked)), []
-        )
+        # the question names, the best sentences whatever they hold; then narrower choices (_choices).
+        chosen = next((c for c in self._choices(scored, asked) if self._answers_what_was_asked(c, asked, question)), [])
         rank = {p.article_id: i for i, p in reversed(list(enumerate(passages)))}
         best = chosen[0] if chosen else None
         chosen = sorted(chosen, key=lambda s: (rank[s.sentence.article_id], s.sentence.start))
@@ -145,6 +146,23 @@ class ExtractiveReader:
         text, citations = self.cite(cited)
         short = _short_answer(best, self._verb_at(best, asked)) if best is not None else None
         return ReaderAnswer(text, citations, short)
+
+    def _choices(self, scored: list[ScoredSentence], asked: QuestionAnalysis) -> Iterator[list[ScoredSentence]]:
+        """Candidate answers, most preferred first; `read` takes the first that passes its checks."""
+        if asked.ordinals:  # "the final debate": only sentences about that one are candidates
+            words = [set(_WORD.findall(s.sentence.text.lower())) for s in scored]
+            scored = [s for s, w in zip(scored, words) if all(o in w for o in asked.ordinals)]
+        yield self.choose(scored, asked)
+        yield self.choose(scored)
+        if asked.dates:  # "Who won the 2021 Tour de France?": the best of what reports of 2021 say
+            dated = [s for s in scored if all(d.fits(s.passage.published, _dated_text(s)) for d in asked.dates)]
+            yield self.choose(dated, asked)
+            yield self.choose(dated)
+        if asked.key_head:  # "In which court …?": the best of the sentences that say "court" at all
+            heads = self.content_terms(asked.key_head)
+            holding = [s for s in scored if heads & self.content_terms(s.sentence.text)]
+            yield self.choose(holding, asked)
+            yield self.choose(holding)
 
     def choose(self, scored: list[ScoredSentence], asked: QuestionAnalysis | None = None) -> list[ScoredSentence]:
         """The best sentence and its close runners-up, or none when even the best is too weak.
@@ -165,18 +183,21 @@ class ExtractiveReader:
         close = [s for s in scored if s.support >= max(self.threshold, 0.8 * best.support)]
         return close[: self.max_sentences]
 
-    def _answers_what_was_asked(self, chosen: list[ScoredSentence], asked: QuestionAnalysis) -> bool:
+    def _answers_what_was_asked(self, chosen: list[ScoredSentence], asked: QuestionAnalysis, question: str) -> bool:
         """A person, place or thing the question names must be in the answer: "When did Xi last visit
         Washington?" is not answered by a sentence about Xi's visit to Moscow, however close it is;
         "Which trade deals did they sign?" is not answered by a sentence without any deal."""
         if not chosen:
+            return False
+        if any(self._says_unknown(s.sentence.text, asked, question) for s in chosen):
             return False
         # Names may also come from the article's title or the sentence before (cited then too).
         before = self._previous_sentences([s.sentence for s in chosen])
         said = " ".join(
             [s.sentence.text for s in chosen] + [s.passage.title for s in chosen] + [p.text for p in before.values()]
         )
-        words = set(_WORD.findall(said.lower())) | _initialisms(said)
+        # Hyphenated names ("COVID-19") are compared whole as well as word by word.
+        words = set(_WORD.findall(said.lower())) | set(_HYPHENATED.findall(said.lower())) | _initialisms(said)
         for s in chosen:
             words |= _named_in(s.sentence)
         if any(not (name_words(name) & words) for name in asked.names):
@@ -192,6 +213,20 @@ class ExtractiveReader:
             heads = self.content_terms(asked.key_head)
             return bool(heads & set().union(*(self.content_terms(s.sentence.text) for s in chosen)))
         return True
+
+    def _says_unknown(self, text: str, asked: QuestionAnalysis, question: str) -> bool:
+        """The sentence says the asked-for thing is not known: "an unidentified third officer" for "What
+        is the name of the third officer?", "Authorities have not named a cause" for "What caused the
+        fire?". The articles then do not hold the answer, and saying so plainly is the answer."""
+        if asked.asks_cause and _UNKNOWN_CAUSE.search(text):
+            return True
+        if not asked.asks_identity:
+            return False
+        for match in _UNKNOWN_NAME.finditer(text):
+            following = " ".join(text[match.end() :].split()[:_UNKNOWN_REACH])
+            if self.content_terms(following) & self.content_terms(question):
+                return True
+        return False
 
     def _verb_at(self, best: ScoredSentence, asked: QuestionAnalysis) -> int | None:
         """Where the question's verb ("won" in "Who won …?") stands in the sentence, by stem."""
@@ -248,6 +283,21 @@ class ExtractiveReader:
         return " ".join(parts), citations
 
 
+# "an unidentified third officer", "the man, who has not been named,": whose name is not known.
+_UNKNOWN_NAME = re.compile(
+    r"\b(?:unidentified|unnamed|not (?:yet |been |publicly )*(?:named|identified))\b", re.IGNORECASE
+)
+_UNKNOWN_REACH = 4  # words after the marker where the asked-for person must stand
+_UNKNOWN_CAUSE = re.compile(
+    r"\b(?:not (?:yet |been |publicly )*(?:named|determined|identified|established|released|found) "
+    r"(?:a |the |any )?(?:cause|reason|motive)"
+    r"|(?:cause|reason|motive)s? (?:is|was|are|were|remains?|remained) (?:still |yet )?"
+    r"(?:unknown|unclear|not known|undetermined|under investigation)"
+    r"|no (?:known )?(?:cause|reason|motive) (?:has|have|was|were) been)\b",
+    re.IGNORECASE,
+)
+
+
 def _dated_text(scored: ScoredSentence) -> str:
     """Where a date the question names may be written: the sentence, its passage and its title."""
     return f"{scored.sentence.text} {scored.passage.text} {scored.passage.title}"
@@ -258,17 +308,25 @@ def _named_in(sentence: Sentence) -> set[str]:
     return set(_WORD.findall(sentence.text.lower())) | set(sentence.mention_keys) | set(sentence.speaker_keys)
 
 
-def _fitting_entities(sentence: Sentence, asked: QuestionAnalysis, question_words: set[str]) -> tuple:
-    """Entities of the asked-for type in the sentence that the question does not already name."""
+def fitting_entities(sentence: Sentence, asked: QuestionAnalysis, question_words: set[str]) -> tuple:
+    """Entities of the asked-for type in the sentence that the question does not already name
+    (`question_words`: the question's lower-case words)."""
     fitting = []
+    asked_words = {_folded(w) for w in question_words if w not in STOP_WORDS}
     for entity in sentence.entities:
         if entity.label not in asked.answer_labels:
             continue
         text = sentence.text[entity.start - sentence.start : entity.end - sentence.start]
-        words = set(_WORD.findall(text.lower()))
-        if words and not words <= question_words:
+        words = {_folded(w) for w in _WORD.findall(text.lower())}
+        # "Recep Tayyip Erdoğan" is the "Erdogan" the question already names, not an answer to it.
+        if words and not words & asked_words:
             fitting.append(entity)
     return tuple(fitting)
+
+
+def _folded(word: str) -> str:
+    """The word without accents: news spells "Erdoğan" and "Erdogan"."""
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() or word
 
 
 def _short_answer(best: ScoredSentence, verb_at: int | None = None) -> ShortAnswer | None:

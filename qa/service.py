@@ -245,10 +245,20 @@ class QAService:
         return self.retriever.retrieve(question, k=k, filters=filters).passages
 
     def ingest(self, paths: list[Path], prune: bool = False, progress: bool | None = None) -> IngestReport:
-        return self.ingestor.ingest_paths(paths, prune=prune, progress=progress)
+        try:
+            return self.ingestor.ingest_paths(paths, prune=prune, progress=progress)
+        finally:
+            self._collection_changed()
 
     def ingest_articles(self, articles: list[Article], progress: bool | None = None) -> IngestReport:
-        return self.ingestor.ingest_articles(articles, progress=progress)
+        try:
+            return self.ingestor.ingest_articles(articles, progress=progress)
+        finally:
+            self._collection_changed()
+
+    def _collection_changed(self) -> None:
+        if "statements" in self.__dict__:  # only a reader already built holds what the collection was
+            self.statements.forget_collection()
 
     def articles(self, ids: list[str]) -> list[Article]:
         return self.store.get_articles(ids)

@@ -127,3 +127,129 @@ def test_a_role_tied_to_one_name_in_the_collection_links_across_reports(attribut
     # A bare role noun ("the minister", "the victim") is too common to name someone across reports.
     bare = "The minister said the plan was final."
     assert speakers(attribute(bare, {"minister": {"Ana Ruiz"}}), "plan was final") == ("minister",)
+
+
+def test_an_inverted_speaker_described_by_a_name_speaks_the_quotation_before(attribute):
+    rows = attribute(
+        "Protesters gathered in the park on Sunday.\n\n"
+        '"She is only trying to split the movement. A lot of people think that," said a protester using the '
+        "pseudonym Katya."
+    )
+    assert speakers(rows, "split the movement") == ("Katya",)
+    assert speakers(rows, "said a protester") == ("Katya",)
+
+
+def test_a_name_behind_of_or_for_is_not_the_speaker(attribute):
+    rows = attribute("The lawyer for John Smith said the case was weak.")
+    assert speakers(rows, "case was weak") != ("John Smith",)
+
+
+def test_a_subject_whose_object_quotes_words_is_their_speaker(attribute):
+    rows = attribute(
+        'The mayor of London, Sadiq Khan, thanked "the police for their swift and courageous response".\n\n'
+        'Minister Ana Ruiz thanked the volunteers, "who worked all night", her spokesman Tom Hale said.'
+    )
+    assert speakers(rows, "swift and courageous") == ("Sadiq Khan",)
+    # A sentence with a speech verb of its own keeps its own speaker.
+    assert speakers(rows, "worked all night") == ("Tom Hale",)
+
+
+def test_a_role_holder_named_earlier_in_the_sentence_is_the_role_noun(attribute):
+    rows = attribute(
+        "Prime Minister Benjamin Netanyahu signed the deal in Athens.\n\n"
+        "Italian economic development minister Stefano Patuanelli sent a letter of support, but the minister "
+        "said they are to build another pipeline to Igoumenitsa."
+    )
+    assert speakers(rows, "another pipeline") == ("Stefano Patuanelli",)
+
+
+def test_a_surname_misspelt_by_one_letter_is_the_same_person(attribute):
+    rows = attribute(
+        "Houthi military spokesperson Yahya Sarea said the group carried out the attack.\n\n"
+        '"These attacks are our right," Saree said.'
+    )
+    assert speakers(rows, "our right") == ("Yahya Sarea",)
+
+
+def test_the_company_is_the_organisation_just_named(attribute):
+    rows = attribute(
+        "A helicopter working for PG&E struck power lines near Fairfield.\n\n"
+        "The company said power was restored by 20:21."
+    )
+    assert speakers(rows, "power was restored") == ("PG&E",)
+
+
+def test_a_lead_in_ending_in_a_comma_speaks_the_quoted_paragraph_after_it(attribute):
+    rows = attribute(
+        "Rathbun stated,\n\n"
+        '"Daniel was picked up by an investigator. Instead of being taken to a hotel, where he could leave as '
+        'promised, he was taken to an office. A lawyer interrogated him for two hours."\n\n'
+        "The church denied the account."
+    )
+    assert speakers(rows, "Instead of being taken") == ("Rathbun",)
+    assert speakers(rows, "interrogated him") == ("Rathbun",)
+
+
+def test_a_misspelt_surname_after_an_honorific_is_the_same_person(attribute):
+    rows = attribute(
+        "Lydia Buchtmann of Food Standards says they are looking at guidelines.\n\n"
+        '"One of the reasons that iodine is going down is that people add less salt," Ms Bauchtman said.'
+    )
+    assert speakers(rows, "iodine is going down") == ("Lydia Buchtmann",)
+
+
+def test_a_quotation_closing_in_a_later_sentence_keeps_its_speaker(attribute):
+    rows = attribute(
+        "On Wednesday, Carrie Lam, the chief executive of Hong Kong, announced that her government will "
+        'withdraw the bill.\n\n"Our citizens have been injured," Lam continued in the statement.\n\n'
+        '"There have been chaotic scenes at the airport. Visitors wonder whether our city is still a safe place. '
+        'For many people, Hong Kong has become an unfamiliar place."'
+    )
+    assert speakers(rows, "Visitors wonder") == ("Carrie Lam",)
+    assert speakers(rows, "unfamiliar place") == ("Carrie Lam",)
+
+
+def test_she_is_the_central_woman_when_nobody_near_is_known_to_be_a_woman(attribute):
+    rows = attribute(
+        "Chief Executive Carrie Lam said her government will withdraw the bill. She said it would allay "
+        "concerns. Lam added that her government would talk to the protesters.\n\n"
+        "Crowds gathered outside the council. Shops closed early. Trains were cancelled. Roads were blocked.\n\n"
+        '"Whenever there are signs of a palm branch," wrote student Joshua Wong on Twitter.\n\n'
+        '"She is just doing this to split the movement," said a protester using the pseudonym Katya.'
+    )
+    assert set(mentions(rows, "split the movement")) == {"Carrie Lam", "Katya"}
+
+
+def test_he_added_after_two_subjects_is_the_person_the_report_is_about(attribute):
+    rows = attribute(
+        "Greek prime minister Kyriakos Mitsotakis called the agreement void. Mitsotakis spoke in Washington.\n\n"
+        "He also noted that the Libyan House of Representatives did not ratify the deal, and mentioned a "
+        'court. The border issue is the "main difference" between Greece and Turkey, he added.'
+    )
+    assert speakers(rows, "main difference") == ("Kyriakos Mitsotakis",)
+
+
+def test_a_courtesy_title_is_no_part_of_the_name(attribute):
+    rows = attribute(
+        "The prize was awarded today to Dr Wangari Maathai from Kenya. Maathai founded a movement.\n\n"
+        '"The government thinks that by threatening me they can silence me," Dr Maathai said.'
+    )
+    assert speakers(rows, "silence me") == ("Wangari Maathai",)
+
+
+def test_the_role_noun_after_an_unnamed_speaker_is_that_speaker(attribute):
+    rows = attribute(
+        'Its constitution prohibits "any intervention of a political character," an Interpol spokesperson stated. '
+        'The spokesperson added they "would not consider requests of this nature".'
+    )
+    assert speakers(rows, "would not consider") == ("Interpol spokesperson",)
+
+
+def test_the_network_is_the_organisation_just_named(attribute, splitter):
+    text = (
+        "The National Telecommunications Commission ordered ABS-CBN Corporation to stop broadcasting on Tuesday.\n\n"
+        "The last time the government ordered the network to shut down was in 1972."
+    )
+    (parsed,) = splitter.parse([text])
+    facts = SpeakerAttributor().attribute(text, parsed).sentences
+    assert {"abs-cbn", "corporation"} <= set(facts[-1].mention_keys)
