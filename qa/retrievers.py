@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.store import where_clause
+from qa.questions import AskedDate, asked_dates
 from qa.types import Filters, Passage
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ class Retrieval:
     query_vector: np.ndarray
 
 
+def _dated(passage: Passage, date: AskedDate) -> bool:
+    return date.fits(passage.published, f"{passage.text} {passage.title}")
+
+
 def without_copies(store: ChromaStore, passages: list[Passage]) -> list[Passage]:
     """Passages of near-duplicate articles left out while their canonical article is stored:
     answers cite the canonical copy and list the others as "also in"."""
@@ -42,7 +47,8 @@ class HybridRetriever:
 
     Dense search alone misses names and rare words ("Peskov", "Q3 2019"); BM25 alone misses
     paraphrase. A chunk's dense score is the better of its own cosine and that of its best
-    sentence, because a chunk's vector blurs a short statement among its neighbours.
+    sentence, because a chunk's vector blurs a short statement among its neighbours. A question
+    that names a year or month adds a third ranking: the passages from or naming that date.
 
     As a LangChain retriever: `as_langchain()` is a `BaseRetriever` over this one; `invoke`,
     `ainvoke`, `batch`, `stream` and `|` are forwarded to it.
@@ -70,6 +76,14 @@ class HybridRetriever:
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (self.rrf_k + rank)
         order = sorted(fused, key=lambda c: fused[c], reverse=True)
         passages = {p.chunk_id: p for p in self.store.get_chunks(order)}
+        # A third ranking, for "Who won the 2021 Tour de France?": the pool's passages from or naming
+        # that year (or month), in their fused order.
+        dates = asked_dates(question)
+        if dates:
+            dated = [c for c in order if c in passages and all(_dated(passages[c], d) for d in dates)]
+            for rank, chunk_id in enumerate(dated, start=1):
+                fused[chunk_id] += 1.0 / (self.rrf_k + rank)
+            order = sorted(fused, key=lambda c: fused[c], reverse=True)
         ranked = [replace(passages[c], score=round(fused[c], 6)) for c in order if c in passages]
         if not filters:  # a filter may allow a copy but not its canonical: then the copy stays
             ranked = without_copies(self.store, ranked)

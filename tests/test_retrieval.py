@@ -77,10 +77,20 @@ def test_a_stale_bm25_index_is_rebuilt_on_start(make_service, settings, tmp_path
 def test_filters_by_source_and_date(service, tmp_path):
     feed = write_articles(
         tmp_path / "feed.jsonl",
-        {"id": "a1", "title": "One", "text": "The summit in Geneva opened on Monday.", "source": "Wire",
-         "published": "2023-03-01"},
-        {"id": "a2", "title": "Two", "text": "The summit in Geneva closed on Friday.", "source": "Daily",
-         "published": "2023-03-10"},
+        {
+            "id": "a1",
+            "title": "One",
+            "text": "The summit in Geneva opened on Monday.",
+            "source": "Wire",
+            "published": "2023-03-01",
+        },
+        {
+            "id": "a2",
+            "title": "Two",
+            "text": "The summit in Geneva closed on Friday.",
+            "source": "Daily",
+            "published": "2023-03-10",
+        },
         {"id": "a3", "title": "Three", "text": "The summit in Geneva was postponed.", "source": "Wire"},
     )
     service.ingest([feed])
@@ -110,13 +120,20 @@ def test_near_duplicate_articles_are_cited_once_with_also_in(service, tmp_path):
         tmp_path / "feed.jsonl",
         {"id": "wire", "title": "Summit opens", "text": WIRE_STORY, "source": "Wire", "published": "2023-03-01"},
         # The same wire story in another outlet, with its own last sentence.
-        {"id": "daily", "title": "Summit opens in Geneva", "source": "Daily", "published": "2023-03-02",
-         "text": WIRE_STORY.replace("an hour late.", "an hour late, organisers said.")},
+        {
+            "id": "daily",
+            "title": "Summit opens in Geneva",
+            "source": "Daily",
+            "published": "2023-03-02",
+            "text": WIRE_STORY.replace("an hour late.", "an hour late, organisers said."),
+        },
         {"id": "harbour", "title": "Harbour", "text": "The harbour of Odessa reopened on Monday.", "source": "Daily"},
     )
     service.ingest([feed])
     assert {i: c for i, (_, c, _) in service.store.signatures().items()} == {
-        "wire": "wire", "daily": "wire", "harbour": "harbour"
+        "wire": "wire",
+        "daily": "wire",
+        "harbour": "harbour",
     }
     answer = service.ask("Where did leaders gather for a summit on water security?")
     assert {c.article_id for c in answer.citations} == {"wire"}
@@ -129,3 +146,26 @@ def test_near_duplicate_articles_are_cited_once_with_also_in(service, tmp_path):
     # The canonical article gone, its copy is answered from again.
     service.store.delete_articles(["wire"])
     assert "daily" in {p.article_id for p in service.retrieve("summit on water security")}
+
+
+def test_a_year_in_the_question_ranks_the_passages_of_that_year_first(service, tmp_path):
+    # Reports of the race from several years, alike in words: only their dates tell the asked one apart.
+    winners = [
+        (2017, "Chris Froome", "a fourth title for the Briton after a tense time trial in Marseille"),
+        (2018, "Geraint Thomas", "the Welshman rode for his team leader until the Pyrenees"),
+        (2019, "Egan Bernal", "a storm cut short the stage to Tignes and the Colombian took the lead"),
+        (2020, "Tadej Pogacar", "the race was moved to September and the Slovenian overturned a deficit"),
+        (2022, "Jonas Vingegaard", "the Dane dropped his rival on the Col du Granon in the Alps"),
+    ]
+    articles = [
+        {
+            "id": f"tour-{year}",
+            "title": f"Tour report {n}",
+            "published": f"{year}-07-25",
+            "text": f"{winner} won the Tour de France in Paris on Sunday: {story}.",
+        }
+        for n, (year, winner, story) in enumerate(winners)
+    ]
+    service.ingest([write_articles(tmp_path / "tour.jsonl", *articles)])
+    for year, *_ in winners:
+        assert service.retrieve(f"Who won the Tour de France in {year}?", k=1)[0].article_id == f"tour-{year}"
