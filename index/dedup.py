@@ -8,6 +8,7 @@ Answers cite the canonical copy and list the others as "also in".
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -27,7 +28,20 @@ def signature(text: str) -> list[int]:
 
 
 def _minhash(values: list[int]) -> MinHash:
-    return MinHash(num_perm=NUM_PERM, seed=1, hashvalues=np.asarray(values, dtype=np.uint64), scheme="affine32")
+    # A stored signature is only compared, never updated: sharing one set of permutations spares
+    # drawing a fresh random one per article (1.5 s for 12,800 stored articles, 0.13 s shared).
+    return MinHash(
+        num_perm=NUM_PERM,
+        seed=1,
+        hashvalues=np.asarray(values, dtype=np.uint64),
+        scheme="affine32",
+        permutations=_permutations(),
+    )
+
+
+@functools.cache
+def _permutations():
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32").permutations
 
 
 class DuplicateFinder:

@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -146,13 +147,24 @@ def _model_config(path: Path) -> dict:
 def _cache_key(path: Path, quantized: bool) -> str:
     """Changes when the model's files do (cheap: names, sizes, mtimes; no hashing of 90 MB per start),
     and with ONNX Runtime's version (the optimised graph is that version's)."""
-    from onnxruntime import __version__ as runtime
-
+    runtime = _onnxruntime_version()
     digest = hashlib.sha256(f"{EXPORT_FORMAT}|{runtime}|{path}|{quantized and json.dumps(QUANTIZATION)}".encode())
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         stat = file.stat()
         digest.update(f"{file.relative_to(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def _onnxruntime_version() -> str:
+    """onnxruntime.__version__, read from the package's metadata: importing it takes a third of a second."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("onnxruntime")
+    except PackageNotFoundError:  # a build not installed as a distribution
+        from onnxruntime import __version__
+
+        return __version__
 
 
 def _sha256(file: Path) -> str:
@@ -386,17 +398,26 @@ class OnnxEmbedder(Embeddings):
         self.batch_size = batch_size
         self.folder = (cache or cache_root()) / f"{path.name}-{_cache_key(path, quantized)}"
         self.manifest = cached_manifest(self.folder) or export_onnx(path, self.folder, quantized)
-        config = self.manifest["config"]
-        self._session = OnnxSession(
-            self.folder / "model.onnx", _tokenizer(path, config["max_length"]), config, threads=threads
-        )
         self.dimension = int(self.manifest["dimension"])
+        self._path, self._threads = path, threads
+        self._session: OnnxSession | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> OnnxSession:
+        """The ONNX Runtime session, made on first use: an unchanged re-ingest needs only the model
+        id and dimension (from the manifest), not onnxruntime (a third of a second to import and load)."""
+        with self._lock:  # the chat screen may encode from several threads at once
+            if self._session is None:
+                config = self.manifest["config"]
+                tokenizer = _tokenizer(self._path, config["max_length"])
+                self._session = OnnxSession(self.folder / "model.onnx", tokenizer, config, threads=self._threads)
+        return self._session
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._session.encode(list(texts), self.batch_size)
+        return (self._session or self.load()).encode(list(texts), self.batch_size)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()

@@ -9,18 +9,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from index.attribution import SpeakerAttributor
-from index.dedup import DuplicateFinder, signature
 from index.embedders import SentenceTransformerEmbedder
 from index.lexical import BM25Index
 from index.loaders import LoadError, discover, load_file
 from index.splitters import SentenceSplitter, chunk_article
-from index.store import SCHEMA, ArticleRows, ChromaStore, StoreError
+from index.store import SCHEMA, ArticleRows, ChromaStore, StoreError, pack_signature, unpack_signature
 from qa.settings import Settings
 from qa.types import Article, IngestReport
+
+if TYPE_CHECKING:  # index.dedup imports datasketch and scipy (about a second): only once an article changed
+    from index.dedup import DuplicateFinder
+
+Signatures = dict[str, tuple[str, str, str | None]]  # ChromaStore.packed_signatures()
 
 
 class Ingestor:
@@ -41,6 +46,7 @@ class Ingestor:
         self.settings, self.store, self.embedder, self._load_splitter = settings, store, embedder, load_splitter
         self.attributor, self.lexical = attributor, lexical
         self.batch_articles = batch_articles
+        self._duplicates = _KeptFinder(settings.duplicate_threshold)
         store.bind_model(embedder.model_id, embedder.dimension)
         # Anything that changes the rows of an unchanged article forces a rewrite.
         params = f"{SCHEMA}|{embedder.model_id}|{settings.spacy_model}|{settings.chunk_chars}|{settings.chunk_overlap}"
@@ -106,7 +112,7 @@ class Ingestor:
                 report.unchanged.append(article.id)
             else:
                 changed.append(article)
-        finder = DuplicateFinder(self.settings.duplicate_threshold, self.store.signatures()) if changed else None
+        finder = self._duplicates.matching(self.store) if changed else None
         # Roles the collection ties to names: grows as articles are attributed, so a batch links within itself too.
         known_roles = self.store.known_roles() if changed else {}
         bar = tqdm(total=len(changed), desc="indexing", unit="article", disable=_no_bar(progress, len(changed)))
@@ -123,7 +129,7 @@ class Ingestor:
                 bar.update(len(batch))
 
     def _write_batch(
-        self, batch: list[Article], finder: DuplicateFinder, known_roles: dict[str, set[str]], timings: dict[str, float]
+        self, batch: list[Article], finder: _KeptFinder, known_roles: dict[str, set[str]], timings: dict[str, float]
     ) -> list[tuple[Article, str | None]]:
         """Write a batch; when it fails, write its articles one by one so that one bad article
         costs only itself. Storage faults (StoreError, OSError) are not an article's: they stop."""
@@ -141,7 +147,7 @@ class Ingestor:
     def _rows(
         self,
         articles: list[Article],
-        finder: DuplicateFinder,
+        finder: _KeptFinder,
         known_roles: dict[str, set[str]],
         timings: dict[str, float],
     ) -> list[ArticleRows]:
@@ -180,6 +186,8 @@ class Ingestor:
             texts.extend(c.text for c in chunks)
         # One encode call per batch keeps the model busy; split the vectors back afterwards.
         vectors = clock("embed", lambda: self.embedder.encode(texts))
+        from index.dedup import signature
+
         rows, at = [], 0
         for article, version, sentences, chunks, people in pieces:
             s_vec = vectors[at : at + len(sentences)]
@@ -206,6 +214,34 @@ class Ingestor:
         self.store.delete_articles(gone)
         self.store.sweep()
         return gone
+
+
+class _KeptFinder:
+    """The DuplicateFinder of the stored articles, kept between ingests: building one puts every
+    stored signature into an LSH index (seconds at 10,000 articles), which adding one article
+    should not pay. It is reused only while the store's signatures are exactly those it holds,
+    its own additions included; so an article it took in but whose write failed, or a change by
+    another writer, makes the next ingest build it again."""
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+        self._finder: DuplicateFinder | None = None
+        self._holds: Signatures = {}
+
+    def matching(self, store: ChromaStore) -> _KeptFinder:
+        stored = store.packed_signatures()
+        if self._finder is None or stored != self._holds:
+            from index.dedup import DuplicateFinder
+
+            unpacked = {i: (unpack_signature(packed), *rest) for i, (packed, *rest) in stored.items()}
+            self._finder, self._holds = DuplicateFinder(self.threshold, unpacked), stored
+        return self
+
+    def canonical(self, article_id: str, values: list[int], published: str | None) -> str | None:
+        """DuplicateFinder.canonical, noting what the finder now holds (as the store will once written)."""
+        canonical = self._finder.canonical(article_id, values, published)
+        self._holds[article_id] = (pack_signature(values), canonical or article_id, published)
+        return canonical
 
 
 class _Clock:

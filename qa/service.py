@@ -106,6 +106,7 @@ class QAService:
     def warm_up(self) -> None:
         """Load the models and indexes answering needs now, not during the first question."""
         _ = (self.retriever, self.rewriter, self.reader)  # cached properties: reading one builds it
+        self.embedder.encode(["warm-up"])  # the ONNX session is made on first use
 
     def ask(
         self,

@@ -15,6 +15,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -135,6 +136,63 @@ def test_a_plain_ingest_sweeps_what_a_crash_left_of_unchanged_articles(service, 
     assert (report.added, report.updated, len(report.unchanged)) == ([], [], 6)
     assert store._chunks.get(ids=left)["ids"] == [] and store._sentences.get(ids=left)["ids"] == []
     assert counts(service.stats()) == counts(clean) and store._chunks.count() == clean["chunks"]
+
+
+# -- what the store keeps in memory of every article -----------------------------------------
+
+
+def test_what_the_store_keeps_of_every_article_follows_every_write(service, small_corpus, tmp_path):
+    """Ingest reads every article record once per process, then only what was written since
+    (ChromaStore._article_facts): stats, sources, versions and signatures must still be what a
+    fresh store reads, after this process's writes and after another writer's."""
+    from index.store import ChromaStore
+
+    def fresh() -> ChromaStore:
+        return ChromaStore(service.settings)  # a second client of the same folder reads it all again
+
+    service.ingest([small_corpus])
+    store = service.store
+    assert store.stats() == fresh().stats()  # read in full here
+    # This process's own writes: an added article, an update, a delete.
+    service.add_text("Harbour opens", "The harbour of Dunmore opened on Monday, the mayor said.", source="Paste Wire")
+    write_articles(small_corpus, 5, revision="The council meets again next week.")
+    service.ingest([small_corpus])
+    store.delete_articles([i for i, path in store.article_paths().items() if path.endswith("report-000.txt")])
+    reference = fresh()
+    assert store.stats() == reference.stats()
+    assert store.sources() == reference.sources() and "Paste Wire" in store.sources()
+    assert store.versions(None) == reference.versions(None)
+    assert store.signatures() == reference.signatures()
+    assert store.known_roles() == reference.known_roles()
+    # Another writer's: a record written (stamped) and one deleted behind this store's back.
+    other = fresh()
+    first, second = sorted(other.versions(None))[:2]
+    record = other._articles.get(ids=[first], include=["metadatas", "embeddings", "documents"])
+    meta = dict(record["metadatas"][0], source="Other Wire", indexed_ns=time.time_ns())
+    other._articles.upsert(ids=["from-another-writer"], embeddings=np.asarray(record["embeddings"]),
+                           documents=record["documents"], metadatas=[meta])
+    assert "Other Wire" in store.sources()  # caught up by its stamp
+    other._articles.delete(ids=[second])
+    assert store.versions(None) == other.versions(None) and second not in store.versions(None)  # by the count
+
+
+def test_copies_are_found_by_the_duplicate_finder_kept_between_ingests(service, small_corpus, tmp_path):
+    from index.store import ChromaStore
+
+    service.ingest([small_corpus])
+    original = min(small_corpus.glob("report-*.txt"))
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    # One ingest after the other in one process: the second reuses the finder the first built,
+    # and must know the first copy (which it took in itself) as well as the stored articles.
+    for n in (1, 2):
+        copy = copies / f"copy-{n}.txt"
+        copy.write_text(original.read_text().replace("Source: Test Wire", f"Source: Copy Wire {n}"))
+        assert len(service.ingest([copy]).added) == 1
+    paths = {Path(path).name: article_id for article_id, path in service.store.article_paths().items()}
+    signatures = service.store.signatures()
+    assert signatures[paths["copy-1.txt"]][1] == signatures[paths["copy-2.txt"]][1] == paths[original.name]
+    assert signatures == ChromaStore(service.settings).signatures()
 
 
 # -- a write killed at each step ------------------------------------------------------------
