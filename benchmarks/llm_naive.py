@@ -45,7 +45,7 @@ from eval.metrics import aggregate, normalize, token_f1  # noqa: E402
 from eval.report import side_by_side  # noqa: E402
 from eval.runner import run_set  # noqa: E402
 from eval.sets import EvalQuestion, load_set  # noqa: E402
-from qa.generators import LLMGenerator, chat_model, says_no_answer  # noqa: E402
+from qa.generators import PROMPTS, LLMGenerator, chat_model, says_no_answer  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
@@ -189,7 +189,7 @@ def evaluate(args, url: str | None) -> str:
     ours = QAService(settings, embedder=extractive.embedder, splitter=extractive.splitter)
     ours.store = extractive.store  # one Chroma client for the one index
     written = json.loads(args.replay.read_text()) if args.replay else {}
-    ours.generator = RecordingGenerator(chat_model(settings), ours.store, written=written)
+    ours.generator = RecordingGenerator(chat_model(settings), ours.store, written=written, prompt=args.prompt)
     runs.append((f"{args.name}, checked", run_set(ours, questions, args.out / "ours", set_name=args.set.name)))
     (args.out / "ours" / "written.json").write_text(json.dumps(written, indent=1, ensure_ascii=False))
     if args.tagged:
@@ -197,11 +197,12 @@ def evaluate(args, url: str | None) -> str:
         runs.append((f"{args.name}, first prompt",
                      run_set(ours, questions, args.out / "tagged", set_name=args.set.name)))
     standalone = {r["id"]: r["rewritten_question"] for r in runs[1][1].records}
-    if not args.replay:
+    recorded_naive = args.naive_from or args.out / "naive.jsonl"
+    if not args.replay and not args.naive_from:
         naive = naive_run(ours, questions, standalone, args.out)
-    elif (args.out / "naive.jsonl").exists():  # the naive answers of the recorded run, scored again
+    elif recorded_naive.exists():  # the naive answers of a recorded run, scored again
         by_id = {q.id: q for q in questions}
-        recorded = [json.loads(line) for line in (args.out / "naive.jsonl").open()]
+        recorded = [json.loads(line) for line in recorded_naive.open()]
         naive = naive_metrics([naive_score(by_id[r["id"]], r["answer"], r["scores"]["latency_ms"]) for r in recorded])
     else:
         naive = None
@@ -215,13 +216,15 @@ def evaluate(args, url: str | None) -> str:
         f"# {args.set.name}: extractive, {args.name} with checks, and {args.name} naive\n\n"
         f"{len(questions)} questions: {runs[0][1].metrics['answerable']} answerable, "
         f"{runs[0][1].metrics['unanswerable']} not. Model: {args.gguf.name}, at most {args.max_tokens} tokens "
-        "an answer.\n\n"
+        f"an answer; ours' prompt: {args.prompt}.\n\n"
         f"{table}\n\n"
         "Naive: the top 5 passages of dense search, a plain prompt, no check; its text is the answer, and it "
         "abstains only when the model says the articles do not answer. Latency: per answer, retrieval included. "
         "Each run's report.md is in its directory; supported.md lists the sentences shown as supported.\n"
         + (f"\nOurs re-checked the text recorded in {args.replay}: its latency here leaves out the model.\n"
            if args.replay else "")
+        + (f"\nNaive: the answers recorded in {args.naive_from}, scored again (the naive pipeline does not "
+           "change with ours).\n" if args.naive_from else "")
     )
 
 
@@ -238,8 +241,11 @@ def main() -> int:
     # On a shared machine one thread is faster: llama.cpp's OpenMP threads spin while they wait for a core.
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp's threads")
     parser.add_argument("--tagged", action="store_true", help="also run ours with the first (tagged) prompt")
+    parser.add_argument("--prompt", default="plain", choices=PROMPTS, help="ours' prompt (qa.generators.PROMPTS)")
     parser.add_argument("--limit", type=int, help="only this many questions (for a slow machine; see subset())")
     parser.add_argument("--replay", type=Path, help="ours/written.json of an earlier run: check that text again")
+    parser.add_argument("--naive-from", type=Path, help="naive.jsonl of an earlier run on the same questions: "
+                        "score those answers instead of asking the model again")
     args = parser.parse_args()
     args.gguf = args.gguf or smollm2_gguf()
     args.out.mkdir(parents=True, exist_ok=True)

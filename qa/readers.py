@@ -27,6 +27,13 @@ _LEANS_BACK = re.compile(r"^\W*(?:he|she|they|it|this|that|these|those|his|her|t
 _TYPE_BONUS = 0.1
 
 
+def said_words(text: str) -> set[str]:
+    """The words a text names things by, lower case: its words, hyphenated names whole ("COVID-19")
+    as well as word by word, and the initialisms of its capitalised runs."""
+    lower = text.lower()
+    return set(_WORD.findall(lower)) | set(_HYPHENATED.findall(lower)) | _initialisms(text)
+
+
 def _initialisms(text: str) -> set[str]:
     """ "International Criminal Court" also names "icc"."""
     found = set()
@@ -196,8 +203,7 @@ class ExtractiveReader:
         said = " ".join(
             [s.sentence.text for s in chosen] + [s.passage.title for s in chosen] + [p.text for p in before.values()]
         )
-        # Hyphenated names ("COVID-19") are compared whole as well as word by word.
-        words = set(_WORD.findall(said.lower())) | set(_HYPHENATED.findall(said.lower())) | _initialisms(said)
+        words = said_words(said)
         for s in chosen:
             words |= _named_in(s.sentence)
         if any(not (name_words(name) & words) for name in asked.names):

@@ -235,7 +235,9 @@ class QAService:
                 written.append(piece)
                 yield piece
         # The check matches sentences by meaning too, with the index's own embedder.
-        text, citations, sentences = self.generator.verify("".join(written), retrieval.passages, self.embedder)
+        text, citations, sentences = self.generator.verify(
+            "".join(written), retrieval.passages, self.embedder, question=query
+        )
         timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
         if not written:
             yield text
