@@ -120,7 +120,8 @@ _ORGANISATION_NOUNS = {
     "operator",
     "charity",
 }
-# How many sentences back "the company" may reach for the organisation it stands for.
+# How many sentences back "the company" may reach for the organisation it stands for, and "the
+# spokesperson" for the unnamed spokesperson who spoke.
 _ORGANISATION_REACH = 3
 # "Hugh McGuire: I think ...", "((WN)): Why ...": an interview's speaker label.
 _QUOTE_LABEL = re.compile(r"^\s*(?:(\(\([^()\n]{1,40}\)\))\s*:?|([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}):)(?:\s|$)")
@@ -360,10 +361,10 @@ def _entity_name(ent) -> str:
     return ent.text.removesuffix("’s").removesuffix("'s").strip()
 
 
-def _recent(organisations: list[tuple[int, str]], sent, subject, index: int) -> str | None:
-    """The organisation "the company" (a subject) stands for: the latest one named, in this sentence
+def _recent(organisations: list[tuple[int, str]], sent, token, index: int) -> str | None:
+    """The organisation "the company" (`token`) may stand for: the latest one named, in this sentence
     before it or in the sentences just before."""
-    here = [_entity_name(e) for e in sent.ents if e.label_ == "ORG" and e.end <= subject.i and _entity_name(e)]
+    here = [_entity_name(e) for e in sent.ents if e.label_ == "ORG" and e.end <= token.i and _entity_name(e)]
     if here:
         return here[-1]
     before = [name for i, name in organisations if index - i <= _ORGANISATION_REACH]
