@@ -17,8 +17,10 @@ leave out a name the question asks about.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -183,7 +185,53 @@ def unframed(text: str) -> str:
     return _FRAMING.sub("", text, count=1) or text
 
 
-_CLAUSE_BREAK = re.compile(r"(?<=[,;])\s+|\s+(?=(?:and|but|while|whereas|although|though)\s)")
+# What is left, unframed, about the passages themselves ("The passage is from the People's Daily",
+# "This passage provides details about …") says nothing about the world: a citation beside it would
+# read as "the article shows this", which for "is from X" is a claim the article never makes.
+_ABOUT_THE_TEXT = re.compile(rf"^(?:the|this|these|that)\s+(?:\w+\s+)?{_SOURCE_WORDS}\b", re.IGNORECASE)
+
+
+def about_the_text(text: str) -> bool:
+    """`text` (framing taken off) is about the passages, not the world."""
+    return bool(_ABOUT_THE_TEXT.match(unframed(text).strip(" “\"'(")))
+
+
+@lru_cache(maxsize=1)
+def _default_parser():
+    """The spaCy pipeline of the default settings (qa/settings.py spacy_model), for a generator made
+    without the service's splitter (tests, benchmarks)."""
+    import spacy
+
+    return spacy.load(Settings.model_fields["spacy_model"].default, exclude=["lemmatizer", "ner"])
+
+
+_FINITE_TAGS = {"VBD", "VBZ", "VBP", "MD"}
+
+
+def _finite(token) -> bool:
+    return token.tag_ in _FINITE_TAGS or "Fin" in token.morph.get("VerbForm")
+
+
+def points_back(doc) -> bool:
+    """The parsed text names something by "this request", "these terms": what it is lies in the sentence before."""
+    return any(t.dep_ == "det" and t.lower_ in ("this", "these", "those", "that") for t in doc)
+
+
+def makes_a_claim(doc) -> bool:
+    """The main verb of the parsed text is finite (or has a finite auxiliary). "Ukrainian President
+    Volodymyr Zelenskyy," states nothing, and "allowing him to tell …" (a participle first) has its
+    subject in the clause before it, whatever the parser makes of the rest."""
+    if not len(doc) or doc[0].tag_ in ("VBG", "VBN"):
+        return False
+    return any(
+        _finite(root) or any(_finite(c) for c in root.children if c.dep_ in ("aux", "auxpass"))
+        for root in (s.root for s in doc.sents)
+    )
+
+
+# "and"/"but" join clauses only after a comma (which is cut already): without one they join words,
+# and "Russia's oil | and gas production …" left "Peskov said that Russia's oil" to be cited alone.
+_CLAUSE_BREAK = re.compile(r"(?<=[,;])\s+|\s+(?=(?:while|whereas|although|though)\s)")
 # A clause that continues the one before it ("and it was …", "which …", "and the court's move are …")
 # shares its subject or verb: after a flagged clause it is not cited alone.
 _LEANS_BACK = re.compile(
@@ -195,7 +243,7 @@ MIN_CLAUSE_TERMS = 3  # content words a clause needs to be cited on its own
 
 
 def split_clauses(text: str) -> list[str]:
-    """`text` cut after commas and semicolons and before "and", "but", "while" …, never inside quotation marks."""
+    """`text` cut after commas and semicolons and before "while", "although" …, never inside quotation marks."""
     clauses, start = [], 0
     for m in _CLAUSE_BREAK.finditer(text):
         before = text[: m.start()]
@@ -274,12 +322,20 @@ def _numbers(text: str) -> set[str]:
 
 
 class LLMGenerator:
-    def __init__(self, model: BaseChatModel, store: ChromaStore, prompt: str = "plain"):
-        """`prompt`: one of PROMPTS (`numbered` and `tagged` are earlier prompts, kept to measure against)."""
+    def __init__(
+        self, model: BaseChatModel, store: ChromaStore, prompt: str = "plain", parser: Callable[[], Any] | None = None
+    ):
+        """`prompt`: one of PROMPTS (`numbered` and `tagged` are earlier prompts, kept to measure against).
+        `parser`: gives the spaCy pipeline that tells a clause from a fragment (the service passes its
+        splitter's, so one pipeline is loaded); loaded only when a sentence needs cutting into clauses."""
         if prompt not in PROMPTS:
             raise GeneratorError(f"unknown prompt {prompt!r} (one of {', '.join(PROMPTS)})")
         self.model, self.store, self.prompt = model, store, prompt
         self._analyzer = TermAnalyzer(drop=FRAME_WORDS)
+        self._parser = parser or _default_parser
+
+    def _parse(self, text: str):
+        return self._parser()(text)
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """The model's answer as it is written."""
@@ -319,6 +375,12 @@ class LLMGenerator:
         parts: list[str] = []
         checked: list[AnswerSentence] = []
         for sentence, vector in zip(said, vectors):
+            if checked and checked[-1].unsupported and points_back(self._parse(sentence.text)):
+                # "The Kremlin has rejected this request" after a flagged sentence: the span may be about
+                # another request; what "this" is was not supported, so neither is the sentence.
+                checked.append(AnswerSentence(sentence.text, [], unsupported=True))
+                parts.append(sentence.text)
+                continue
             found, cited_by = self._check(sentence.text, vector, sentence.markers, passages, evidence)
             units = [(sentence.text, found, cited_by)]
             if found is None and embedder is not None:
@@ -372,7 +434,7 @@ class LLMGenerator:
         self, text: str, vector, markers: tuple[int, ...], passages: list[Passage], evidence: list[Evidence]
     ) -> tuple[Support | None, str | None]:
         """What supports `text`: the passages the model cited first ("model"), then any ("attached")."""
-        if says_no_answer(text):  # "… does not say X" after an answer is no claim to cite
+        if says_no_answer(text) or about_the_text(text):  # "… does not say X", "The passage is from X": no claim
             return None, None
         text = unframed(text)
         cited = {passages[n - 1].chunk_id for n in markers if 1 <= n <= len(passages)}
@@ -397,7 +459,7 @@ class LLMGenerator:
         units: list[tuple[str, Support | None, str | None]] = []
         for clause, vector in zip(clauses, embedder.encode([unframed(c) for c in clauses])):
             found, cited_by = (None, None)
-            if len(set(self._analyzer.terms(clause))) >= MIN_CLAUSE_TERMS:
+            if len(set(self._analyzer.terms(clause))) >= MIN_CLAUSE_TERMS and makes_a_claim(self._parse(clause)):
                 found, cited_by = self._check(clause, vector, sentence.markers, passages, evidence)
             if found is not None and units and units[-1][1] is None and _LEANS_BACK.match(clause):
                 found, cited_by = None, None  # "… and it was published …": its subject is the flagged clause

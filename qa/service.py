@@ -69,7 +69,7 @@ class QAService:
     def generator(self):
         from qa.generators import LLMGenerator, chat_model
 
-        return LLMGenerator(chat_model(self.settings), self.store)
+        return LLMGenerator(chat_model(self.settings), self.store, parser=lambda: self.splitter.nlp)
 
     @cached_property
     def statements(self):

@@ -365,3 +365,44 @@ def test_a_stream_that_ends_without_text_is_asked_again_unstreamed(tmp_path, ind
         server.shutdown()
     assert streamed == [True, False]
     assert written == "Xi arrived for a three-day visit."
+
+
+def test_a_fragment_or_a_sentence_about_the_passages_is_never_shown_as_supported(indexed, generator):
+    """Issue 13: fragments cut from a sentence, and sentences about the passages, make no claim to cite."""
+    question = "What did Zelenskyy say about the ICC?"
+    # Cut at its comma, the name alone was cited and let the question's name pass; it states nothing.
+    written = "Ukrainian President Volodymyr Zelenskyy, who was quoted as saying that"
+    text, citations, sentences = generator.verify(written, indexed.retrieve(question), indexed.embedder)
+    assert (text, citations) == (NO_ANSWER, []) and all(s.unsupported for s in sentences)
+    # "oil and gas" is no clause break: "Peskov said that Russia's oil" is not cited alone.
+    written = ("Peskov said that Russia's oil and gas production is expected to decline in the coming months, "
+               "which could impact Russia's energy supply.")
+    _, citations, sentences = generator.verify(written, indexed.retrieve("What did Peskov say about oil?"),
+                                               indexed.embedder)
+    assert citations == [] and all(s.unsupported for s in sentences), sentences
+    # A participle clause has its subject in the clause before: not cited alone after a flagged one.
+    written = ("The passage discusses how Putin's visit to the Kremlin is a prestige visit, allowing him to tell "
+               "Western leaders allied with Ukraine its efforts to isolate him have fallen short.")
+    _, citations, sentences = generator.verify(
+        written, indexed.retrieve("What does Xi's presence at the Kremlin mean for Putin?"), indexed.embedder)
+    assert citations == [] and all(s.unsupported for s in sentences), sentences
+    # About the passages: "is from the People's Daily" would read as a fact the article states; it does not.
+    question = "In which newspaper did Putin publish an article about the visit?"
+    for meta in ("The passage is from the Chinese People's Daily newspaper.",
+                 "This article discusses Putin's article in the Chinese People's Daily newspaper."):
+        assert generator.verify(meta, indexed.retrieve(question), indexed.embedder)[:2] == (NO_ANSWER, []), meta
+    # The claim itself, written as one, is cited.
+    claim = "Putin published an article in the Chinese People's Daily newspaper."
+    assert generator.verify(claim, indexed.retrieve(question), indexed.embedder)[1]
+
+
+def test_this_after_a_flagged_sentence_refers_to_what_was_flagged(indexed, generator):
+    passages = indexed.retrieve("What do Kyiv officials say about a peace accord?")
+    kyiv = "Kyiv officials say they won't bend in their terms for a peace accord."
+    made_up = "This includes restoring Soviet territory to Ukraine after the troops withdrew."
+    rejected = 'The Kremlin has rejected this move as "legally null and void."'
+    _, _, sentences = generator.verify(f"{kyiv} {made_up} {rejected}", passages, indexed.embedder)
+    assert [s.unsupported for s in sentences] == [False, True, True], sentences
+    # After a supported sentence the same words are checked, and the span supports them.
+    _, _, sentences = generator.verify(f"{kyiv} {rejected}", passages, indexed.embedder)
+    assert [s.unsupported for s in sentences] == [False, False], sentences
