@@ -188,8 +188,9 @@ class SpeakerAttributor:
                     current_label = _label_speaker(resolver, label, index)
             if id(sent) in opens and not sent.text.startswith(_OPENING_QUOTES):
                 quote_open = False
-            subjects = list(_speech_subjects(sent, quote_open))
-            if _has_speech_verb(sent, quote_open):
+            quoted = _quoted_tokens(sent, quote_open)
+            subjects = list(_speech_subjects(sent, quoted))
+            if _has_speech_verb(sent, quoted):
                 reported.add(index)
             quote_open = quotation_open_after(sent.text, quote_open)
             people = resolver.resolve_sentence(sent, index, {t.i for t in subjects})
@@ -265,17 +266,16 @@ def _is_name_token(token) -> bool:
     return token.pos_ == "PROPN" and token.text[:1].isupper() and token.is_alpha
 
 
-def _speech_subjects(sent, inside: bool = False) -> Iterable:
+def _speech_subjects(sent, quoted: set[int]) -> Iterable:
     """The tokens that speak in a sentence: subjects of speech verbs and X of "according to X"; in
     a sentence with neither, the subject of a main verb whose object quotes words ('Sadiq Khan
     thanked "the police … for their swift and courageous response"'). A speech verb inside a
     quotation is the speaker's own words ("people add less salt"), not a report of speech.
 
-    `inside`: whether a quotation is open where the sentence starts.
+    `quoted`: the sentence's tokens inside quotation marks (_quoted_tokens).
     """
     quoting = any(ch in sent.text for ch in '"“”')
     found = False
-    quoted = _quoted_tokens(sent, inside)
     for token in sent:
         if token.i in quoted:
             continue
@@ -445,10 +445,9 @@ def _interview_labels(text: str, sentences: list[ParsedSentence]) -> set[str]:
     return {label for label, n in counts.items() if n >= 2}
 
 
-def _has_speech_verb(sent, inside: bool) -> bool:
+def _has_speech_verb(sent, quoted: set[int]) -> bool:
     """A speech verb of the narration: 'where he could route out as promised' inside a quotation
-    is the speaker's own words, not a report of someone else speaking."""
-    quoted = _quoted_tokens(sent, inside)
+    (`quoted`: _quoted_tokens) is the speaker's own words, not a report of someone else speaking."""
     return any(t.i not in quoted and t.lower_ in _SPEECH_VERBS and t.pos_ in ("VERB", "AUX") for t in sent)
 
 

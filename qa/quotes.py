@@ -7,6 +7,7 @@ articles quote X, but not on that.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -281,6 +282,13 @@ class StatementReader:
         sentences, vectors = self.store.get_sentences([s.id for s, _ in found] + list(lead_ids))
         by_id = {s.id: (s, v) for s, v in zip(sentences, vectors)}
         rules = TopicRules.of(topic, self.reader.content_terms, self.person_nouns)
+
+        @functools.cache
+        def context(passage: Passage) -> tuple[set[str], set[str]]:
+            """The words of a statement's report: its title, and (for "… after Y") its passage; many
+            statements share one passage."""
+            title = self.reader.content_terms(passage.title) if passage.title else set()
+            return title, self.reader.content_terms(passage.text) if rules.when_said else set()
         weight = self.reader.coverage_weight
         scored: list[tuple[float, Sentence, Passage, Sentence | None]] = []
         for sentence, passage in found:
@@ -293,9 +301,9 @@ class StatementReader:
             similarity = float(by_id[sentence.id][1] @ vector)
             lead = by_id.get(previous_id(sentence)) if sentence.index > 0 else None
             lead_terms = self.reader.content_terms(lead[0].text) if lead else set()
-            title_terms = self.reader.content_terms(passage.title) if passage.title else set()
+            title_terms, passage_terms = context(passage)
             if rules.when_said:
-                own_terms = own_terms | title_terms | self.reader.content_terms(passage.text)
+                own_terms = own_terms | title_terms | passage_terms
             best: tuple[float, Sentence | None] = (-1.0, None)
             for words, with_lead in ((own_terms, False), (own_terms | lead_terms, True)):
                 if not rules.admits(sentence, words, title_terms):

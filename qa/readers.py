@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -330,6 +331,7 @@ def fitting_entities(sentence: Sentence, asked: QuestionAnalysis, question_words
     return tuple(fitting)
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every entity of every scored sentence
 def _folded(word: str) -> str:
     """The word without accents: news spells "Erdoğan" and "Erdogan"."""
     return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() or word

@@ -60,6 +60,16 @@ def service(make_service, settings):
 
 
 @pytest.fixture
+def two_articles(tmp_path):
+    """A folder of two small text articles: a zeppelin in Lisbon, a quiet harbour."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Title: A\n\nThe zeppelin landed in Lisbon on Monday.\n")
+    (folder / "b.txt").write_text("Title: B\n\nA quiet day at the harbour.\n")
+    return folder
+
+
+@pytest.fixture
 def corpus(tmp_path):
     """A private copy of the sample corpus, free to change."""
     folder = tmp_path / "corpus"

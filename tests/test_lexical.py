@@ -99,11 +99,8 @@ def test_an_old_or_unreadable_index_is_not_loaded(tmp_path):
     assert BM25Index(folder).load() is False
 
 
-def test_sync_applies_only_what_changed_in_the_store(service, tmp_path):
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "a.txt").write_text("Title: A\n\nThe zeppelin landed in Lisbon on Monday.\n")
-    (folder / "b.txt").write_text("Title: B\n\nA quiet day at the harbour.\n")
+def test_sync_applies_only_what_changed_in_the_store(service, two_articles, tmp_path):
+    folder = two_articles
     service.ingest([folder])
     saved = service.settings.lexical_path
     main = json.loads((saved / "manifest.json").read_text())["main"]

@@ -26,11 +26,8 @@ def test_peskov_finds_peskov(service, corpus):
     assert all("Peskov" in p.text for p in passages[:2])
 
 
-def test_bm25_follows_ingest_update_and_prune(service, tmp_path):
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "a.txt").write_text("Title: A\n\nThe zeppelin landed in Lisbon on Monday.\n")
-    (folder / "b.txt").write_text("Title: B\n\nA quiet day at the harbour.\n")
+def test_bm25_follows_ingest_update_and_prune(service, two_articles):
+    folder = two_articles
     service.ingest([folder])
     assert chunk_texts(service, [c for c, _ in service.lexical.search("zeppelin", 5)]) == [
         "The zeppelin landed in Lisbon on Monday."
