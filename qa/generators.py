@@ -200,9 +200,9 @@ def about_the_text(text: str) -> bool:
 def _default_parser():
     """The spaCy pipeline of the default settings (qa/settings.py spacy_model), for a generator made
     without the service's splitter (tests, benchmarks)."""
-    import spacy
+    from index.splitters import load_pipeline
 
-    return spacy.load(Settings.model_fields["spacy_model"].default, exclude=["lemmatizer", "ner"])
+    return load_pipeline(Settings.model_fields["spacy_model"].default, exclude=["lemmatizer", "ner"])
 
 
 _FINITE_TAGS = {"VBD", "VBZ", "VBP", "MD"}
