@@ -323,6 +323,11 @@ def _subject(verb):
             agents = [g for c in candidate.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"]
             return agents[0] if agents else None
         subjects = [c for c in candidate.children if c.dep_ == "nsubj"]
+        if len(subjects) > 1:
+            # "Head of the UN refugee agency Filippo Grandi said": the small parser gives the verb two
+            # subjects, the role and the name; the name right before the verb is who speaks.
+            named = [s for s in subjects if _is_name_token(s) and _next_to(s, candidate)]
+            subjects = named or subjects
         if subjects:
             # "allowing him to tell": an object pronoun is not who speaks.
             return None if subjects[0].lower_ in _OBJECT_PRONOUNS else subjects[0]
@@ -337,6 +342,12 @@ def _subject(verb):
     if verb.dep_ in ("acl", "relcl") and verb.head.pos_ == "PROPN":
         return verb.head
     return None
+
+
+def _next_to(subject, verb) -> bool:
+    """Nothing but punctuation, adverbs and auxiliaries between the subject phrase and its verb."""
+    between = subject.doc[subject.right_edge.i + 1 : verb.i]
+    return subject.i < verb.i and all(t.pos_ in ("PUNCT", "ADV", "AUX", "PART") for t in between)
 
 
 def _earlier_phrase(phrase: str, speakers: dict[int, list], index: int) -> str:
@@ -374,7 +385,7 @@ def _recent(organisations: list[tuple[int, str]], sent, token, index: int) -> st
 def _resolve_speaker(resolver: MentionResolver, head, organisation: str | None = None) -> list[Person | str]:
     """The people a speaking token refers to; else the organisation or phrase it names ("the company"
     is `organisation`, the one just named)."""
-    people = resolver.by_token.get(head.i)
+    people = _named_after_organisation(resolver, head) or resolver.by_token.get(head.i)
     if not people:
         # "Dunn's mother, Charlotte Charles, said": the appositive names who speaks.
         named = [resolver.by_token[c.i] for c in head.children if c.dep_ == "appos" and c.i in resolver.by_token]
@@ -399,7 +410,9 @@ def _resolve_speaker(resolver: MentionResolver, head, organisation: str | None =
     if of and of[0].right_edge.i - head.left_edge.i < 10:
         end = of[0].right_edge.i + 1
     words = [t for t in doc[head.left_edge.i : end] if t.lower_ not in _DETERMINERS and t.dep_ != "punct"]
-    phrase = "".join(t.text_with_ws for t in words).strip()
+    # A dropped comma keeps its word apart: "Alexei Navalny, Yulia" is not "NavalnyYulia".
+    phrase = "".join(t.text + (" " if t.whitespace_ or doc[t.i + 1 : t.i + 2].text in ",;:" else "") for t in words)
+    phrase = " ".join(phrase.split())
     return [phrase] if phrase else []
 
 
@@ -419,6 +432,21 @@ def _described_name(resolver: MentionResolver, head) -> list[Person] | None:
         if step.i == head.i and not any(t.dep_ in ("prep", "poss", "pobj") for t in path):
             found += [p for p in resolver.by_token[token.i] if p not in found]
     return found if len(found) == 1 else None
+
+
+def _named_after_organisation(resolver: MentionResolver, head) -> list[Person] | None:
+    """ "Secretary-General of NATO Jens Stoltenberg said": a role of an organisation, then the name of
+    the one who holds it, ending the subject. Only with the organisation named in between: "the wife
+    of Alexei Navalny" is not Navalny."""
+    of = [c for c in head.rights if c.dep_ == "prep" and c.lower_ == "of"]
+    if not of or of[0].right_edge.i != head.right_edge.i:
+        return None
+    last = head.right_edge
+    person = next((e for e in head.doc.ents if e.label_ == "PERSON" and e.start <= last.i < e.end), None)
+    if person is None or person.end != last.i + 1 or last.i not in resolver.by_token:
+        return None
+    between = [e for e in head.doc.ents if e.label_ == "ORG" and of[0].i < e.start and e.end <= person.start]
+    return list(resolver.by_token[last.i]) if between else None
 
 
 def _label_speaker(resolver: MentionResolver, label: str, index: int) -> Person | str:

@@ -213,6 +213,15 @@ SPEAKER_CASES = {
         ),
         {"main difference": ("Kyriakos Mitsotakis",)},
     ),
+    "a role of an organisation followed by a name is that name": (
+        (
+            "Secretary-General of NATO Jens Stoltenberg also said the alliance was united.\n\n"
+            "Head of the UN refugee agency Filippo Grandi said that the camps were full.\n\n"
+            "The wife of Alexei Navalny said he had been poisoned."
+        ),
+        {"alliance was united": ("Jens Stoltenberg",), "camps were full": ("Filippo Grandi",),
+         "been poisoned": ("wife of Alexei Navalny",)},
+    ),
 }
 
 
