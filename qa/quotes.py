@@ -18,6 +18,7 @@ import numpy as np
 from index.attribution import SPEECH_VERB_PATTERN, quotation_open_after, same_speaker
 from index.mentions import name_words, role_head
 from index.store import ChromaStore
+from index.terms import STOP_WORDS
 from qa.questions import AskedDate, QuestionAnalysis, analyse, asked_dates, question_names
 from qa.readers import ExtractiveReader, fitting_entities, previous_id
 from qa.retrievers import without_copies
@@ -39,6 +40,7 @@ _TELL_VERBS = {"tell", "tells", "told"}
 _ABOUT = re.compile(r"\b(?:about|regarding|concerning)\s+(?P<topic>.+)$", re.IGNORECASE)
 # What qualifies a person in a question: "X of Y", "X from Y", "X, the Y".
 _QUALIFIER = re.compile(r"\s+(?:of|from|for|at|with)\s+|\s*,\s*", re.IGNORECASE)
+_ARTICLES = {"the", "a", "an"}
 _TOPIC_LEAD = re.compile(r"^\s*(?:about|on|regarding|concerning|of)\s+", re.IGNORECASE)
 # "What did the article say?" asks about a text, not a person.
 _NOT_SPEAKERS = {"article", "articles", "report", "story", "news", "it", "they", "this", "that", "you", "i", "we"}
@@ -62,10 +64,27 @@ class SpeakerQuestion:
 
     @property
     def core(self) -> str:
-        """The person without what qualifies them: "Lydia Buchtmann of Food Standards" -> "Lydia Buchtmann"."""
+        """The person without what qualifies them: "Lydia Buchtmann of Food Standards" -> "Lydia Buchtmann".
+        A role in lower case keeps its qualifier: "the head of the police's internal investigators" is
+        not any head."""
+        core = self.role
+        return core if any(w[:1].isupper() for w in core.split() if w.lower() not in _ARTICLES) else self.who
+
+    @property
+    def role(self) -> str:
+        """What comes before the qualifier: "the head" of "the head of the police's internal investigators"."""
         return _QUALIFIER.split(self.who, maxsplit=1)[0].strip() or self.who
 
-    def said_by(self, sentence: Sentence) -> int:
+    @property
+    def qualifier(self) -> set[str]:
+        """What qualifies a role asked in lower case, as words: {"police", "internal", "investigator"}
+        of "the head of the police's internal investigators"; empty for a name ("Lydia Buchtmann of
+        Food Standards" is found by her name alone)."""
+        if self.core != self.who or self.role == self.who:
+            return set()
+        return _comparable(self.who[len(self.role) :])
+
+    def said_by(self, sentence: Sentence, context: Callable[[], set[str]] | None = None) -> int:
         """X is one of the sentence's speakers: by name ("Peskov" is "Dmitry Peskov"), by the words of a
         speaker's name and roles ("the finance minister" is "Finance Minister Ana Ruiz"), or by a
         description most of whose words, its last noun among them, are the speaker's ("the Saudi crown
@@ -76,9 +95,20 @@ class SpeakerQuestion:
             words = {role_head(w) for w in name_words(phrase)}
             if any(same_speaker(phrase, s) for s in sentence.speakers) or (words and words <= keys):
                 return _FULL_MATCH
+        role = {role_head(w) for w in name_words(self.role)}
+        if self.qualifier and role and role <= keys:
+            # "the mayor of London": the speaker holds the role, and the report around the statement
+            # (`context()`: its words) names what qualifies it. A head of
+            # another body is a weaker match, kept only when no statement is a full one.
+            return _FULL_MATCH if context is not None and self.qualifier <= context() else _PARTIAL_MATCH
         words = {role_head(w) for w in name_words(self.core)}
-        head = role_head(self.core.split()[-1]) if self.core.split() else ""
+        head = role_head(self.role.split()[-1]) if self.role.split() else ""
         return _PARTIAL_MATCH if words and head in keys and 3 * len(words & keys) >= 2 * len(words) else 0
+
+
+def _comparable(text: str) -> set[str]:
+    """Content words as speakers' keys are compared: lower case, singular, no stop words."""
+    return {role_head(w) for w in name_words(text) if w not in STOP_WORDS}
 
 
 def parse_speaker_question(question: str) -> SpeakerQuestion | None:
@@ -247,11 +277,24 @@ class StatementReader:
     def read(self, asked: SpeakerQuestion, filters: Filters | None = None) -> Reading | None:
         """X's statements (those on the topic, if one is asked), oldest article first; None when
         the articles attribute nothing to X, and a reading without citations when nothing on the topic."""
-        matches = [
-            (asked.said_by(sentence), sentence, passage)
+        said = [
+            (sentence, passage)
             for sentence, passage in self.store.sentences_by_speaker(asked.keys)
             if not filters or filters.allows(passage.source, passage.published)
         ]
+        # What a report says around its statements: the title and the passages that hold them, as
+        # words, read once per article (a quotation over several passages is qualified by any one).
+        words_of: dict[str, set[str]] = {}
+
+        def context(article_id: str) -> set[str]:
+            if not words_of:
+                texts: dict[str, dict[str, str]] = {}
+                for _, p in said:
+                    texts.setdefault(p.article_id, {p.title: p.title})[p.chunk_id] = p.text
+                words_of.update((a, _comparable(" ".join(parts.values()))) for a, parts in texts.items())
+            return words_of[article_id]
+
+        matches = [(asked.said_by(s, functools.partial(context, p.article_id)), s, p) for s, p in said]
         strongest = max((m for m, _, _ in matches), default=0)
         if not strongest:
             return None

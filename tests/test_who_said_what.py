@@ -144,6 +144,14 @@ ARTICLES = [
         "One crew member, who has not been named, died in hospital in Santa Barbara.\n\n"
         "Divers said they were attacked by two guides and an unidentified third guide.",
     },
+    {
+        "id": "relief",
+        "title": "Helicopters carry aid",
+        "published": "2024-03-09",
+        "source": "Wire",
+        "text": '"We are relying on helicopters because that is the only way to reach the villages," said Michael '
+        "Elmquist, head of the UN relief operation in the region.\n\nRoads in the north remain closed.",
+    },
 ]
 
 
@@ -246,6 +254,14 @@ def test_a_group_speaks_through_its_spokesperson(news):
 def test_what_x_told_someone_is_everything_x_told_them(news):
     answer = news.ask("What did the head of the internal investigators tell the court on Monday?")
     assert quotes(answer) == ['The head of the internal investigators told the court "Basic checks were not done."']
+
+
+def test_a_role_asked_with_what_qualifies_it_is_not_any_holder_of_the_role(news):
+    # Both speakers are a "head": what follows "of" says which one is asked for.
+    investigators = news.ask("What did the head of the internal investigators say?")
+    assert quotes(investigators) == ['The head of the internal investigators told the court "Basic checks were not done."']
+    relief = news.ask("What did the head of the UN relief operation say?")
+    assert len(relief.citations) == 1 and "relying on helicopters" in quotes(relief)[0]
 
 
 def test_a_topic_is_matched_by_meaning_unless_it_is_another_person(news):
