@@ -184,8 +184,12 @@ class Ingestor:
             pieces.append((article, version, sentences, chunks, found.people))
             texts.extend(s.text for s in sentences)
             texts.extend(c.text for c in chunks)
-        # One encode call per batch keeps the model busy; split the vectors back afterwards.
-        vectors = clock("embed", lambda: self.embedder.encode(texts))
+        # One encode call per batch keeps the model busy; split the vectors back afterwards. Each
+        # distinct text is encoded once: a one-sentence chunk is its sentence, and copies repeat.
+        distinct = list(dict.fromkeys(texts))
+        encoded = clock("embed", lambda: self.embedder.encode(distinct))
+        position = {text: i for i, text in enumerate(distinct)}
+        vectors = encoded[[position[text] for text in texts]]
         from index.dedup import signature
 
         rows, at = [], 0
