@@ -23,7 +23,7 @@ Subjects that are not people ("Downing Street officials", "the Kremlin") are kep
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from index.mentions import MentionResolver, Person, name_words, role_head
@@ -536,15 +536,16 @@ def quotation_open_after(text: str, inside: bool) -> bool:
     return inside
 
 
-def same_speaker(asked: str, stored: str) -> bool:
+def same_speaker(asked: str, stored: str, role_nouns: Collection[str] = ()) -> bool:
     """'Peskov' is 'Dmitry Peskov'; 'Downing Street' is 'Downing Street officials'. A speaker whose
     words are only part of the asked phrase must be a name and end as it does (the surname): "the
-    Crown" prosecution is not "the Saudi crown prince", nor is "the mother" "Harry Dunn's mother"."""
+    Crown" prosecution is not "the Saudi crown prince", nor is "the mother" "Harry Dunn's mother".
+    `role_nouns`: nouns for people ("minister"); a capitalised one alone ("Minister") is no name."""
     a, s = name_words(asked), name_words(stored)
     if not (a and s):
         return False
     # A bare common noun ("mother", "police") is too general to be the one asked for by a description.
-    named = stored != stored.lower()
+    named = any(w[:1].isupper() and role_head(w) not in role_nouns for w in re.findall(r"[\w-]+", stored))
     return a <= s or (s <= a and _last_word(asked) == _last_word(stored) and (named or s == a))
 
 

@@ -209,7 +209,12 @@ class MentionResolver:
         titles = [t for t in before if t.lower_ in _HONORIFICS]
         if titles:
             person.gender = person.gender or _HONORIFICS[titles[-1].lower_]
-        role_tokens = [t for t in before if t.lower_ not in _HONORIFICS and t.pos_ in ("NOUN", "PROPN", "ADJ")]
+        # An acronym is part of the role whatever the small tagger makes of it ("USCG" as a verb).
+        role_tokens = [
+            t
+            for t in before
+            if t.lower_ not in _HONORIFICS and (t.pos_ in ("NOUN", "PROPN", "ADJ") or (t.is_upper and t.is_alpha and len(t) > 1))
+        ]
         if role_tokens and role_tokens[-1].pos_ in ("NOUN", "PROPN"):
             person.roles.add(" ".join(t.lower_ for t in role_tokens))
         for child in root.children:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ from index.mentions import name_words, role_head
 from index.store import ChromaStore
 from index.terms import STOP_WORDS
 from qa.questions import AskedDate, QuestionAnalysis, analyse, asked_dates, question_names
-from qa.readers import ExtractiveReader, fitting_entities, previous_id
+from qa.readers import ExtractiveReader, fitting_entities, lead_id, previous_id
 from qa.retrievers import without_copies
 from qa.types import Citation, Filters, Passage, Sentence
 
@@ -84,7 +84,9 @@ class SpeakerQuestion:
             return set()
         return _comparable(self.who[len(self.role) :])
 
-    def said_by(self, sentence: Sentence, context: Callable[[], set[str]] | None = None) -> int:
+    def said_by(
+        self, sentence: Sentence, context: Callable[[], set[str]] | None = None, role_nouns: Collection[str] = ()
+    ) -> int:
         """X is one of the sentence's speakers: by name ("Peskov" is "Dmitry Peskov"), by the words of a
         speaker's name and roles ("the finance minister" is "Finance Minister Ana Ruiz"), or by a
         description most of whose words, its last noun among them, are the speaker's ("the Saudi crown
@@ -92,18 +94,36 @@ class SpeakerQuestion:
         # Singular and plural are one word here: "the Houthis" speak through a "Houthi spokesperson".
         keys = {role_head(k) for k in sentence.speaker_keys}
         for phrase in dict.fromkeys((self.who, self.core)):
-            words = {role_head(w) for w in name_words(phrase)}
-            if any(same_speaker(phrase, s) for s in sentence.speakers) or (words and words <= keys):
+            words = _keyed_words(phrase, keys)
+            if any(same_speaker(phrase, s, role_nouns) for s in sentence.speakers) or (words and words <= keys):
                 return _FULL_MATCH
         role = {role_head(w) for w in name_words(self.role)}
         if self.qualifier and role and role <= keys:
             # "the mayor of London": the speaker holds the role, and the report around the statement
-            # (`context()`: its words) names what qualifies it. A head of
-            # another body is a weaker match, kept only when no statement is a full one.
+            # (`context()`: its words) names what qualifies it; the head of another body only partly
+            # matches, and a partial match on a qualified role answers nothing (read).
             return _FULL_MATCH if context is not None and self.qualifier <= context() else _PARTIAL_MATCH
-        words = {role_head(w) for w in name_words(self.core)}
+        words = _keyed_words(self.core, keys)
         head = role_head(self.role.split()[-1]) if self.role.split() else ""
         return _PARTIAL_MATCH if words and head in keys and 3 * len(words & keys) >= 2 * len(words) else 0
+
+
+# Two or more capitalised words, "of", "and", "for" or "the" allowed between: "Coast Guard",
+# "Federal Bureau of Investigation".
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:of|and|for|the)\s+)?[A-Z][\w'’-]*)+")
+
+
+def _keyed_words(phrase: str, keys: set[str]) -> set[str]:
+    """The words of an asked speaker as a speaker's keys are compared, a capitalised run written out
+    where the speaker's keys hold its acronym: "the Coast Guard captain" is "USCG Captain Monica
+    Rochester". An acronym may lead with up to two letters of its own ("US" + "CG")."""
+    words = {role_head(w) for w in name_words(phrase)}
+    for run in _CAPITALISED_RUN.findall(phrase):
+        initials = "".join(w[0] for w in run.split() if w[0].isupper()).lower()
+        acronym = next((k for k in keys if k.isalpha() and k.endswith(initials) and len(k) - len(initials) <= 2), None)
+        if acronym:
+            words = (words - {role_head(w) for w in name_words(run)}) | {acronym}
+    return words
 
 
 def _comparable(text: str) -> set[str]:
@@ -282,21 +302,30 @@ class StatementReader:
             for sentence, passage in self.store.sentences_by_speaker(asked.keys)
             if not filters or filters.allows(passage.source, passage.published)
         ]
-        # What a report says around its statements: the title and the passages that hold them, as
-        # words, read once per article (a quotation over several passages is qualified by any one).
+        # What a report says around its statements, as words: its title, its lead (where news names
+        # people with their full titles) and the passages that hold the statements; read at the first
+        # call (only a role asked with a qualifier needs it), once per report.
         words_of: dict[str, set[str]] = {}
 
         def context(article_id: str) -> set[str]:
             if not words_of:
-                texts: dict[str, dict[str, str]] = {}
-                for _, p in said:
-                    texts.setdefault(p.article_id, {p.title: p.title})[p.chunk_id] = p.text
-                words_of.update((a, _comparable(" ".join(parts.values()))) for a, parts in texts.items())
-            return words_of[article_id]
+                parts: dict[str, dict[str, str]] = {}  # article id -> {"title" or a chunk id: its text}
+                role = {role_head(w) for w in name_words(asked.role)}
+                for sentence, p in said:
+                    if role <= {role_head(k) for k in sentence.speaker_keys}:  # the role's holders only
+                        parts.setdefault(p.article_id, {"title": p.title})[p.chunk_id] = p.text
+                leads = {lead_id(chunk) for texts in parts.values() for chunk in list(texts)[1:2]}
+                for lead in self.store.get_chunks(sorted(leads - {c for texts in parts.values() for c in texts})):
+                    parts[lead.article_id][lead.chunk_id] = lead.text
+                words_of.update((a, _comparable(" ".join(texts.values()))) for a, texts in parts.items())
+            return words_of.get(article_id, set())
 
-        matches = [(asked.said_by(s, functools.partial(context, p.article_id)), s, p) for s, p in said]
+        nouns = self.person_nouns
+        matches = [(asked.said_by(s, functools.partial(context, p.article_id), nouns), s, p) for s, p in said]
         strongest = max((m for m, _, _ in matches), default=0)
-        if not strongest:
+        if not strongest or (strongest == _PARTIAL_MATCH and asked.qualifier):
+            # Holders of the role, none in a report that names what qualifies it ("the president of
+            # the Tunisian human rights league" among heads of state): nothing attributed to X.
             return None
         # When some speakers are X by name, those who only share a description with X are someone else.
         found = [(sentence, passage) for m, sentence, passage in matches if m == strongest]

@@ -132,8 +132,9 @@ class ExtractiveReader:
         answer; no citations means it abstained.
 
         `must_mention`: words of a name, one of which each answer sentence must contain (in its
-        words or its resolved mentions); with `must_report`, each must also report speech (a speaker
-        or a quotation): "What did X say?" is not answered by a sentence that only names X.
+        words or its resolved mentions); with `must_report`, each must also report what X said:
+        "What did X say?" is not answered by a sentence that only names X, nor by someone else's words
+        about X.
         """
         asked = analyse(question)
         scored = self.score(question, query_vector, passages, asked)
@@ -141,8 +142,7 @@ class ExtractiveReader:
             scored = [
                 s
                 for s in scored
-                if must_mention & _named_in(s.sentence)
-                and (not must_report or s.sentence.speakers or _QUOTE_MARKS & set(s.sentence.text))
+                if must_mention & _named_in(s.sentence) and (not must_report or _may_report(s.sentence, must_mention))
             ]
         # The sentences that hold an answer of the asked-for type first; if they fail the check of what
         # the question names, the best sentences whatever they hold; then narrower choices (_choices).
@@ -310,6 +310,14 @@ def _dated_text(scored: ScoredSentence) -> str:
     return f"{scored.sentence.text} {scored.passage.text} {scored.passage.title}"
 
 
+def _may_report(sentence: Sentence, name: set[str]) -> bool:
+    """Whether a sentence naming X may hold X's words: one whose speaker is X, or an unattributed
+    quotation. "Police chief Greg Allen said … the document was Crusius's" is Allen's, not Crusius's."""
+    if sentence.speakers:
+        return bool(name & (set(sentence.speaker_keys) | {w for s in sentence.speakers for w in name_words(s)}))
+    return bool(_QUOTE_MARKS & set(sentence.text))
+
+
 def _named_in(sentence: Sentence) -> set[str]:
     """The words a sentence names people by, its own and those of the people it refers to ("her")."""
     return set(_WORD.findall(sentence.text.lower())) | set(sentence.mention_keys) | set(sentence.speaker_keys)
@@ -363,6 +371,11 @@ def _short_answer(best: ScoredSentence, verb_at: int | None = None) -> ShortAnsw
 
 
 _UNIT = re.compile(r" ([a-z]+)\b")
+
+
+def lead_id(chunk_id: str) -> str:
+    """The id of the first chunk of a chunk's article: chunk ids are `article:version:cN` (index/splitters.py)."""
+    return f"{chunk_id.rsplit(':c', 1)[0]}:c0"
 
 
 def previous_id(sentence: Sentence) -> str:
