@@ -219,9 +219,17 @@ class SpeakerAttributor:
             organisations += [(index, _entity_name(e)) for e in sent.ents if e.label_ == "ORG" and _entity_name(e)]
         _spread_over_quotes(order, opens, speakers, reported)
         facts_by_sent = {id(sent): _facts(speakers[i], mentioned[i], referred[i]) for i, sent in enumerate(order)}
+        # The roles other reports may use ("the minister" is Ana Ruiz) are those of people the report
+        # shows to be people: they speak, or are "he" or "she". The small NER model also names places
+        # and things as people ("U.S. state Louisiana", "the deal Brexit"): "state" is no one's role.
+        spoke = {id(who) for found in speakers.values() for who in found if isinstance(who, Person)}
         return Attribution(
             [_with_entities(facts_by_sent[id(s.sent)], s) for s in sentences],
-            {p.name: tuple(sorted(p.roles)) for p in resolver.people if name_words(p.name)},
+            {
+                p.name: tuple(sorted(p.roles)) if id(p) in spoke or p.gender else ()
+                for p in resolver.people
+                if name_words(p.name)
+            },
         )
 
 

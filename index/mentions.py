@@ -209,12 +209,20 @@ class MentionResolver:
         titles = [t for t in before if t.lower_ in _HONORIFICS]
         if titles:
             person.gender = person.gender or _HONORIFICS[titles[-1].lower_]
+        # "Secretary of State Mike Pompeo": the role is what comes before "of" (its head is "secretary").
+        of = next((k for k, t in enumerate(before) if t.lower_ == "of"), None)
+        before = before[:of] if of else before
         # An acronym is part of the role whatever the small tagger makes of it ("USCG" as a verb).
         role_tokens = [
             t
             for t in before
             if t.lower_ not in _HONORIFICS and (t.pos_ in ("NOUN", "PROPN", "ADJ") or (t.is_upper and t.is_alpha and len(t) > 1))
         ]
+        # "archbishop Monsenor Jorge …": a capitalised word after the role's last lower-case noun is a
+        # title of the name ("Monsenor", "Sheikh"), not the role; an acronym ("company CEO") is the role.
+        common = [k for k, t in enumerate(role_tokens) if t.pos_ == "NOUN" and t.text.islower()]
+        if common and all(t.text.istitle() for t in role_tokens[common[-1] + 1 :]):
+            role_tokens = role_tokens[: common[-1] + 1]
         if role_tokens and role_tokens[-1].pos_ in ("NOUN", "PROPN"):
             person.roles.add(" ".join(t.lower_ for t in role_tokens))
         for child in root.children:

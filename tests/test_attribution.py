@@ -213,6 +213,13 @@ SPEAKER_CASES = {
         ),
         {"main difference": ("Kyriakos Mitsotakis",)},
     ),
+    "a title between the role and the name is not the role": (
+        (
+            "The law was criticised by archbishop Monsenor Jorge Eduardo Scheinig on Sunday. Calling it a "
+            '"culture of death", the archbishop said "We need to pray for life."'
+        ),
+        {"pray for life": ("Jorge Eduardo Scheinig",)},
+    ),
     "a role of an organisation followed by a name is that name": (
         (
             "Secretary-General of NATO Jens Stoltenberg also said the alliance was united.\n\n"
@@ -256,3 +263,16 @@ def test_the_network_is_the_organisation_just_named(attribute, splitter):
     (parsed,) = splitter.parse([text])
     facts = SpeakerAttributor().attribute(text, parsed).sentences
     assert {"abs-cbn", "corporation"} <= set(facts[-1].mention_keys)
+
+
+def test_only_people_shown_to_be_people_lend_their_roles_to_other_reports(splitter):
+    # NER takes things for people ("the deal Brexit"); a role is shared only by someone who speaks or is "he"/"she".
+    text = (
+        "Finance Minister Ana Ruiz met Prime Minister Tom Hale in Madrid.\n\n"
+        "Hale said the talks went well. Opposition leader Carla Diaz was not invited, and she protested."
+    )
+    (parsed,) = splitter.parse([text])
+    people = SpeakerAttributor().attribute(text, parsed).people
+    assert people["Tom Hale"] == ("prime minister",)
+    assert people["Carla Diaz"] == ("opposition leader",)
+    assert people["Ana Ruiz"] == ()
