@@ -209,9 +209,6 @@ class MentionResolver:
         titles = [t for t in before if t.lower_ in _HONORIFICS]
         if titles:
             person.gender = person.gender or _HONORIFICS[titles[-1].lower_]
-        # "Secretary of State Mike Pompeo": the role is what comes before "of" (its head is "secretary").
-        of = next((k for k, t in enumerate(before) if t.lower_ == "of"), None)
-        before = before[:of] if of else before
         # An acronym is part of the role whatever the small tagger makes of it ("USCG" as a verb).
         role_tokens = [
             t
