@@ -59,6 +59,9 @@ _NOT_PEOPLE = {"ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "EVENT", "WORK_OF_
 _REACH = 4
 
 
+_NOT_ROLES = {"GPE", "LOC", "ORG", "NORP", "FAC"}  # entity types whose words alone name no role
+
+
 def name_words(name: str) -> set[str]:
     """Comparable words of a name: lower case, quotes, possessives and courtesy titles dropped
     ("Dr Maathai" is "Wangari Maathai")."""
@@ -220,7 +223,8 @@ class MentionResolver:
         common = [k for k, t in enumerate(role_tokens) if t.pos_ == "NOUN" and t.text.islower()]
         if common and all(t.text.istitle() for t in role_tokens[common[-1] + 1 :]):
             role_tokens = role_tokens[: common[-1] + 1]
-        if role_tokens and role_tokens[-1].pos_ in ("NOUN", "PROPN"):
+        # "ambassador to the United States Hamdullah Mohib": a place or a body alone is not a role.
+        if role_tokens and role_tokens[-1].pos_ in ("NOUN", "PROPN") and not all(t.ent_type_ in _NOT_ROLES for t in role_tokens):
             person.roles.add(" ".join(t.lower_ for t in role_tokens))
         for child in root.children:
             if child.dep_ == "appos" and child.pos_ == "NOUN":

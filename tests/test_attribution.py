@@ -276,3 +276,10 @@ def test_only_people_shown_to_be_people_lend_their_roles_to_other_reports(splitt
     assert people["Tom Hale"] == ("prime minister",)
     assert people["Carla Diaz"] == ("opposition leader",)
     assert people["Ana Ruiz"] == ()
+
+
+def test_a_place_before_a_name_is_not_a_role(splitter):
+    text = "According to Afghan Ambassador to the United States Hamdullah Mohib, the team was brave. He thanked them."
+    (parsed,) = splitter.parse([text])
+    people = SpeakerAttributor().attribute(text, parsed).people
+    assert "united states" not in people["Hamdullah Mohib"]
