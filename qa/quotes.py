@@ -303,22 +303,21 @@ class StatementReader:
             if not filters or filters.allows(passage.source, passage.published)
         ]
         # What a report says around its statements, as words: its title, its lead (where news names
-        # people with their full titles) and the passages that hold the statements; read at the first
-        # call (only a role asked with a qualifier needs it), once per report.
-        words_of: dict[str, set[str]] = {}
+        # people with their full titles) and the passages that hold the statements. Read once, at the
+        # first call (only a role asked with a qualifier needs it), for the reports of the role's holders.
+        @functools.cache
+        def report_words() -> dict[str, set[str]]:
+            role = {role_head(w) for w in name_words(asked.role)}
+            held = [p for s, p in said if role <= {role_head(k) for k in s.speaker_keys}]
+            texts: dict[str, dict[str, str]] = {}  # article id -> {"title" or a chunk id: its text}
+            for p in held:
+                texts.setdefault(p.article_id, {"title": p.title})[p.chunk_id] = p.text
+            for lead in self.store.get_chunks(sorted({lead_id(p.chunk_id) for p in held} - {p.chunk_id for p in held})):
+                texts[lead.article_id][lead.chunk_id] = lead.text
+            return {article_id: _comparable(" ".join(parts.values())) for article_id, parts in texts.items()}
 
         def context(article_id: str) -> set[str]:
-            if not words_of:
-                parts: dict[str, dict[str, str]] = {}  # article id -> {"title" or a chunk id: its text}
-                role = {role_head(w) for w in name_words(asked.role)}
-                for sentence, p in said:
-                    if role <= {role_head(k) for k in sentence.speaker_keys}:  # the role's holders only
-                        parts.setdefault(p.article_id, {"title": p.title})[p.chunk_id] = p.text
-                leads = {lead_id(chunk) for texts in parts.values() for chunk in list(texts)[1:2]}
-                for lead in self.store.get_chunks(sorted(leads - {c for texts in parts.values() for c in texts})):
-                    parts[lead.article_id][lead.chunk_id] = lead.text
-                words_of.update((a, _comparable(" ".join(texts.values()))) for a, texts in parts.items())
-            return words_of.get(article_id, set())
+            return report_words().get(article_id, set())
 
         nouns = self.person_nouns
         matches = [(asked.said_by(s, functools.partial(context, p.article_id), nouns), s, p) for s, p in said]
