@@ -60,6 +60,11 @@ _REACH = 4
 
 
 _NOT_ROLES = {"GPE", "LOC", "ORG", "NORP", "FAC"}  # entity types whose words alone name no role
+_ROLE_POS = {"NOUN", "PROPN", "ADJ"}
+
+
+def _is_acronym(token) -> bool:
+    return token.is_upper and token.is_alpha and len(token) > 1
 
 
 def name_words(name: str) -> set[str]:
@@ -213,18 +218,15 @@ class MentionResolver:
         if titles:
             person.gender = person.gender or _HONORIFICS[titles[-1].lower_]
         # An acronym is part of the role whatever the small tagger makes of it ("USCG" as a verb).
-        role_tokens = [
-            t
-            for t in before
-            if t.lower_ not in _HONORIFICS and (t.pos_ in ("NOUN", "PROPN", "ADJ") or (t.is_upper and t.is_alpha and len(t) > 1))
-        ]
+        role_tokens = [t for t in before if t.lower_ not in _HONORIFICS and (t.pos_ in _ROLE_POS or _is_acronym(t))]
         # "archbishop Monsenor Jorge …": a capitalised word after the role's last lower-case noun is a
         # title of the name ("Monsenor", "Sheikh"), not the role; an acronym ("company CEO") is the role.
         common = [k for k, t in enumerate(role_tokens) if t.pos_ == "NOUN" and t.text.islower()]
         if common and all(t.text.istitle() for t in role_tokens[common[-1] + 1 :]):
             role_tokens = role_tokens[: common[-1] + 1]
         # "ambassador to the United States Hamdullah Mohib": a place or a body alone is not a role.
-        if role_tokens and role_tokens[-1].pos_ in ("NOUN", "PROPN") and not all(t.ent_type_ in _NOT_ROLES for t in role_tokens):
+        place = all(t.ent_type_ in _NOT_ROLES for t in role_tokens)
+        if role_tokens and role_tokens[-1].pos_ in ("NOUN", "PROPN") and not place:
             person.roles.add(" ".join(t.lower_ for t in role_tokens))
         for child in root.children:
             if child.dep_ == "appos" and child.pos_ == "NOUN":
