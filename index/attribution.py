@@ -297,11 +297,26 @@ def _speech_subjects(sent, quoted: set[int]) -> Iterable:
             objects = [c for c in token.doc[token.i + 1].children if c.dep_ == "pobj"]
             if objects:
                 found = True
-                yield objects[0]
+                yield _person_after_place(objects[0])
     if quoting and not found:
         subject = _quoting_subject(sent)
         if subject is not None:
             yield subject
+
+
+def _person_after_place(token):
+    """ "According to Connecticut Senator Richard Blumenthal": the small parser may make the place the
+    object; the person named right after it (titles between) is who speaks. Otherwise `token` itself."""
+    if token.ent_type_ not in ("GPE", "NORP", "LOC"):
+        return token
+    place = next(e for e in token.doc.ents if e.start <= token.i < e.end)
+    for following in token.doc[place.end : place.end + 4]:
+        if following.is_punct:
+            break
+        if following.ent_type_ == "PERSON":
+            person = next(e for e in token.doc.ents if e.start <= following.i < e.end)
+            return person.root
+    return token
 
 
 def _quoting_subject(sent):

@@ -220,6 +220,10 @@ SPEAKER_CASES = {
         ),
         {"pray for life": ("Jorge Eduardo Scheinig",)},
     ),
+    "according to a place's official is the official": (
+        "According to Connecticut Senator Richard Blumenthal, the plane was one of eighteen B-17s still flying.",
+        {"eighteen B-17s": ("Richard Blumenthal",)},
+    ),
     "a role of an organisation followed by a name is that name": (
         (
             "Secretary-General of NATO Jens Stoltenberg also said the alliance was united.\n\n"
