@@ -45,7 +45,7 @@ from eval.metrics import aggregate, normalize, token_f1  # noqa: E402
 from eval.report import side_by_side  # noqa: E402
 from eval.runner import run_set  # noqa: E402
 from eval.sets import EvalQuestion, load_set  # noqa: E402
-from qa.generators import PROMPTS, LLMGenerator, chat_model, says_no_answer  # noqa: E402
+from qa.generators import MODEL_PASSAGES, PROMPTS, LLMGenerator, chat_model, says_no_answer  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
@@ -87,7 +87,8 @@ def llama_server(gguf: Path, alias: str, log: Path, threads: int):
     with log.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads)],
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads),
+             "--n_threads_batch", str(threads)],  # reading the prompt too: by default it takes every core
             stdout=out, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/v1"
@@ -165,6 +166,17 @@ def supported_sentences(run: Path) -> list[str]:
     return lines
 
 
+def written_holds(records: list[dict], written: dict[str, str]) -> tuple[int, int]:
+    """How many answerable questions' model text (ours, before the check) holds an acceptable answer, of how many."""
+    answerable = [r for r in records if r["expected"]["answers"]]
+    held = sum(
+        any(normalize(a) in normalize(written.get(r["rewritten_question"] or r["question"], ""))
+            for a in r["expected"]["answers"])
+        for r in answerable
+    )
+    return held, len(answerable)
+
+
 def subset(questions: list[EvalQuestion], n: int | None) -> list[EvalQuestion]:
     """n questions in the set's order: every unanswerable one (up to a third of n), answerable ones evenly spaced."""
     if not n or n >= len(questions):
@@ -189,14 +201,16 @@ def evaluate(args, url: str | None) -> str:
     ours = QAService(settings, embedder=extractive.embedder, splitter=extractive.splitter)
     ours.store = extractive.store  # one Chroma client for the one index
     written = json.loads(args.replay.read_text()) if args.replay else {}
-    ours.generator = RecordingGenerator(chat_model(settings), ours.store, written=written, prompt=args.prompt)
+    ours.generator = RecordingGenerator(chat_model(settings), ours.store, written=written, prompt=args.prompt,
+                                        passages=args.passages)
     runs.append((f"{args.name}, checked", run_set(ours, questions, args.out / "ours", set_name=args.set.name)))
     (args.out / "ours" / "written.json").write_text(json.dumps(written, indent=1, ensure_ascii=False))
     if args.tagged:
-        ours.generator = LLMGenerator(chat_model(settings), ours.store, prompt="tagged")
+        ours.generator = LLMGenerator(chat_model(settings), ours.store, prompt="tagged", passages=args.passages)
         runs.append((f"{args.name}, first prompt",
                      run_set(ours, questions, args.out / "tagged", set_name=args.set.name)))
     standalone = {r["id"]: r["rewritten_question"] for r in runs[1][1].records}
+    held = written_holds(runs[1][1].records, written)
     recorded_naive = args.naive_from or args.out / "naive.jsonl"
     if not args.replay and not args.naive_from:
         naive = naive_run(ours, questions, standalone, args.out)
@@ -216,8 +230,10 @@ def evaluate(args, url: str | None) -> str:
         f"# {args.set.name}: extractive, {args.name} with checks, and {args.name} naive\n\n"
         f"{len(questions)} questions: {runs[0][1].metrics['answerable']} answerable, "
         f"{runs[0][1].metrics['unanswerable']} not. Model: {args.gguf.name}, at most {args.max_tokens} tokens "
-        f"an answer; ours' prompt: {args.prompt}.\n\n"
+        f"an answer; ours' prompt: {args.prompt}, with the top {args.passages} passages.\n\n"
         f"{table}\n\n"
+        f"Ours: the model's own text held an acceptable answer in {held[0]} of {held[1]} answerable questions "
+        "(before the check; the check keeps only what the passages support).\n\n"
         "Naive: the top 5 passages of dense search, a plain prompt, no check; its text is the answer, and it "
         "abstains only when the model says the articles do not answer. Latency: per answer, retrieval included. "
         "Each run's report.md is in its directory; supported.md lists the sentences shown as supported.\n"
@@ -242,6 +258,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp's threads")
     parser.add_argument("--tagged", action="store_true", help="also run ours with the first (tagged) prompt")
     parser.add_argument("--prompt", default="plain", choices=PROMPTS, help="ours' prompt (qa.generators.PROMPTS)")
+    parser.add_argument("--passages", type=int, default=MODEL_PASSAGES,
+                        help="how many retrieved passages ours gives the model (the naive pipeline: always 5)")
     parser.add_argument("--limit", type=int, help="only this many questions (for a slow machine; see subset())")
     parser.add_argument("--replay", type=Path, help="ours/written.json of an earlier run: check that text again")
     parser.add_argument("--naive-from", type=Path, help="naive.jsonl of an earlier run on the same questions: "

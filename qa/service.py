@@ -227,21 +227,20 @@ class QAService:
     def _generate(self, query: str, filters: Filters | None, started: float, timings: dict):
         retrieval = self.retriever.retrieve(query, filters=filters)
         timings["retrieve"] = (time.perf_counter() - started) * 1000
+        read = retrieval.passages[: self.generator.passages]  # what the model is given, and all it may cite
         written: list[str] = []
-        if retrieval.passages:
-            for piece in self.generator.stream(query, retrieval.passages):
+        if read:
+            for piece in self.generator.stream(query, read):
                 if not written:
                     timings["first_token"] = (time.perf_counter() - started) * 1000
                 written.append(piece)
                 yield piece
         # The check matches sentences by meaning too, with the index's own embedder.
-        text, citations, sentences = self.generator.verify(
-            "".join(written), retrieval.passages, self.embedder, question=query
-        )
+        text, citations, sentences = self.generator.verify("".join(written), read, self.embedder, question=query)
         timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
         if not written:
             yield text
-        return text, citations, sentences, retrieval.passages, None  # a chat model's answer has no short answer
+        return text, citations, sentences, read, None  # a chat model's answer has no short answer
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """The passages `ask` would read, best first; a larger k extends the same ranking."""

@@ -34,7 +34,9 @@ def llm_server(tmp_path_factory):
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"],
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
+             # One thread: on a shared machine llama.cpp's spinning threads slow everything else (and it).
+             "--n_threads", "1", "--n_threads_batch", "1"],
             stdout=log, stderr=subprocess.STDOUT,
         )
     wait_for_http(f"http://127.0.0.1:{port}/v1/models", server, log_path, seconds=120)
