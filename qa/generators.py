@@ -28,6 +28,7 @@ import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from index.attribution import SPEECH_VERB_PATTERN
 from index.mentions import name_words
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, TermAnalyzer
@@ -259,6 +260,13 @@ _LEANS_BACK = re.compile(
     re.IGNORECASE,
 )
 MIN_CLAUSE_TERMS = 3  # content words a clause needs to be cited on its own
+# A claim of who said what: a speech verb in a form no noun shares ("said", "warned"; not "call",
+# "state" or "notes"), or "according to". "called" names more often than it reports ("a program called …").
+_REPORTS_SPEECH = re.compile(
+    r"\b(?:said|says|told|tells|wrote|writes|adds|according to|"
+    rf"{'|'.join(v for v in SPEECH_VERB_PATTERN.split('|') if v.endswith('ed') and v != 'called')})\b",
+    re.IGNORECASE,
+)
 # What someone is reported to have said: "X said that Y" claims something only if Y does.
 _REPORTED_THAT = re.compile(
     r"\b(?:said|says?|reported|reports|mentioned|mentions|stated|states|added|adds|noted|notes|announced|announces"
@@ -317,6 +325,11 @@ class Evidence:
     initialisms: frozenset[str]  # "icc" for "International Criminal Court"
     names: tuple[frozenset[str], ...] = ()  # per sentence: its terms and initialisms, where a claim's names must be
     windows: np.ndarray | None = None  # unit vectors of runs of its words (a long sentence says several things)
+    # The span's sentences are attributed, to someone in common: only then may it support a claim of
+    # who said what. "The company said the three deceased were …" is not supported by an unattributed
+    # sentence followed by "The company said power was restored", nor "The Kremlin said Washington
+    # rejected …" by a sentence about "the Kremlin's gains" that nobody is said to have said.
+    one_speaker: bool = True
 
 
 @dataclass(frozen=True)
@@ -530,6 +543,8 @@ class LLMGenerator:
         if not terms:
             return None
         names = self.names(text, evidence)
+        # A claim of who said what is supported only by what the articles attribute to someone.
+        evidence = [e for e in evidence if e.one_speaker] if _REPORTS_SPEECH.search(text) else evidence
         for size in (1, 2):  # the smallest span that supports it is the one to cite
             scored = [s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e))]
             if scored:
@@ -638,4 +653,7 @@ class LLMGenerator:
         text = article[first.start : last.end]
         return Evidence(passage, first.article_id, first.start, last.end, text,
                         frozenset(self._analyzer.terms(text)), vector, 1 + last.index - first.index,
-                        frozenset(_initialisms(text)), tuple(self._held(article[x.start : x.end]) for x in {first, last}))
+                        frozenset(_initialisms(text)),
+                        # A sentence holds the names of its speakers too: "He also cautioned …" is Medvedev's.
+                        tuple(self._held(" ".join((article[x.start : x.end], *x.speakers))) for x in {first, last}),
+                        one_speaker=bool(set(first.speakers) & set(last.speakers)))

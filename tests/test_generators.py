@@ -150,6 +150,18 @@ def test_two_adjacent_sentences_support_one(indexed, generator):
     assert citation.quote.endswith("the effective ratification of the Kremlin’s battlefield gains.")
 
 
+def test_a_claim_of_who_said_what_needs_a_span_attributed_to_someone(indexed, generator):
+    """SmolLM2 took the speaker of one sentence for the words of the next ("The company said the three
+    deceased were …"). The Kremlin's sentence is followed by Washington's rejection, attributed to nobody."""
+    question = "How was China's peace plan received?"
+    _, _, citations, sentences = check(indexed, generator, question, "The Kremlin said Washington strongly "
+                                       "rejected Beijing's call for a cease-fire.")
+    assert not citations and sentences[0].unsupported
+    _, _, citations, sentences = check(indexed, generator, question, "The Kremlin said it would discuss "
+                                       "China's peace plan in talks between Putin and Xi.")
+    assert not sentences[0].unsupported and citations[0].quote.startswith("The Kremlin has welcomed")
+
+
 def test_the_models_own_marker_is_verified_and_a_wrong_one_replaced(indexed, generator):
     question = "What did Medvedev say about the court?"
     passages = indexed.retrieve(question)
