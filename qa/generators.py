@@ -329,7 +329,7 @@ class Evidence:
     # who said what. "The company said the three deceased were …" is not supported by an unattributed
     # sentence followed by "The company said power was restored", nor "The Kremlin said Washington
     # rejected …" by a sentence about "the Kremlin's gains" that nobody is said to have said.
-    one_speaker: bool = True
+    attributed: bool = True
 
 
 @dataclass(frozen=True)
@@ -544,7 +544,7 @@ class LLMGenerator:
             return None
         names = self.names(text, evidence)
         # A claim of who said what is supported only by what the articles attribute to someone.
-        evidence = [e for e in evidence if e.one_speaker] if _REPORTS_SPEECH.search(text) else evidence
+        evidence = [e for e in evidence if e.attributed] if _REPORTS_SPEECH.search(text) else evidence
         for size in (1, 2):  # the smallest span that supports it is the one to cite
             scored = [s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e))]
             if scored:
@@ -656,4 +656,4 @@ class LLMGenerator:
                         frozenset(_initialisms(text)),
                         # A sentence holds the names of its speakers too: "He also cautioned …" is Medvedev's.
                         tuple(self._held(" ".join((article[x.start : x.end], *x.speakers))) for x in {first, last}),
-                        one_speaker=bool(set(first.speakers) & set(last.speakers)))
+                        attributed=bool(set(first.speakers) & set(last.speakers)))
