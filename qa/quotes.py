@@ -62,7 +62,7 @@ class SpeakerQuestion:
         words = name_words(self.who)
         return sorted(words | {role_head(w) for w in words})
 
-    @property
+    @functools.cached_property
     def core(self) -> str:
         """The person without what qualifies them: "Lydia Buchtmann of Food Standards" -> "Lydia Buchtmann".
         A role in lower case keeps its qualifier: "the head of the police's internal investigators" is
@@ -70,12 +70,12 @@ class SpeakerQuestion:
         core = self.role
         return core if any(w[:1].isupper() for w in core.split() if w.lower() not in _ARTICLES) else self.who
 
-    @property
+    @functools.cached_property
     def role(self) -> str:
         """What comes before the qualifier: "the head" of "the head of the police's internal investigators"."""
         return _QUALIFIER.split(self.who, maxsplit=1)[0].strip() or self.who
 
-    @property
+    @functools.cached_property
     def qualifier(self) -> set[str]:
         """What qualifies a role asked in lower case, as words: {"police", "internal", "investigator"}
         of "the head of the police's internal investigators"; empty for a name ("Lydia Buchtmann of
@@ -83,6 +83,10 @@ class SpeakerQuestion:
         if self.core != self.who or self.role == self.who:
             return set()
         return _comparable(self.who[len(self.role) :])
+
+    @functools.cached_property
+    def role_words(self) -> set[str]:
+        return {role_head(w) for w in name_words(self.role)}
 
     def said_by(
         self, sentence: Sentence, context: Callable[[], set[str]] | None = None, role_nouns: Collection[str] = ()
@@ -97,7 +101,7 @@ class SpeakerQuestion:
             words = _keyed_words(phrase, keys)
             if any(same_speaker(phrase, s, role_nouns) for s in sentence.speakers) or (words and words <= keys):
                 return _FULL_MATCH
-        role = {role_head(w) for w in name_words(self.role)}
+        role = self.role_words
         if self.qualifier and role and role <= keys:
             # "the mayor of London": the speaker holds the role, and the report around the statement
             # (`context()`: its words) names what qualifies it; the head of another body only partly
@@ -117,13 +121,23 @@ def _keyed_words(phrase: str, keys: set[str]) -> set[str]:
     """The words of an asked speaker as a speaker's keys are compared, a capitalised run written out
     where the speaker's keys hold its acronym: "the Coast Guard captain" is "USCG Captain Monica
     Rochester". An acronym may lead with up to two letters of its own ("US" + "CG")."""
-    words = {role_head(w) for w in name_words(phrase)}
-    for run in _CAPITALISED_RUN.findall(phrase):
-        initials = "".join(w[0] for w in run.split() if w[0].isupper()).lower()
+    words, runs = _phrase_parts(phrase)
+    for run_words, initials in runs:
         acronym = next((k for k in keys if k.isalpha() and k.endswith(initials) and len(k) - len(initials) <= 2), None)
         if acronym:
-            words = (words - {role_head(w) for w in name_words(run)}) | {acronym}
-    return words
+            words = (words - run_words) | {acronym}
+    return set(words)
+
+
+@functools.lru_cache(maxsize=256)
+def _phrase_parts(phrase: str) -> tuple[frozenset[str], tuple[tuple[frozenset[str], str], ...]]:
+    """An asked speaker's words, and its capitalised runs with their initials: read once per phrase,
+    not once per statement compared with it."""
+    runs = tuple(
+        (frozenset(role_head(w) for w in name_words(run)), "".join(w[0] for w in run.split() if w[0].isupper()).lower())
+        for run in _CAPITALISED_RUN.findall(phrase)
+    )
+    return frozenset(role_head(w) for w in name_words(phrase)), runs
 
 
 def _comparable(text: str) -> set[str]:
@@ -307,7 +321,7 @@ class StatementReader:
         # first call (only a role asked with a qualifier needs it), for the reports of the role's holders.
         @functools.cache
         def report_words() -> dict[str, set[str]]:
-            role = {role_head(w) for w in name_words(asked.role)}
+            role = asked.role_words
             held = [p for s, p in said if role <= {role_head(k) for k in s.speaker_keys}]
             texts: dict[str, dict[str, str]] = {}  # article id -> {"title" or a chunk id: its text}
             for p in held:
