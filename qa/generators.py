@@ -241,12 +241,60 @@ def makes_a_claim(doc) -> bool:
     open with a verb or a relative pronoun. "Ukrainian President Volodymyr Zelenskyy," states nothing,
     and "allowing him to tell …", "expressed his support …" or "which suffered …" have their subject
     in the clause before them, whatever the parser makes of the rest."""
-    if not len(doc) or doc[0].tag_ in _LEANING_TAGS:
+    if not len(doc) or doc[0].tag_ in _LEANING_TAGS or subordinate_alone(doc):
         return False
     return any(
         _finite(root) or any(_finite(c) for c in root.children if c.dep_ in ("aux", "auxpass"))
         for root in (s.root for s in doc.sents)
     )
+
+
+def subordinate_alone(doc) -> bool:
+    """The parsed text is one subordinate clause: "When Putin and Xi discuss China's peace plan",
+    "Because the court has no police". It asserts nothing; in "When asked, he said …" the "when"
+    belongs to a clause under the main verb, not to the main verb itself."""
+    if not len(doc):
+        return False
+    root = next(doc.sents).root
+    return any(c.dep_ == "mark" for c in root.children) or (doc[0].tag_ == "WRB" and doc[0].head == root)
+
+
+# Who a sentence is about: the subject of its main verb, when that is a name or "he"/"she". A name is
+# given as its words' terms; a sentence is about one of several names (a question's names, for "he").
+Who = tuple[frozenset[str], ...]
+_SUBJECTS = ("nsubj", "nsubjpass")
+_PERSONAL = ("he", "she")
+# What a subject says of itself; a relative clause says something more ("Sacoolas, who has immunity …").
+_SUBJECT_PARTS = ("relcl", "acl")
+
+
+def _subject_tokens(token) -> list:
+    tokens, todo = [], [token]
+    while todo:
+        t = todo.pop()
+        tokens.append(t)
+        todo.extend(c for c in t.children if c.dep_ not in _SUBJECT_PARTS)
+    return tokens
+
+
+def main_subject(doc):
+    """The subject of the parsed text's main verb, or None."""
+    if not len(doc):
+        return None
+    return next((c for c in next(doc.sents).root.children if c.dep_ in _SUBJECTS), None)
+
+
+def name_of(subject) -> list[str]:
+    """The words of the name a subject is: "Lydia Buchtmann" of "Lydia Buchtmann of Food Standards …",
+    "Rebecca Nyandeng De Mabior" of "The Vice President of South Sudan, Rebecca Nyandeng De Mabior". Empty
+    when the subject is no name ("The company", "The Berlin hospital")."""
+    heads = [subject, *(c for c in subject.children if c.dep_ == "appos")]
+    words = []
+    for head in heads:
+        if head.pos_ == "PROPN":
+            words += [c.text for c in head.children if c.dep_ in ("compound", "flat") and c.pos_ == "PROPN"]
+            words.append(head.text)
+    return [w for w in words if w.lower() not in _TITLES]
 
 
 # "and"/"but" join clauses only after a comma (which is cut already): without one they join words,
@@ -273,6 +321,8 @@ _REPORTED_THAT = re.compile(
     r"|explained|explains|argued|argues|warned|warns|claimed|claims|emphasi[sz]ed|emphasi[sz]es)\s+that\s+",
     re.IGNORECASE,
 )
+# "The answer is: X" claims something only if X does: "When Putin and Xi discuss …" does not.
+_ANSWER_IS = re.compile(r"^the answer (?:is|was)\b:?\s*", re.IGNORECASE)
 
 
 def split_clauses(text: str) -> list[str]:
@@ -330,6 +380,9 @@ class Evidence:
     # sentence followed by "The company said power was restored", nor "The Kremlin said Washington
     # rejected …" by a sentence about "the Kremlin's gains" that nobody is said to have said.
     attributed: bool = True
+    speakers: tuple[str, ...] = ()  # whom its sentences quote or report (index/attribution.py)
+    # Per sentence: its text, and the full names of the people it refers to (index/mentions.py).
+    mentioned: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -387,6 +440,7 @@ class LLMGenerator:
         self.model, self.store, self.prompt, self.passages = model, store, prompt, passages
         self._analyzer = TermAnalyzer(drop=FRAME_WORDS)
         self._parser = parser or _default_parser
+        self._subjects = lru_cache(maxsize=4096)(self._subjects_of)  # spans recur from answer to answer
 
     def _parse(self, text: str):
         return self._parser()(text)
@@ -429,6 +483,9 @@ class LLMGenerator:
         numbered: dict[tuple[str, int, int], int] = {}
         parts: list[str] = []
         checked: list[AnswerSentence] = []
+        # Whom "he"/"she" stands for: the named subject of the last sentence that had one, or at first
+        # whoever the question names ("What did Buchtmann say?" … "She also mentioned …").
+        referent: Who = tuple(self._terms(name) for name in analyse(question).names) if question else ()
         for sentence, vector in zip(said, vectors):
             if checked and checked[-1].unsupported and points_back(self._parse(sentence.text)):
                 # "The Kremlin has rejected this request" after a flagged sentence: the span may be about
@@ -436,10 +493,11 @@ class LLMGenerator:
                 checked.append(AnswerSentence(sentence.text, [], unsupported=True))
                 parts.append(sentence.text)
                 continue
-            found, cited_by = self._check(sentence.text, vector, sentence.markers, passages, evidence)
+            subject, referent = self._who(sentence.text, referent)
+            found, cited_by = self._check(sentence.text, vector, sentence.markers, passages, evidence, subject)
             units = [(sentence.text, found, cited_by)]
             if found is None and embedder is not None:
-                units = self._clauses(sentence, passages, evidence, embedder) or units
+                units = self._clauses(sentence, passages, evidence, embedder, subject, referent) or units
             for text, found, cited_by in units:
                 if found is None:
                     checked.append(AnswerSentence(text, [], unsupported=True))
@@ -467,8 +525,8 @@ class LLMGenerator:
         return " ".join(parts), citations, checked
 
     def _answers_what_was_asked(self, question: str, citations: list[Citation], evidence: list[Evidence]) -> bool:
-        """Every name the question asks about is in what the answer cites, the sentence before each
-        cited span (its "He said …" may name the speaker there), or the cited article's title; and
+        """Every name the question asks about is in what the answer cites, its speakers, the sentence
+        before each cited span (its "He said …" may name the speaker there), or the cited article's title; and
         "Which trade deals …?" is answered only by a span that has some deal.
 
         The extractive reader asks the same of its sentences (qa/readers.py), so both abstain alike."""
@@ -482,23 +540,40 @@ class LLMGenerator:
             earlier = [e for e in evidence if e.size == 1 and e.article_id == c.article_id and e.end <= c.start]
             if earlier:
                 before.append(max(earlier, key=lambda e: e.end).text)
-        words = said_words(" ".join([c.quote for c in citations] + [c.title for c in citations] + before))
+        cited = {(c.article_id, c.start, c.end) for c in citations}
+        speakers = [name for e in evidence if (e.article_id, e.start, e.end) in cited for name in e.speakers]
+        words = said_words(" ".join([c.quote for c in citations] + [c.title for c in citations] + before + speakers))
         return all(name_words(name) & words for name in asked.names)
 
+    def _terms(self, text: str) -> frozenset[str]:
+        return frozenset(self._analyzer.terms(text))
+
+    def _who(self, text: str, referent: Who) -> tuple[Who, Who]:
+        """Whom `text` is about (its named subject; for "he"/"she", `referent`), and the referent after it."""
+        subject = main_subject(self._parse(unframed(text)))
+        if subject is None:
+            return (), referent
+        if subject.lower_ in _PERSONAL:
+            return referent, referent
+        name = self._terms(" ".join(name_of(subject)))
+        return ((name,), (name,)) if name else ((), referent)
+
     def _check(
-        self, text: str, vector, markers: tuple[int, ...], passages: list[Passage], evidence: list[Evidence]
+        self, text: str, vector, markers: tuple[int, ...], passages: list[Passage], evidence: list[Evidence],
+        subject: Who = (),
     ) -> tuple[Support | None, str | None]:
-        """What supports `text`: the passages the model cited first ("model"), then any ("attached")."""
+        """What supports `text`: the passages the model cited first ("model"), then any ("attached").
+        `subject`: whom `text` is about, who must be a subject or a speaker of the span (see `support`)."""
         if says_no_answer(text) or about_the_text(text):  # "… does not say X", "The passage is from X": no claim
             return None, None
         text = unframed(text)
         if not self._states_something(text):
             return None, None
         cited = {passages[n - 1].chunk_id for n in markers if 1 <= n <= len(passages)}
-        found = self.support(text, vector, [e for e in evidence if e.passage.chunk_id in cited]) if cited else None
+        found = self.support(text, vector, [e for e in evidence if e.passage.chunk_id in cited], subject) if cited else None
         if found is not None:
             return found, "model"
-        found = self.support(text, vector, evidence)
+        found = self.support(text, vector, evidence, subject)
         return (found, "attached") if found is not None else (None, None)
 
     def _states_something(self, text: str) -> bool:
@@ -509,17 +584,22 @@ class LLMGenerator:
         no statement to cite."""
         if not makes_a_claim(self._parse(text)):
             return False
+        answer = _ANSWER_IS.match(text)
+        if answer and subordinate_alone(self._parse(text[answer.end() :])):
+            return False
         reported = _REPORTED_THAT.search(text)
         return reported is None or makes_a_claim(self._parse(text[reported.end() :]))
 
     def _clauses(
-        self, sentence: WrittenSentence, passages: list[Passage], evidence: list[Evidence], embedder
+        self, sentence: WrittenSentence, passages: list[Passage], evidence: list[Evidence], embedder,
+        subject: Who = (), referent: Who = (),
     ) -> list[tuple[str, Support | None, str | None]]:
         """An unsupported sentence checked clause by clause, when some clause is supported.
 
         Small models tack a made-up detail onto a right statement ("… in The Hague, Netherlands"):
         the right clause is then cited and the rest flagged, instead of both being flagged.
-        Adjacent unsupported clauses stay together; none is split inside quotation marks.
+        Adjacent unsupported clauses stay together; none is split inside quotation marks. A clause with a
+        subject of its own is about that subject; one without, about the sentence's (`subject`).
         """
         clauses = split_clauses(sentence.text)
         if len(clauses) < 2:
@@ -528,7 +608,8 @@ class LLMGenerator:
         for clause, vector in zip(clauses, embedder.encode([unframed(c) for c in clauses])):
             found, cited_by = (None, None)
             if len(set(self._analyzer.terms(clause))) >= MIN_CLAUSE_TERMS and makes_a_claim(self._parse(clause)):
-                found, cited_by = self._check(clause, vector, sentence.markers, passages, evidence)
+                own, _ = self._who(clause, referent)
+                found, cited_by = self._check(clause, vector, sentence.markers, passages, evidence, own or subject)
             if found is not None and units and units[-1][1] is None and _LEANS_BACK.match(clause):
                 found, cited_by = None, None  # "… and it was published …": its subject is the flagged clause
             if found is None and units and units[-1][1] is None:
@@ -537,8 +618,16 @@ class LLMGenerator:
                 units.append((clause, found, cited_by))
         return units if any(found for _, found, _ in units) else []
 
-    def support(self, text: str, vector: np.ndarray | None, evidence: list[Evidence]) -> Support | None:
-        """The span that best supports `text`: a single sentence if one does, else two adjacent ones."""
+    def support(
+        self, text: str, vector: np.ndarray | None, evidence: list[Evidence], subject: Who = ()
+    ) -> Support | None:
+        """The span that best supports `text`: a single sentence if one does, else two adjacent ones.
+
+        With `subject` (whom `text` is about), only a span where one of those names is a subject, an
+        agent or a speaker, by more than half its words: "Harry Dunn was involved
+        in a collision which killed Harry Dunn" is not supported by "Sacoolas … was involved in a traffic
+        collision which killed motorcyclist Harry Dunn", which has every word of it; nor "The Doris Day
+        Animal Foundation … was one of the first …" by "Day founded one of the first …"."""
         terms = set(self._analyzer.terms(text))
         if not terms:
             return None
@@ -546,7 +635,8 @@ class LLMGenerator:
         # A claim of who said what is supported only by what the articles attribute to someone.
         evidence = [e for e in evidence if e.attributed] if _REPORTS_SPEECH.search(text) else evidence
         for size in (1, 2):  # the smallest span that supports it is the one to cite
-            scored = [s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e))]
+            scored = [s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e))
+                      and (not subject or any(2 * len(name & self._doers(e)) > len(name) for name in subject))]
             if scored:
                 return max(scored, key=lambda s: s.score)
         return None
@@ -579,6 +669,31 @@ class LLMGenerator:
         if coverage < MIN_COVERAGE or score < (SUPPORT_THRESHOLD if together else SPLIT_NAMES_THRESHOLD):
             return None  # names from two sentences ("Washington" + "welcomed the plan") need a closer match
         return Support(e, coverage, similarity, score)
+
+    def _doers(self, e: Evidence) -> frozenset[str]:
+        """The name terms of whom the span is about: its speakers, its subjects and agents with the full
+        names the index resolved them to ("Xi" is "Xi Jinping"), and every person its sentence refers to
+        when a subject is a pronoun ("He also cautioned …")."""
+        doers = set(self._terms(" ".join(e.speakers)))
+        for text, people in e.mentioned:
+            named, pronoun = self._subjects(text)
+            doers |= named
+            for person in map(self._terms, people):
+                if pronoun or person & named:
+                    doers |= person
+        return frozenset(doers)
+
+    def _subjects_of(self, text: str) -> tuple[frozenset[str], bool]:
+        """The terms of the subjects and agents ("by a court") of every verb in `text`, and whether one is
+        "he", "she" or "they"."""
+        words, pronoun = [], False
+        for t in self._parse(text):
+            if t.dep_ in _SUBJECTS:
+                pronoun |= t.lower_ in (*_PERSONAL, "they")  # not "it": the people it refers to are someone else
+                words += [w.text for w in _subject_tokens(t)]
+            elif t.dep_ == "agent":
+                words += [w.text for w in t.subtree]
+        return self._terms(" ".join(words)), pronoun
 
     def _negated(self, text: str) -> set[str]:
         """The terms of the (up to three) words each negation in `text` applies to."""
@@ -647,13 +762,16 @@ class LLMGenerator:
         return singles + pairs
 
     def _held(self, text: str) -> frozenset[str]:
-        return frozenset(self._analyzer.terms(text)) | frozenset(_initialisms(text))
+        return self._terms(text) | frozenset(_initialisms(text))
 
     def _span(self, passage: Passage, article: str, first: Sentence, last: Sentence, vector) -> Evidence:
         text = article[first.start : last.end]
         return Evidence(passage, first.article_id, first.start, last.end, text,
-                        frozenset(self._analyzer.terms(text)), vector, 1 + last.index - first.index,
+                        self._terms(text), vector, 1 + last.index - first.index,
                         frozenset(_initialisms(text)),
                         # A sentence holds the names of its speakers too: "He also cautioned …" is Medvedev's.
                         tuple(self._held(" ".join((article[x.start : x.end], *x.speakers))) for x in {first, last}),
-                        attributed=bool(set(first.speakers) & set(last.speakers)))
+                        attributed=bool(set(first.speakers) & set(last.speakers)),
+                        speakers=tuple(dict.fromkeys((*first.speakers, *last.speakers))),
+                        mentioned=tuple((article[x.start : x.end], x.mentions)
+                                        for x in dict.fromkeys((first, last))))

@@ -520,3 +520,49 @@ def test_words_of_the_article_that_state_nothing_are_not_cited(indexed, generato
         assert (text, citations) == (NO_ANSWER, []) and all(s.unsupported for s in sentences), empty
     stated = "Putin said that Xi's visit was a landmark event."
     assert generator.verify(stated, passages, indexed.embedder)[1]
+
+
+def test_whom_a_sentence_is_about_must_be_whom_the_span_is_about(indexed, generator):
+    """SmolLM2 wrote "Harry Dunn was involved in a traffic collision which killed Harry Dunn" from a span
+    where Sacoolas was involved: every word in it, the subject swapped. A named subject must be a
+    subject, an agent or a speaker of the span."""
+    question = "How was China's peace plan received?"
+    _, _, citations, sentences = check(indexed, generator, question, "Xi welcomed China's peace plan.")
+    assert citations == [] and sentences[0].unsupported, sentences
+    _, _, citations, sentences = check(indexed, generator, question, "The Kremlin welcomed China's peace plan.")
+    assert not sentences[0].unsupported and citations[0].quote.startswith("The Kremlin has welcomed")
+    assert_exact(indexed, citations)
+
+
+def test_he_or_she_is_whom_the_answer_or_the_question_last_named(indexed, generator):
+    """SmolLM2 went on from one speaker with "She also mentioned …" and the words of another; the
+    span was right about the words, wrong about who said them."""
+    cautioned = "He also cautioned the court in The Hague could be a target for a Russian missile strike."
+    peskov = "Peskov said Putin and Xi will touch on issues related to Ukraine."
+    medvedev = "Medvedev said the court's move will have “monstrous consequences” for international law."
+    # The passages of both: each sentence has its span among them.
+    passages = [next(p for p in indexed.retrieve(q) if words in p.text) for q, words in (
+        ("What did Peskov say?", "touch on issues"), ("What did Medvedev say about the court?", "also cautioned"))]
+    for first, supported in ((peskov, False), (medvedev, True)):
+        _, citations, sentences = generator.verify(f"{first} {cautioned}", passages, indexed.embedder)
+        assert [s.unsupported for s in sentences] == [False, not supported], sentences
+    assert citations[-1].quote == cautioned
+    # Opening the answer, "he" is whom the question names.
+    for question, supported in (("What did Peskov say about the court?", False),
+                                ("What did Medvedev say about the court?", True)):
+        passages = indexed.retrieve(question)
+        _, citations, sentences = generator.verify(cautioned, passages, indexed.embedder, question=question)
+        assert sentences and sentences[0].unsupported is not supported, (question, sentences)
+
+
+def test_the_answer_is_a_subordinate_clause_states_nothing(indexed, generator):
+    """SmolLM2's "The answer is: When Putin and Xi discuss China's peace plan." leaves out the span's
+    answer ("over dinner"): a subordinate clause standing alone asserts nothing."""
+    question = "When will China's peace plan be discussed?"
+    for written in ("The answer is: When Putin and Xi discuss China's peace plan.",
+                    "When Putin and Xi discuss China's peace plan."):
+        _, text, citations, sentences = check(indexed, generator, question, written)
+        assert (text, citations) == (NO_ANSWER, []) and sentences[0].unsupported, written
+    _, _, citations, sentences = check(
+        indexed, generator, question, "China's peace plan will be discussed in talks between Putin and Xi over dinner.")
+    assert not sentences[0].unsupported and "over dinner" in citations[0].quote
