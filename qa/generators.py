@@ -6,7 +6,8 @@ answer is not trusted, and a missing marker is not held against it. Each sentenc
 sentences of the passages it was given, and one passage sentence (or two adjacent ones) must
 support it: most of its content words there, a meaning close by embedding similarity, every
 number it states there (in words or digits), no negation of what the span does not deny, every
-name there (a made-up speaker opening the sentence too), and every quoted string verbatim in the span.
+name there (a made-up speaker opening the sentence too), every quoted string verbatim in the span,
+and whom it is about (its named subject, or "he"/"she" as last named) a subject or speaker there.
 The model reads only the first MODEL_PASSAGES passages, and is checked against those.
 The model's own markers are tried first (`cited_by: "model"`); a sentence they do not support, or
 that has none, is matched against all the passages (`cited_by: "attached"`). Either way the
@@ -264,6 +265,7 @@ def subordinate_alone(doc) -> bool:
 Who = tuple[frozenset[str], ...]
 _SUBJECTS = ("nsubj", "nsubjpass")
 _PERSONAL = ("he", "she")
+_PEOPLE = (*_PERSONAL, "they")  # in a span: not "it", whose referent is no person
 # What a subject says of itself; a relative clause says something more ("Sacoolas, who has immunity …").
 _SUBJECT_PARTS = ("relcl", "acl")
 
@@ -624,10 +626,10 @@ class LLMGenerator:
         """The span that best supports `text`: a single sentence if one does, else two adjacent ones.
 
         With `subject` (whom `text` is about), only a span where one of those names is a subject, an
-        agent or a speaker, by more than half its words: "Harry Dunn was involved
-        in a collision which killed Harry Dunn" is not supported by "Sacoolas … was involved in a traffic
-        collision which killed motorcyclist Harry Dunn", which has every word of it; nor "The Doris Day
-        Animal Foundation … was one of the first …" by "Day founded one of the first …"."""
+        agent or a speaker, by more than half its words: "Harry Dunn was involved in a collision which
+        killed Harry Dunn" is not supported by "Sacoolas … was involved in a traffic collision which
+        killed motorcyclist Harry Dunn", which has every word of it; nor "The Doris Day Animal Foundation
+        … was one of the first …" by "Day founded one of the first …"."""
         terms = set(self._analyzer.terms(text))
         if not terms:
             return None
@@ -689,7 +691,7 @@ class LLMGenerator:
         words, pronoun = [], False
         for t in self._parse(text):
             if t.dep_ in _SUBJECTS:
-                pronoun |= t.lower_ in (*_PERSONAL, "they")  # not "it": the people it refers to are someone else
+                pronoun |= t.lower_ in _PEOPLE
                 words += [w.text for w in _subject_tokens(t)]
             elif t.dep_ == "agent":
                 words += [w.text for w in t.subtree]
@@ -769,8 +771,10 @@ class LLMGenerator:
         return Evidence(passage, first.article_id, first.start, last.end, text,
                         self._terms(text), vector, 1 + last.index - first.index,
                         frozenset(_initialisms(text)),
-                        # A sentence holds the names of its speakers too: "He also cautioned …" is Medvedev's.
-                        tuple(self._held(" ".join((article[x.start : x.end], *x.speakers))) for x in {first, last}),
+                        # A sentence holds the names of its speakers too: "He also cautioned …" is Medvedev's; and of
+                        # the people it refers to: "during his 17-year rule" is Pinochet's.
+                        tuple(self._held(" ".join((article[x.start : x.end], *x.speakers, *x.mentions)))
+                              for x in {first, last}),
                         attributed=bool(set(first.speakers) & set(last.speakers)),
                         speakers=tuple(dict.fromkeys((*first.speakers, *last.speakers))),
                         mentioned=tuple((article[x.start : x.end], x.mentions)

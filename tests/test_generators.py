@@ -566,3 +566,23 @@ def test_the_answer_is_a_subordinate_clause_states_nothing(indexed, generator):
     _, _, citations, sentences = check(
         indexed, generator, question, "China's peace plan will be discussed in talks between Putin and Xi over dinner.")
     assert not sentences[0].unsupported and "over dinner" in citations[0].quote
+
+
+def test_a_span_holds_the_names_of_the_people_it_refers_to(tmp_path, service):
+    """SmolLM2's "The Rettig Commission listed 2,095 deaths … during Pinochet's 17-year rule." was refused
+    for a name the span lacks: it says "his 17-year rule", and the index knows whose."""
+    article = tmp_path / "pinochet.txt"
+    article.write_text(
+        "Title: Former Chilean dictator dies\n\n"
+        "Former Chilean dictator Augusto Pinochet died on Sunday in Santiago. He was 91.\n\n"
+        "He was never convicted of a crime. A government commission, the Rettig Commission, listed 2,095 "
+        "deaths and 1,102 disappearances during his 17-year rule.\n", encoding="utf-8")
+    service.ingest([article])
+    generator = LLMGenerator(model=None, store=service.store)
+    question = "How many deaths did the Rettig Commission list under Pinochet?"
+    passages = service.retrieve(question)
+    listed = "The Rettig Commission listed 2,095 deaths and 1,102 disappearances during {}'s 17-year rule."
+    _, citations, sentences = generator.verify(listed.format("Pinochet"), passages, service.embedder)
+    assert not sentences[0].unsupported and citations[0].quote.startswith("A government commission")
+    _, citations, sentences = generator.verify(listed.format("Allende"), passages, service.embedder)
+    assert citations == [] and sentences[0].unsupported
