@@ -34,6 +34,7 @@ from index.mentions import name_words
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, TermAnalyzer
 from qa.questions import analyse
+from qa.quotes import SpeakerQuestion, parse_speaker_question
 from qa.readers import NO_ANSWER, _initialisms, said_words
 from qa.settings import Settings
 from qa.types import AnswerSentence, Citation, Passage, Sentence
@@ -84,9 +85,35 @@ PROMPTS = ("plain", "numbered", "tagged")
 MODEL_PASSAGES = 3
 
 _MARKER = re.compile(r"\s*\[(?:passages?\s*)?(\d+(?:\s*(?:,|and|-|–)\s*\d+)*)\]", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?”\"\]])\s+(?=[A-Z“\"(])")
+# Not after an initial or a title: "John R. Bolton", "Dr. Tom Frieden".
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?”\"\]])(?<!\b[A-Z]\.)(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bMrs\.)\s+(?=[A-Z“\"(])")
+# Where a model stops answering: its chat template's markers ("<</SYS>>", "[/INST]"), a next turn it
+# makes up ("Question: …"), or the data block or an HTML paragraph opened after its answer ("10 days.
+# <p>The Kremlin has welcomed …"). What follows is the prompt echoed, passages replayed or a conversation
+# with itself, not an answer to the question asked; a tag after a colon ("The text is: <passage>…")
+# opens what the colon announces, and only the tag is dropped.
+_TAG = r"</?(?:passages?|p)\b[^>]*>"
+_TURN_END = re.compile(
+    rf"<<\s*/?\s*SYS\s*>>|\[/?INST\]|<\|[^|>]*\|>|<(?:start|end)_of_turn>|^\s*(?:question|user|human)\s*:"
+    rf"|(?<!:)(?<!:\s)(?<!:\n){_TAG}",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ANSWER_START = re.compile(rf"(?:\s+|answer\s*:|question\s*:[^\n]*\n|{_TURN_END.pattern}|{_TAG})*", re.IGNORECASE)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|^\s*answer:\s*", re.IGNORECASE)
 _QUOTED = re.compile(r"[“\"]([^”\"]{3,})[”\"]")
+# A sentence of a quotation that runs over several: opened and not closed ('He said, "This is …'), or
+# closed and opened in the sentence before ('But I have an elephant's skin …"').
+_QUOTE_RUNS_ON = re.compile(r"[“\"]([^”\"]{3,}?)[\s.,;:!?]*$")
+_QUOTE_RAN_ON = re.compile(r"^\s*([^“”\"]{3,}?)[\s.,;:!?]*[”\"]")
+
+
+def quotations(text: str) -> list[str]:
+    """The quoted strings of a written sentence, a quotation it opens or closes but not both included."""
+    found = _QUOTED.findall(text)
+    rest = _QUOTED.sub(" ", text)
+    left = _QUOTE_RUNS_ON.search(rest) or _QUOTE_RAN_ON.match(rest)  # a straight quote opens, if it can
+    return found + [left.group(1)] if left else found
 _NUMBER = re.compile(
     r"\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty"
     r"|fifty|hundred|thousand|million|billion|trillion|dozen)\b",
@@ -324,6 +351,8 @@ _REPORTED_THAT = re.compile(
     re.IGNORECASE,
 )
 # "The answer is: X" claims something only if X does: "When Putin and Xi discuss …" does not.
+# Words that cannot end a sentence: a determiner, preposition, possessive, conjunction, modal, "to".
+_NEEDS_MORE = {"DT", "PDT", "IN", "PRP$", "POS", "CC", "TO", "MD", "WDT", "WP", "WP$"}
 _ANSWER_IS = re.compile(r"^the answer (?:is|was)\b:?\s*", re.IGNORECASE)
 
 
@@ -348,10 +377,19 @@ class WrittenSentence:
     markers: tuple[int, ...]
 
 
+def answer_part(written: str) -> str:
+    """What the model wrote in answer: after any template markers, an "Answer:" or the question
+    echoed at its start, and up to the first marker or made-up next turn after that."""
+    start = _ANSWER_START.match(written).end()
+    end = _TURN_END.search(written, start)
+    return re.sub(_TAG, "\n", written[start : end.start() if end else len(written)], flags=re.IGNORECASE)
+
+
 def split_written(written: str) -> list[WrittenSentence]:
-    """The model's answer as sentences (lines, then sentence ends), list bullets and markers taken off."""
+    """The model's answer (`answer_part`) as sentences (lines, then sentence ends), list bullets and
+    markers taken off."""
     found = []
-    for line in written.splitlines():
+    for line in answer_part(written).splitlines():
         for piece in _SENTENCE_END.split(_LIST_ITEM.sub("", line)):
             markers = tuple(
                 int(n) for group in _MARKER.findall(piece) for n in re.findall(r"\d+", group)
@@ -382,9 +420,12 @@ class Evidence:
     # sentence followed by "The company said power was restored", nor "The Kremlin said Washington
     # rejected …" by a sentence about "the Kremlin's gains" that nobody is said to have said.
     attributed: bool = True
-    speakers: tuple[str, ...] = ()  # whom its sentences quote or report (index/attribution.py)
-    # Per sentence: its text, and the full names of the people it refers to (index/mentions.py).
-    mentioned: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sentences: tuple[Sentence, ...] = ()  # with their speakers and the people they refer to, as the index resolved them
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Whom its sentences quote or report (index/attribution.py)."""
+        return tuple(dict.fromkeys(name for s in self.sentences for name in s.speakers))
 
 
 @dataclass(frozen=True)
@@ -485,9 +526,17 @@ class LLMGenerator:
         numbered: dict[tuple[str, int, int], int] = {}
         parts: list[str] = []
         checked: list[AnswerSentence] = []
+        # "What did X say?" is answered with X's words: a sentence that names no one else as its
+        # subject is read as X's, and must be supported by what the articles give as X's.
+        asked = parse_speaker_question(question) if question else None
+        speaker = asked if asked is not None and asked.wants_words else None
         # Whom "he"/"she" stands for: the named subject of the last sentence that had one, or at first
-        # whoever the question names ("What did Buchtmann say?" … "She also mentioned …").
-        referent: Who = tuple(self._terms(name) for name in analyse(question).names) if question else ()
+        # whom the question asks about ("What did Buchtmann say?" … "She also mentioned …").
+        referent: Who = ()
+        if speaker is not None:
+            referent = (self._terms(speaker.who),)
+        elif question:
+            referent = tuple(self._terms(name) for name in analyse(question).names)
         for sentence, vector in zip(said, vectors):
             if checked and checked[-1].unsupported and points_back(self._parse(sentence.text)):
                 # "The Kremlin has rejected this request" after a flagged sentence: the span may be about
@@ -495,11 +544,15 @@ class LLMGenerator:
                 checked.append(AnswerSentence(sentence.text, [], unsupported=True))
                 parts.append(sentence.text)
                 continue
-            subject, referent = self._who(sentence.text, referent)
-            found, cited_by = self._check(sentence.text, vector, sentence.markers, passages, evidence, subject)
+            subject, referent, named = self._who(sentence.text, referent)
+            words_of = self._words_of(speaker, sentence.text, subject, named)
+            found, cited_by = (None, None)
+            if not self._cut_off(sentence.text):
+                found, cited_by = self._check(sentence.text, vector, sentence.markers, passages, evidence, subject,
+                                              words_of)
             units = [(sentence.text, found, cited_by)]
             if found is None and embedder is not None:
-                units = self._clauses(sentence, passages, evidence, embedder, subject, referent) or units
+                units = self._clauses(sentence, passages, evidence, embedder, subject, referent, speaker) or units
             for text, found, cited_by in units:
                 if found is None:
                     checked.append(AnswerSentence(text, [], unsupported=True))
@@ -550,33 +603,56 @@ class LLMGenerator:
     def _terms(self, text: str) -> frozenset[str]:
         return frozenset(self._analyzer.terms(text))
 
-    def _who(self, text: str, referent: Who) -> tuple[Who, Who]:
-        """Whom `text` is about (its named subject; for "he"/"she", `referent`), and the referent after it."""
+    def _who(self, text: str, referent: Who) -> tuple[Who, Who, bool]:
+        """Whom `text` is about (its named subject; for "he"/"she", `referent`), the referent after it,
+        and whether `text` names its subject."""
         subject = main_subject(self._parse(unframed(text)))
         if subject is None:
-            return (), referent
+            return (), referent, False
         if subject.lower_ in _PERSONAL:
-            return referent, referent
+            return referent, referent, False
         name = self._terms(" ".join(name_of(subject)))
-        return ((name,), (name,)) if name else ((), referent)
+        return ((name,), (name,), True) if name else ((), referent, False)
+
+    def _words_of(self, speaker: SpeakerQuestion | None, text: str, subject: Who, named: bool) -> SpeakerQuestion | None:
+        """The asked speaker, when `text` is to be read as their words: it names no speaker of its own
+        ("Wang said …", "He added …") and is not about them ("Hatice Cengiz addressed reporters …").
+        "China has spoken about …", in answer to what Putin said, reads as Putin's words."""
+        if speaker is None or (subject and _REPORTS_SPEECH.search(unframed(text))):
+            return None
+        return None if named and subject == (self._terms(speaker.who),) else speaker
 
     def _check(
         self, text: str, vector, markers: tuple[int, ...], passages: list[Passage], evidence: list[Evidence],
-        subject: Who = (),
+        subject: Who = (), words_of: SpeakerQuestion | None = None,
     ) -> tuple[Support | None, str | None]:
         """What supports `text`: the passages the model cited first ("model"), then any ("attached").
-        `subject`: whom `text` is about, who must be a subject or a speaker of the span (see `support`)."""
+        `subject`: whom `text` is about, who must be a subject or a speaker of the span; `words_of`: the
+        asked speaker, when `text` is read as their words (see `support`)."""
         if says_no_answer(text) or about_the_text(text):  # "… does not say X", "The passage is from X": no claim
             return None, None
         text = unframed(text)
         if not self._states_something(text):
             return None, None
         cited = {passages[n - 1].chunk_id for n in markers if 1 <= n <= len(passages)}
+        if words_of is not None:  # only what the articles give as the asked speaker's
+            evidence = [e for e in evidence if all(words_of.said_by(x) for x in e.sentences)]
         found = self.support(text, vector, [e for e in evidence if e.passage.chunk_id in cited], subject) if cited else None
         if found is not None:
             return found, "model"
         found = self.support(text, vector, evidence, subject)
         return (found, "attached") if found is not None else (None, None)
+
+    def _cut_off(self, text: str) -> bool:
+        """`text` stops before its end: no closing punctuation, and a last word that needs more after it
+        ("… with keeping the", "The Kremlin has", "… tarnished Putin's", "Lydia Buchtmann … says"): the
+        model ran out of tokens."""
+        if re.search(r"[.!?…,;:\"”’')\]]\s*$", text):
+            return False
+        doc = self._parse(text)
+        return bool(len(doc)) and (doc[-1].tag_ in _NEEDS_MORE or doc[-1].dep_ in ("aux", "auxpass")
+                                   or doc[-1].lower_ in ("has", "have", "had", "is", "are", "was", "were", "be")
+                                   or bool(_REPORTS_SPEECH.fullmatch(doc[-1].text)))
 
     def _states_something(self, text: str) -> bool:
         """`text` (framing taken off) makes a claim, and so does what it reports after "said that".
@@ -594,7 +670,7 @@ class LLMGenerator:
 
     def _clauses(
         self, sentence: WrittenSentence, passages: list[Passage], evidence: list[Evidence], embedder,
-        subject: Who = (), referent: Who = (),
+        subject: Who = (), referent: Who = (), speaker: SpeakerQuestion | None = None,
     ) -> list[tuple[str, Support | None, str | None]]:
         """An unsupported sentence checked clause by clause, when some clause is supported.
 
@@ -609,9 +685,12 @@ class LLMGenerator:
         units: list[tuple[str, Support | None, str | None]] = []
         for clause, vector in zip(clauses, embedder.encode([unframed(c) for c in clauses])):
             found, cited_by = (None, None)
-            if len(set(self._analyzer.terms(clause))) >= MIN_CLAUSE_TERMS and makes_a_claim(self._parse(clause)):
-                own, _ = self._who(clause, referent)
-                found, cited_by = self._check(clause, vector, sentence.markers, passages, evidence, own or subject)
+            if (len(set(self._analyzer.terms(clause))) >= MIN_CLAUSE_TERMS and makes_a_claim(self._parse(clause))
+                    and not self._cut_off(clause)):
+                own, _, named = self._who(clause, referent)
+                words_of = self._words_of(speaker, clause if own else sentence.text, own or subject, named)
+                found, cited_by = self._check(clause, vector, sentence.markers, passages, evidence, own or subject,
+                                              words_of)
             if found is not None and units and units[-1][1] is None and _LEANS_BACK.match(clause):
                 found, cited_by = None, None  # "… and it was published …": its subject is the flagged clause
             if found is None and units and units[-1][1] is None:
@@ -647,7 +726,7 @@ class LLMGenerator:
         self, text: str, terms: set[str], names: set[str], vector: np.ndarray | None, e: Evidence
     ) -> Support | None:
         span = _folded(e.text)
-        if any(_folded(q) not in span for q in _QUOTED.findall(text)):
+        if any(_folded(q) not in span for q in quotations(text)):
             return None  # a quotation must be the article's own words
         if not _numbers(text) <= _numbers(e.text, span=True):
             return None  # a number the span does not state is made up
@@ -673,14 +752,14 @@ class LLMGenerator:
         return Support(e, coverage, similarity, score)
 
     def _doers(self, e: Evidence) -> frozenset[str]:
-        """The name terms of whom the span is about: its speakers, its subjects and agents with the full
-        names the index resolved them to ("Xi" is "Xi Jinping"), and every person its sentence refers to
-        when a subject is a pronoun ("He also cautioned …")."""
-        doers = set(self._terms(" ".join(e.speakers)))
-        for text, people in e.mentioned:
-            named, pronoun = self._subjects(text)
+        """The name terms of whom the span is about: its speakers (names and roles), its subjects and agents
+        with the full names the index resolved them to ("Xi" is "Xi Jinping"), and every person its
+        sentence refers to when a subject is a pronoun ("He also cautioned …")."""
+        doers = set(self._terms(" ".join((*e.speakers, *(k for x in e.sentences for k in x.speaker_keys)))))
+        for sentence in e.sentences:
+            named, pronoun = self._subjects(sentence.text)
             doers |= named
-            for person in map(self._terms, people):
+            for person in map(self._terms, sentence.mentions):
                 if pronoun or person & named:
                     doers |= person
         return frozenset(doers)
@@ -776,6 +855,4 @@ class LLMGenerator:
                         tuple(self._held(" ".join((article[x.start : x.end], *x.speakers, *x.mentions)))
                               for x in {first, last}),
                         attributed=bool(set(first.speakers) & set(last.speakers)),
-                        speakers=tuple(dict.fromkeys((*first.speakers, *last.speakers))),
-                        mentioned=tuple((article[x.start : x.end], x.mentions)
-                                        for x in dict.fromkeys((first, last))))
+                        sentences=tuple(dict.fromkeys((first, last))))

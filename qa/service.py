@@ -225,6 +225,16 @@ class QAService:
         return text, citations, sentences, passages, short
 
     def _generate(self, query: str, filters: Filters | None, started: float, timings: dict):
+        from qa.quotes import parse_speaker_question
+
+        asked = parse_speaker_question(query)
+        reading = self.statements.read(asked, filters) if asked else None
+        if reading is not None and not reading.citations:
+            # X is quoted, but on nothing the question asks: the articles hold no answer for any model to
+            # write ("What did Pompeo say about who would replace Bolton?"), so both backends abstain alike.
+            timings["retrieve"] = (time.perf_counter() - started) * 1000
+            yield reading.text
+            return reading.text, [], [], reading.passages, None
         retrieval = self.retriever.retrieve(query, filters=filters)
         timings["retrieve"] = (time.perf_counter() - started) * 1000
         read = retrieval.passages[: self.generator.passages]  # what the model is given, and all it may cite

@@ -347,6 +347,25 @@ def test_sentences_markers_and_list_items_are_read_as_written():
     assert [(s.text, s.markers) for s in said] == [
         ("Xi arrived on Monday.", (1,)), ("He met Putin.", (2, 3)), ("Peskov spoke", (4,))
     ]
+    # An initial or a title ends no sentence.
+    said = split_written("Trump asked for John R. Bolton's resignation. Dr. Tom Frieden said no.")
+    assert [s.text for s in said] == ["Trump asked for John R. Bolton's resignation.", "Dr. Tom Frieden said no."]
+
+
+def test_the_answer_ends_where_the_model_replays_its_prompt_or_makes_up_a_next_turn():
+    """A base model (gemma-3-270m) answered, then replayed the passages after its chat template's
+    markers or in HTML paragraphs, or asked and answered questions of its own."""
+    assert [s.text for s in split_written(
+        "\n\nAnswer: 10 days.\n<</SYS>> <passages>\nChina's President Xi Jinping has arrived in Moscow.")] == ["10 days."]
+    assert [s.text for s in split_written("Answer: 10 days.\n<p>The Kremlin has welcomed China's peace plan.</p>")] == [
+        "10 days."]
+    assert [s.text for s in split_written(
+        'Answer:\n<p>Wang said, "China will play a constructive role."</p>\n\nQuestion: What did Xi say? [/INST]\n'
+        "<p>Xi said it was a journey of friendship.")] == ['Wang said, "China will play a constructive role."']
+    # The question echoed first is no part of the answer; a tag after a colon opens what it announces.
+    assert [s.text for s in split_written(
+        "Question: Who met Putin?\nAnswer: The text says:\n<passage>\nXi met Putin.\n</passage>")] == [
+        "The text says:", "Xi met Putin."]
 
 
 def test_article_text_cannot_leave_the_data_block(indexed):
@@ -586,3 +605,63 @@ def test_a_span_holds_the_names_of_the_people_it_refers_to(tmp_path, service):
     assert not sentences[0].unsupported and citations[0].quote.startswith("A government commission")
     _, citations, sentences = generator.verify(listed.format("Allende"), passages, service.embedder)
     assert citations == [] and sentences[0].unsupported
+
+
+def test_what_did_x_say_is_answered_with_what_the_articles_give_as_xs_words(indexed, generator):
+    """Asked what X said, a sentence that names no speaker of its own reads as X's words. gemma-3-270m
+    answered "What did Putin say?" with the British spokesman's words, and "What did Nyandeng say?"
+    with the information minister's."""
+    spoken = "China has spoken previously about the importance of respecting sovereignty and territorial integrity in Ukraine."
+    passages = [next(p for p in indexed.retrieve(q) if words in p.text) for q, words in (
+        ("What did Peskov say?", "touch on issues"), ("What did Downing Street say?", "spoken previously"))]
+    # Peskov's words, with a subject of their own: read as his, and the articles give them as his.
+    touch = "Putin and Xi will touch on issues related to Ukraine."
+    _, citations, sentences = generator.verify(f"{touch} {spoken}", passages, indexed.embedder,
+                                               question="What did Peskov say?")
+    assert [s.unsupported for s in sentences] == [False, True], sentences
+    assert "Peskov" in citations[0].quote
+    _, citations, sentences = generator.verify(spoken, passages, indexed.embedder,
+                                               question="What did the Prime Minister's spokesman say?")
+    assert not sentences[0].unsupported and citations[0].quote.startswith("The Prime Minister’s official spokesman")
+
+
+def test_a_quotation_over_several_sentences_is_checked_in_each(indexed, generator):
+    """Cut into sentences, 'He wrote: “A gloomy sunset of the whole system …' opens a quotation it does
+    not close; its words must still be the article's."""
+    passages = indexed.retrieve("What did Medvedev write on his messaging app channel?")
+    right = "Medvedev wrote: “A gloomy sunset of the entire system of international relations is coming."
+    wrong = "Medvedev wrote: “A gloomy sunset of the whole system of international relations is coming."
+    assert not generator.verify(right, passages, indexed.embedder)[2][0].unsupported
+    assert generator.verify(wrong, passages, indexed.embedder)[2][0].unsupported
+    _, _, sentences = generator.verify(f"{right} Trust is exhausted in the whole system.”", passages, indexed.embedder)
+    assert [s.unsupported for s in sentences] == [False, True], sentences
+
+
+def test_a_sentence_cut_off_by_the_token_cap_is_not_cited(indexed, generator):
+    """gemma-3-270m's answers stopped mid-sentence ("… has further tarnished Putin's"): true words, no claim."""
+    passages = indexed.retrieve("What has the court's announcement done to Putin's standing?")
+    cut = "The court's announcement has further tarnished Putin's"
+    for written, supported in ((cut, False), (f"{cut} international standing", True), ("The Kremlin has", False)):
+        _, _, sentences = generator.verify(written, passages, indexed.embedder)
+        assert [s.unsupported for s in sentences] == [not supported], sentences
+
+
+def test_asked_what_x_said_of_something_x_said_nothing_of_a_chat_model_abstains_unasked(indexed, embedder, splitter):
+    """gemma-3-270m answered "What did Pompeo say about who would replace Bolton?" with Pompeo's true
+    words about Bolton. The index attributes no statement on that to him: the extractive answerer
+    abstains, and so does a chat model, which is not asked."""
+    from qa.service import QAService
+
+    medvedev = "Medvedev said the court's move will have “monstrous consequences” for international law."
+    def reply(request):
+        return streamed({"role": "assistant", "content": medvedev}) if request.get("stream") else completion(medvedev)
+
+    with openai_server(reply) as (url, received):
+        settings = indexed.settings.model_copy(update={"backend": "openai", "llm_model": "m", "llm_base_url": url})
+        service = QAService(settings, embedder=embedder, splitter=splitter)
+        answer = service.ask("What did Medvedev say about the court?")
+        assert not answer.abstained and "monstrous consequences" in answer.citations[0].quote
+        asked = len(received)
+        answer = service.ask("What did Medvedev say about China's peace plan?")
+        assert (answer.abstained, answer.citations, len(received)) == (True, [], asked)
+        assert service.ask("What did Medvedev say about China's peace plan?", backend="extractive").abstained
