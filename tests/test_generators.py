@@ -665,3 +665,20 @@ def test_asked_what_x_said_of_something_x_said_nothing_of_a_chat_model_abstains_
         answer = service.ask("What did Medvedev say about China's peace plan?")
         assert (answer.abstained, answer.citations, len(received)) == (True, [], asked)
         assert service.ask("What did Medvedev say about China's peace plan?", backend="extractive").abstained
+
+
+def test_a_short_answer_is_checked_as_the_claim_it_makes_with_the_question(indexed, generator):
+    """Models answer "How many …?" with "107 or more.": no sentence, but a claim once put into the
+    question, and a checkable one."""
+    def shown(question, written):
+        passages = indexed.retrieve(question)
+        return [not s.unsupported for s in generator.verify(written, passages, indexed.embedder, question=question)[2]]
+
+    assert shown("How long is Xi Jinping's visit to Moscow?", "Three days.") == [True]
+    assert shown("How long is Xi Jinping's visit to Moscow?", "Ten days.") == [False]
+    # The one who answers "Who …?" must be whom the span is about: the Kremlin welcomed the plan, not Xi.
+    assert shown("Who welcomed China's peace plan?", "The Kremlin.") == [True]
+    assert shown("Who welcomed China's peace plan?", "Xi.") == [False]
+    # Words of the question alone answer nothing.
+    assert shown("Which countries do not recognise the ICC?", "Countries.") == [False]
+    assert shown("Which countries do not recognise the ICC?", "China, the United States and Ukraine.") == [True]
