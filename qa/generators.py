@@ -109,11 +109,13 @@ _QUOTE_RAN_ON = re.compile(r"^\s*([^“”\"]{3,}?)[\s.,;:!?]*[”\"]")
 
 
 def quotations(text: str) -> list[str]:
-    """The quoted strings of a written sentence, a quotation it opens or closes but not both included."""
+    """The quoted strings of a written sentence, a quotation it opens or closes but not both included;
+    without the punctuation that ends them, which the article may write otherwise ('whatsoever."' for
+    'whatsoever," he told the press')."""
     found = _QUOTED.findall(text)
     rest = _QUOTED.sub(" ", text)
     left = _QUOTE_RUNS_ON.search(rest) or _QUOTE_RAN_ON.match(rest)  # a straight quote opens, if it can
-    return found + [left.group(1)] if left else found
+    return [q for q in (q.rstrip(" .,;:!?…") for q in found + ([left.group(1)] if left else [])) if len(q) >= 3]
 _NUMBER = re.compile(
     r"\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty"
     r"|fifty|hundred|thousand|million|billion|trillion|dozen)\b",
@@ -145,6 +147,9 @@ _SAYS_NO_ANSWER = re.compile(
 MIN_COVERAGE = 0.8  # share of the sentence's content words the span must hold
 SUPPORT_THRESHOLD = 0.7  # mean of that share and the cosine of sentence and span
 SPLIT_NAMES_THRESHOLD = 0.85  # the same, when the names it states are in two sentences of the span
+# A short answer put into its question ("107 or more." to "How many …?"): all its own words must be in the
+# span, and this share of the claim's, since the question may word what the span says otherwise.
+SHORT_ANSWER_COVERAGE = 0.6
 
 
 class GeneratorError(RuntimeError):
@@ -541,7 +546,8 @@ class LLMGenerator:
         # "What did X say?" is answered with X's words: a sentence that names no one else as its
         # subject is read as X's, and must be supported by what the articles give as X's.
         asked = parse_speaker_question(question) if question else None
-        speaker = asked if asked is not None and asked.wants_words else None
+        # "What did X tweet/write?" asks for X's words too; "How did X respond?" may be answered by reports.
+        speaker = asked if asked is not None and (asked.wants_words or not question.lstrip().lower().startswith("how")) else None
         # Whom "he"/"she" stands for: the named subject of the last sentence that had one, or at first
         # whom the question asks about ("What did Buchtmann say?" … "She also mentioned …").
         referent: Who = ()
@@ -566,7 +572,7 @@ class LLMGenerator:
                 named = self._terms(" ".join(name_of(next(self._parse(sentence.text).sents).root)))
                 who = (named,) if named and analyse(question).asks_identity else ()
                 found, cited_by = self._check(claim, embedder.encode([claim])[0], sentence.markers, passages, evidence,
-                                              who)
+                                              who, covered=sentence.text)
             elif not self._cut_off(sentence.text):
                 found, cited_by = self._check(sentence.text, vector, sentence.markers, passages, evidence, subject,
                                               words_of)
@@ -644,11 +650,12 @@ class LLMGenerator:
 
     def _check(
         self, text: str, vector, markers: tuple[int, ...], passages: list[Passage], evidence: list[Evidence],
-        subject: Who = (), words_of: SpeakerQuestion | None = None,
+        subject: Who = (), words_of: SpeakerQuestion | None = None, covered: str | None = None,
     ) -> tuple[Support | None, str | None]:
         """What supports `text`: the passages the model cited first ("model"), then any ("attached").
         `subject`: whom `text` is about, who must be a subject or a speaker of the span; `words_of`: the
-        asked speaker, when `text` is read as their words (see `support`)."""
+        asked speaker, when `text` is read as their words (see `support`); `covered`: the words the span
+        must hold, when not all of `text`'s (a short answer's, not its question's)."""
         if says_no_answer(text) or about_the_text(text):  # "… does not say X", "The passage is from X": no claim
             return None, None
         text = unframed(text)
@@ -657,10 +664,11 @@ class LLMGenerator:
         cited = {passages[n - 1].chunk_id for n in markers if 1 <= n <= len(passages)}
         if words_of is not None:  # only what the articles give as the asked speaker's
             evidence = [e for e in evidence if all(words_of.said_by(x) for x in e.sentences)]
-        found = self.support(text, vector, [e for e in evidence if e.passage.chunk_id in cited], subject) if cited else None
+        found = self.support(text, vector, [e for e in evidence if e.passage.chunk_id in cited], subject,
+                             covered) if cited else None
         if found is not None:
             return found, "model"
-        found = self.support(text, vector, evidence, subject)
+        found = self.support(text, vector, evidence, subject, covered)
         return (found, "attached") if found is not None else (None, None)
 
     def _short_answer(self, text: str, question: str) -> bool:
@@ -732,7 +740,8 @@ class LLMGenerator:
         return units if any(found for _, found, _ in units) else []
 
     def support(
-        self, text: str, vector: np.ndarray | None, evidence: list[Evidence], subject: Who = ()
+        self, text: str, vector: np.ndarray | None, evidence: list[Evidence], subject: Who = (),
+        covered: str | None = None,
     ) -> Support | None:
         """The span that best supports `text`: a single sentence if one does, else two adjacent ones.
 
@@ -740,23 +749,30 @@ class LLMGenerator:
         agent or a speaker, by more than half its words: "Harry Dunn was involved in a collision which
         killed Harry Dunn" is not supported by "Sacoolas … was involved in a traffic collision which
         killed motorcyclist Harry Dunn", which has every word of it; nor "The Doris Day Animal Foundation
-        … was one of the first …" by "Day founded one of the first …"."""
+        … was one of the first …" by "Day founded one of the first …". `covered`: a short answer whose
+        claim `text` is: the span must hold all its words, and of the question's fewer than usual, for
+        the article may word the question otherwise ("killing 107 or more" for "107 or more." to "How
+        many people were killed when the crane fell …?")."""
         terms = set(self._analyzer.terms(text))
+        required = set(self._analyzer.terms(covered)) if covered is not None else None
         if not terms:
             return None
         names = self.names(text, evidence)
         # A claim of who said what is supported only by what the articles attribute to someone.
         evidence = [e for e in evidence if e.attributed] if _REPORTS_SPEECH.search(text) else evidence
         for size in (1, 2):  # the smallest span that supports it is the one to cite
-            scored = [s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e))
+            scored = [s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e, required))
                       and (not subject or any(2 * len(name & self._doers(e)) > len(name) for name in subject))]
             if scored:
                 return max(scored, key=lambda s: s.score)
         return None
 
     def _score(
-        self, text: str, terms: set[str], names: set[str], vector: np.ndarray | None, e: Evidence
+        self, text: str, terms: set[str], names: set[str], vector: np.ndarray | None, e: Evidence,
+        required: set[str] | None = None,
     ) -> Support | None:
+        if required is not None and not required <= e.terms:
+            return None  # a short answer's own words must all be there
         span = _folded(e.text)
         if any(_folded(q) not in span for q in quotations(text)):
             return None  # a quotation must be the article's own words
@@ -779,7 +795,8 @@ class LLMGenerator:
             if e.windows is not None and len(e.windows):  # a short claim is compared with the part that says it
                 similarity = max(similarity, float((e.windows @ vector).max()))
         score = (coverage + similarity) / 2
-        if coverage < MIN_COVERAGE or score < (SUPPORT_THRESHOLD if together else SPLIT_NAMES_THRESHOLD):
+        least = MIN_COVERAGE if required is None else SHORT_ANSWER_COVERAGE
+        if coverage < least or score < (SUPPORT_THRESHOLD if together else SPLIT_NAMES_THRESHOLD):
             return None  # names from two sentences ("Washington" + "welcomed the plan") need a closer match
         return Support(e, coverage, similarity, score)
 

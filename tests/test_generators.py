@@ -620,6 +620,12 @@ def test_what_did_x_say_is_answered_with_what_the_articles_give_as_xs_words(inde
                                                question="What did Peskov say?")
     assert [s.unsupported for s in sentences] == [False, True], sentences
     assert "Peskov" in citations[0].quote
+    # "What did X tweet?" asks for X's words as well: Danilov's tweet, not the spokesman's words.
+    tweeted = "The first and main point is the capitulation or withdrawal of the Russian occupation troops."
+    danilov = [next(p for p in indexed.retrieve("What did Danilov tweet?") if "main point" in p.text), passages[1]]
+    _, _, sentences = generator.verify(f"{tweeted} {spoken}", danilov, indexed.embedder,
+                                       question="What did Oleksiy Danilov tweet?")
+    assert [s.unsupported for s in sentences] == [False, True], sentences
     _, citations, sentences = generator.verify(spoken, passages, indexed.embedder,
                                                question="What did the Prime Minister's spokesman say?")
     assert not sentences[0].unsupported and citations[0].quote.startswith("The Prime Minister’s official spokesman")
@@ -635,6 +641,9 @@ def test_a_quotation_over_several_sentences_is_checked_in_each(indexed, generato
     assert generator.verify(wrong, passages, indexed.embedder)[2][0].unsupported
     _, _, sentences = generator.verify(f"{right} Trust is exhausted in the whole system.”", passages, indexed.embedder)
     assert [s.unsupported for s in sentences] == [False, True], sentences
+    # The punctuation that ends a quotation is the writer's: "exhausted." where the article has "exhausted,”".
+    whole = "“A gloomy sunset of the entire system of international relations is coming, trust is exhausted.”"
+    assert not generator.verify(whole, passages, indexed.embedder)[2][0].unsupported
 
 
 def test_a_sentence_cut_off_by_the_token_cap_is_not_cited(indexed, generator):
