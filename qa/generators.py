@@ -814,16 +814,19 @@ class LLMGenerator:
         return frozenset(doers)
 
     def _subjects_of(self, text: str) -> tuple[frozenset[str], bool]:
-        """The terms of the subjects and agents ("by a court") of every verb in `text`, and whether one is
-        "he", "she" or "they"."""
-        words, pronoun = [], False
+        """The terms of the subjects and agents ("by a court") of every verb in `text`, with their
+        initialisms ("International Criminal Court" is the "ICC"), and whether one is "he", "she" or "they"."""
+        held, pronoun = frozenset(), False
         for t in self._parse(text):
             if t.dep_ in _SUBJECTS:
                 pronoun |= t.lower_ in _PEOPLE
-                words += [w.text for w in _subject_tokens(t)]
+                phrase = sorted(_subject_tokens(t), key=lambda w: w.i)
             elif t.dep_ == "agent":
-                words += [w.text for w in t.subtree]
-        return self._terms(" ".join(words)), pronoun
+                phrase = list(t.subtree)
+            else:
+                continue
+            held |= self._held(" ".join(w.text for w in phrase))
+        return held, pronoun
 
     def _negated(self, text: str) -> set[str]:
         """The terms of the (up to three) words each negation in `text` applies to."""

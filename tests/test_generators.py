@@ -551,6 +551,10 @@ def test_whom_a_sentence_is_about_must_be_whom_the_span_is_about(indexed, genera
     _, _, citations, sentences = check(indexed, generator, question, "The Kremlin welcomed China's peace plan.")
     assert not sentences[0].unsupported and citations[0].quote.startswith("The Kremlin has welcomed")
     assert_exact(indexed, citations)
+    # A subject named by its initials is the same subject: "the ICC" is "the International Criminal Court".
+    _, _, citations, sentences = check(indexed, generator, "Why does the ICC want to put Putin on trial?",
+                                       "The ICC wants to put Putin on trial for the abductions of thousands of children.")
+    assert not sentences[0].unsupported and "International Criminal Court" in citations[0].quote
 
 
 def test_he_or_she_is_whom_the_answer_or_the_question_last_named(indexed, generator):
