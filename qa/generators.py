@@ -116,6 +116,8 @@ def quotations(text: str) -> list[str]:
     rest = _QUOTED.sub(" ", text)
     left = _QUOTE_RUNS_ON.search(rest) or _QUOTE_RAN_ON.match(rest)  # a straight quote opens, if it can
     return [q for q in (q.rstrip(" .,;:!?…") for q in found + ([left.group(1)] if left else [])) if len(q) >= 3]
+
+
 _NUMBER = re.compile(
     r"\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty"
     r"|fifty|hundred|thousand|million|billion|trillion|dozen)\b",
@@ -356,21 +358,21 @@ _REPORTED_THAT = re.compile(
     re.IGNORECASE,
 )
 # "The answer is: X" claims something only if X does: "When Putin and Xi discuss …" does not.
+_ANSWER_IS = re.compile(r"^the answer (?:is|was)\b:?\s*", re.IGNORECASE)
+# Words that cannot end a sentence: a determiner, preposition, possessive, conjunction, modal, "to".
+_NEEDS_MORE = {"DT", "PDT", "IN", "PRP$", "POS", "CC", "TO", "MD", "WDT", "WP", "WP$"}
 # The wh-word a short answer stands in for: "How many people were killed …?" answered "107 or more."
 # is checked as "107 or more people were killed …".
-_WH_WORD = re.compile(r"^\s*(?:[^,?]{1,60},\s*)?(?:who(?:m|se)?|what|which|when|where|why|how(?:\s+(?:many|much|long|old|far|often))?)\b",
-                      re.IGNORECASE)
+_WH_WORD = re.compile(
+    r"^\s*(?:[^,?]{1,60},\s*)?(?:who(?:m|se)?|what|which|when|where|why|how(?:\s+(?:many|much|long|old|far|often))?)\b",
+    re.IGNORECASE,
+)
 MAX_SHORT_ANSWER_WORDS = 12  # a short answer is a phrase, not a paragraph without a verb
 
 
 def answered_claim(question: str, answer: str) -> str:
     """A short answer ("107 or more.") put into its question: the claim it makes."""
     return f"{answer.strip().rstrip('.!')} {_WH_WORD.sub('', question).strip().rstrip('?')}"
-
-
-# Words that cannot end a sentence: a determiner, preposition, possessive, conjunction, modal, "to".
-_NEEDS_MORE = {"DT", "PDT", "IN", "PRP$", "POS", "CC", "TO", "MD", "WDT", "WP", "WP$"}
-_ANSWER_IS = re.compile(r"^the answer (?:is|was)\b:?\s*", re.IGNORECASE)
 
 
 def split_clauses(text: str) -> list[str]:
@@ -543,11 +545,13 @@ class LLMGenerator:
         numbered: dict[tuple[str, int, int], int] = {}
         parts: list[str] = []
         checked: list[AnswerSentence] = []
-        # "What did X say?" is answered with X's words: a sentence that names no one else as its
-        # subject is read as X's, and must be supported by what the articles give as X's.
+        # "What did X say?" is answered with X's words: a sentence that names no speaker of its own is
+        # read as X's, and must be supported by what the articles give as X's (see `_words_of`).
         asked = parse_speaker_question(question) if question else None
         # "What did X tweet/write?" asks for X's words too; "How did X respond?" may be answered by reports.
-        speaker = asked if asked is not None and (asked.wants_words or not question.lstrip().lower().startswith("how")) else None
+        speaker = None
+        if asked is not None and (asked.wants_words or not question.lstrip().lower().startswith("how")):
+            speaker = asked
         # Whom "he"/"she" stands for: the named subject of the last sentence that had one, or at first
         # whom the question asks about ("What did Buchtmann say?" … "She also mentioned …").
         referent: Who = ()
@@ -569,8 +573,8 @@ class LLMGenerator:
                 # "107 or more." states something only with the question: checked as the claim they make,
                 # and the one who answers "Who …?" must be whom the span is about.
                 claim = answered_claim(question, sentence.text)
-                named = self._terms(" ".join(name_of(next(self._parse(sentence.text).sents).root)))
-                who = (named,) if named and analyse(question).asks_identity else ()
+                answer_name = self._terms(" ".join(name_of(next(self._parse(sentence.text).sents).root)))
+                who = (answer_name,) if answer_name and analyse(question).asks_identity else ()
                 found, cited_by = self._check(claim, embedder.encode([claim])[0], sentence.markers, passages, evidence,
                                               who, covered=sentence.text)
             elif not self._cut_off(sentence.text):
@@ -640,7 +644,9 @@ class LLMGenerator:
         name = self._terms(" ".join(name_of(subject)))
         return ((name,), (name,), True) if name else ((), referent, False)
 
-    def _words_of(self, speaker: SpeakerQuestion | None, text: str, subject: Who, named: bool) -> SpeakerQuestion | None:
+    def _words_of(
+        self, speaker: SpeakerQuestion | None, text: str, subject: Who, named: bool
+    ) -> SpeakerQuestion | None:
         """The asked speaker, when `text` is to be read as their words: it names no speaker of its own
         ("Wang said …", "He added …") and is not about them ("Hatice Cengiz addressed reporters …").
         "China has spoken about …", in answer to what Putin said, reads as Putin's words."""
@@ -761,8 +767,10 @@ class LLMGenerator:
         # A claim of who said what is supported only by what the articles attribute to someone.
         evidence = [e for e in evidence if e.attributed] if _REPORTS_SPEECH.search(text) else evidence
         for size in (1, 2):  # the smallest span that supports it is the one to cite
-            scored = [s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e, required))
-                      and (not subject or any(2 * len(name & self._doers(e)) > len(name) for name in subject))]
+            scored = [
+                s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e, required))
+                and (not subject or any(2 * len(name & self._doers(e)) > len(name) for name in subject))
+            ]
             if scored:
                 return max(scored, key=lambda s: s.score)
         return None

@@ -552,8 +552,8 @@ def test_whom_a_sentence_is_about_must_be_whom_the_span_is_about(indexed, genera
     assert not sentences[0].unsupported and citations[0].quote.startswith("The Kremlin has welcomed")
     assert_exact(indexed, citations)
     # A subject named by its initials is the same subject: "the ICC" is "the International Criminal Court".
-    _, _, citations, sentences = check(indexed, generator, "Why does the ICC want to put Putin on trial?",
-                                       "The ICC wants to put Putin on trial for the abductions of thousands of children.")
+    icc = "The ICC wants to put Putin on trial for the abductions of thousands of children."
+    _, _, citations, sentences = check(indexed, generator, "Why does the ICC want to put Putin on trial?", icc)
     assert not sentences[0].unsupported and "International Criminal Court" in citations[0].quote
 
 
@@ -615,7 +615,8 @@ def test_what_did_x_say_is_answered_with_what_the_articles_give_as_xs_words(inde
     """Asked what X said, a sentence that names no speaker of its own reads as X's words. gemma-3-270m
     answered "What did Putin say?" with the British spokesman's words, and "What did Nyandeng say?"
     with the information minister's."""
-    spoken = "China has spoken previously about the importance of respecting sovereignty and territorial integrity in Ukraine."
+    spoken = ("China has spoken previously about the importance of respecting sovereignty and territorial integrity "
+              "in Ukraine.")
     passages = [next(p for p in indexed.retrieve(q) if words in p.text) for q, words in (
         ("What did Peskov say?", "touch on issues"), ("What did Downing Street say?", "spoken previously"))]
     # Peskov's words, with a subject of their own: read as his, and the articles give them as his.
