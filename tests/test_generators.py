@@ -667,6 +667,7 @@ def test_asked_what_x_said_of_something_x_said_nothing_of_a_chat_model_abstains_
     from qa.service import QAService
 
     medvedev = "Medvedev said the court's move will have “monstrous consequences” for international law."
+
     def reply(request):
         return streamed({"role": "assistant", "content": medvedev}) if request.get("stream") else completion(medvedev)
 
