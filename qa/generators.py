@@ -503,8 +503,10 @@ class LLMGenerator:
         self._analyzer = TermAnalyzer(drop=FRAME_WORDS)
         self._parser = parser or _default_parser
         self._subjects = lru_cache(maxsize=4096)(self._subjects_of)  # spans recur from answer to answer
+        # One written sentence is read by several rules (its claim, subject, end, "this …"): parsed once.
+        self._parse = lru_cache(maxsize=1024)(self._parsed)
 
-    def _parse(self, text: str):
+    def _parsed(self, text: str):
         return self._parser()(text)
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
