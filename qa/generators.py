@@ -30,12 +30,11 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from index.attribution import SPEECH_VERB_PATTERN
-from index.mentions import name_words
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, TermAnalyzer
-from qa.questions import analyse
+from qa.questions import analyse, asked_dates
 from qa.quotes import SpeakerQuestion, parse_speaker_question
-from qa.readers import NO_ANSWER, _initialisms, said_words
+from qa.readers import NO_ANSWER, _initialisms, mentions_name, said_words
 from qa.settings import Settings
 from qa.types import AnswerSentence, Citation, Passage, Sentence
 
@@ -123,6 +122,9 @@ _NUMBER = re.compile(
     r"|fifty|hundred|thousand|million|billion|trillion|dozen)\b",
     re.IGNORECASE,
 )
+# Words that make a claim exclusive or extreme: a sentence may not state more than its span does.
+_STRONGER = {"only", "main", "sole", "solely", "primary", "chief", "always", "entire", "entirely", "all", "every",
+             "whole", "completely", "totally"}
 _NEGATION = re.compile(r"\b(?:not|no|never|nobody|nothing|neither|nor|none|without)\b(?!-)|n[’']t\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]*")
 # Titles name no one by themselves: "President Putin" is supported by a span that says "Putin".
@@ -440,6 +442,9 @@ class Evidence:
     # rejected …" by a sentence about "the Kremlin's gains" that nobody is said to have said.
     attributed: bool = True
     sentences: tuple[Sentence, ...] = ()  # with their speakers and the people they refer to, as the index resolved them
+    # Names the question gives that the title of the span's article holds: an answer may restate them
+    # from the question ("The two Paris police officers must pay …" from a span without "Paris").
+    given: frozenset[str] = frozenset()
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -503,6 +508,7 @@ class LLMGenerator:
         self._analyzer = TermAnalyzer(drop=FRAME_WORDS)
         self._parser = parser or _default_parser
         self._subjects = lru_cache(maxsize=4096)(self._subjects_of)  # spans recur from answer to answer
+        self._objects = lru_cache(maxsize=4096)(self._objects_of)
         # One written sentence is read by several rules (its claim, subject, end, "this …"): parsed once.
         self._parse = lru_cache(maxsize=1024)(self._parsed)
 
@@ -542,6 +548,8 @@ class LLMGenerator:
         if not passages or not said or says_no_answer(said[0].text):
             return NO_ANSWER, [], []
         evidence = self._evidence(passages, embedder)
+        if question and (given := self._terms(" ".join(analyse(question).names))):
+            evidence = [replace(e, given=given & self._held(e.passage.title or "")) for e in evidence]
         vectors = embedder.encode([unframed(s.text) for s in said]) if embedder is not None else [None] * len(said)
         citations: list[Citation] = []
         numbered: dict[tuple[str, int, int], int] = {}
@@ -630,7 +638,7 @@ class LLMGenerator:
         cited = {(c.article_id, c.start, c.end) for c in citations}
         speakers = [name for e in evidence if (e.article_id, e.start, e.end) in cited for name in e.speakers]
         words = said_words(" ".join([c.quote for c in citations] + [c.title for c in citations] + before + speakers))
-        return all(name_words(name) & words for name in asked.names)
+        return all(mentions_name(name, words) for name in asked.names)
 
     def _terms(self, text: str) -> frozenset[str]:
         return frozenset(self._analyzer.terms(text))
@@ -768,10 +776,12 @@ class LLMGenerator:
         names = self.names(text, evidence)
         # A claim of who said what is supported only by what the articles attribute to someone.
         evidence = [e for e in evidence if e.attributed] if _REPORTS_SPEECH.search(text) else evidence
+        objects = self._objects(text)
         for size in (1, 2):  # the smallest span that supports it is the one to cite
             scored = [
                 s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e, required))
                 and (not subject or any(2 * len(name & self._doers(e)) > len(name) for name in subject))
+                and not self._object_swapped(objects, e)
             ]
             if scored:
                 return max(scored, key=lambda s: s.score)
@@ -781,13 +791,19 @@ class LLMGenerator:
         self, text: str, terms: set[str], names: set[str], vector: np.ndarray | None, e: Evidence,
         required: set[str] | None = None,
     ) -> Support | None:
-        if required is not None and not required <= e.terms:
+        numbers = self._numbers_held(e)
+        # What the span holds: its words, and a name or number as the rules below hold it ("ICC" by
+        # "International Criminal Court", the year of "on April 5").
+        held = e.terms | e.initialisms | e.given | numbers
+        if required is not None and not required <= held:
             return None  # a short answer's own words must all be there
         span = _folded(e.text)
         if any(_folded(q) not in span for q in quotations(text)):
             return None  # a quotation must be the article's own words
-        if not _numbers(text) <= _numbers(e.text, span=True):
+        if not _numbers(text) <= numbers:
             return None  # a number the span does not state is made up
+        if self._stronger(text) - self._stronger(e.text, everywhere=True):
+            return None  # "the main reason" where the article says "one of the reasons"
         if _NEGATION.search(text):
             if not self._negated(text) & self._negated(e.text):
                 # "did not" where the article says it did, or denies something else: "said he was not
@@ -795,10 +811,11 @@ class LLMGenerator:
                 return None
         elif terms & self._negated(e.text):
             return None  # "recognises" where the article says it "doesn't recognise"
+        names = names - e.given
         together = any(names <= held for held in e.names)
         if not together and not names <= e.terms | e.initialisms:
             return None  # a name the span does not hold
-        coverage = len(terms & e.terms) / len(terms)
+        coverage = len(terms & held) / len(terms)
         similarity = coverage
         if vector is not None and e.vector is not None:
             similarity = float(vector @ e.vector)
@@ -809,6 +826,15 @@ class LLMGenerator:
         if coverage < least or score < (SUPPORT_THRESHOLD if together else SPLIT_NAMES_THRESHOLD):
             return None  # names from two sentences ("Washington" + "welcomed the plan") need a closer match
         return Support(e, coverage, similarity, score)
+
+    def _numbers_held(self, e: Evidence) -> set[str]:
+        """The numbers the span states; with a month but no year ("on April 5"), also the year it was
+        published, which is the year a reader takes it to mean."""
+        held = _numbers(e.text, span=True)
+        year = (e.passage.published or "")[:4]
+        if year.isdigit() and any(d.month and d.year is None for d in asked_dates(e.text)):
+            held.add(year)
+        return held
 
     def _doers(self, e: Evidence) -> frozenset[str]:
         """The name terms of whom the span is about: its speakers (names and roles), its subjects and agents
@@ -837,6 +863,35 @@ class LLMGenerator:
                 continue
             held |= self._held(" ".join(w.text for w in phrase))
         return held, pronoun
+
+    def _stronger(self, text: str, everywhere: bool = False) -> set[str]:
+        """The words of `text`, outside quotation marks, that make a claim exclusive or extreme: "only",
+        "main", "all", a superlative ("the largest"). `everywhere`: inside quotation marks too (a span's)."""
+        outside = text if everywhere else _QUOTED.sub(" ", text)
+        return {t.lower_ for t in self._parse(outside) if t.lower_ in _STRONGER or t.tag_ in ("JJS", "RBS")}
+
+    def _objects_of(self, text: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+        """(verb, name) for every verb of `text` whose object is a name: ("put", "Putin") of "… wants to put
+        Putin on trial", and of each name joined to it by "and"."""
+        found = []
+        for t in self._parse(text):
+            if t.dep_ != "dobj" or t.head.pos_ not in ("VERB", "AUX"):
+                continue
+            for obj in (t, *t.conjuncts):
+                if name := self._terms(" ".join(name_of(obj))):
+                    found.append((self._terms(t.head.text), name))
+        return tuple(found)
+
+    def _object_swapped(self, objects: tuple[tuple[frozenset[str], frozenset[str]], ...], e: Evidence) -> bool:
+        """The span does to another name what `objects` (of the sentence) says was done to this one: "The
+        ICC wants to put Xi on trial" where the span's court wants "to put Putin on trial". Only the same
+        verb with a named object in the span tells: of another verb, or a pronoun, nothing is known."""
+        held = self._objects(e.text)
+        for verb, name in objects:
+            theirs = [other for v, other in held if v == verb]
+            if theirs and not any(2 * len(name & other) > len(name) for other in theirs):
+                return True
+        return False
 
     def _negated(self, text: str) -> set[str]:
         """The terms of the (up to three) words each negation in `text` applies to."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.mentions import name_words
+from index.mentions import name_words, role_head
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, STOP_WORDS, TermAnalyzer
 from qa.questions import LABEL_PREFERENCE, NUMBER_LIKE, QuestionAnalysis, analyse
@@ -33,6 +33,13 @@ def said_words(text: str) -> set[str]:
     as well as word by word, and the initialisms of its capitalised runs."""
     lower = text.lower()
     return set(_WORD.findall(lower)) | set(_HYPHENATED.findall(lower)) | _initialisms(text)
+
+
+def mentions_name(name: str, words: set[str]) -> bool:
+    """`words` (from `said_words`) name `name` by one of its words, whatever its accents or number:
+    "Erdoğan" is the title's "Erdogan", "Canadians" the quotation's "Canadian people"."""
+    own = {role_head(_folded(w)) for w in name_words(name)}
+    return bool(own & {role_head(_folded(w)) for w in words})
 
 
 def _initialisms(text: str) -> set[str]:
@@ -207,7 +214,7 @@ class ExtractiveReader:
         words = said_words(said)
         for s in chosen:
             words |= _named_in(s.sentence)
-        if any(not (name_words(name) & words) for name in asked.names):
+        if not all(mentions_name(name, words) for name in asked.names):
             return False
         # A month or year the question names must fit the answer ("Who won the 2022 World Cup?" is not
         # answered from a report of 2018).
