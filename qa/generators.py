@@ -125,6 +125,12 @@ _NUMBER = re.compile(
 # Words that make a claim exclusive or extreme: a sentence may not state more than its span does.
 _STRONGER = {"only", "main", "sole", "solely", "primary", "chief", "always", "entire", "entirely", "all", "every",
              "whole", "completely", "totally"}
+# Prepositions that say the opposite of each other about the same thing.
+_OPPOSITE: dict[str, set[str]] = {}
+for _one, _other in (("in", "outside"), ("inside", "outside"), ("within", "outside"), ("before", "after"),
+                     ("above", "below"), ("over", "under"), ("for", "against"), ("with", "without")):
+    _OPPOSITE.setdefault(_one, set()).add(_other)
+    _OPPOSITE.setdefault(_other, set()).add(_one)
 _NEGATION = re.compile(r"\b(?:not|no|never|nobody|nothing|neither|nor|none|without)\b(?!-)|n[’']t\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]*")
 # Titles name no one by themselves: "President Putin" is supported by a span that says "Putin".
@@ -509,6 +515,7 @@ class LLMGenerator:
         self._parser = parser or _default_parser
         self._subjects = lru_cache(maxsize=4096)(self._subjects_of)  # spans recur from answer to answer
         self._objects = lru_cache(maxsize=4096)(self._objects_of)
+        self._relations = lru_cache(maxsize=4096)(self._relations_of)
         # One written sentence is read by several rules (its claim, subject, end, "this …"): parsed once.
         self._parse = lru_cache(maxsize=1024)(self._parsed)
 
@@ -776,12 +783,12 @@ class LLMGenerator:
         names = self.names(text, evidence)
         # A claim of who said what is supported only by what the articles attribute to someone.
         evidence = [e for e in evidence if e.attributed] if _REPORTS_SPEECH.search(text) else evidence
-        objects = self._objects(text)
+        objects, relations = self._objects(text), self._relations(text)
         for size in (1, 2):  # the smallest span that supports it is the one to cite
             scored = [
                 s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e, required))
                 and (not subject or any(2 * len(name & self._doers(e)) > len(name) for name in subject))
-                and not self._object_swapped(objects, e)
+                and not self._object_swapped(objects, e) and not self._relation_reversed(relations, e)
             ]
             if scored:
                 return max(scored, key=lambda s: s.score)
@@ -892,6 +899,18 @@ class LLMGenerator:
             if theirs and not any(2 * len(name & other) > len(name) for other in theirs):
                 return True
         return False
+
+    def _relations_of(self, text: str) -> frozenset[tuple[str, str]]:
+        """(preposition, its object's head word) of every relation `text` states: ("outside", "moscow")."""
+        return frozenset((t.lower_, c.lower_) for t in self._parse(text) if t.lower_ in _OPPOSITE
+                         for c in t.children if c.dep_ == "pobj")
+
+    def _relation_reversed(self, relations: frozenset[tuple[str, str]], e: Evidence) -> bool:
+        """The span puts the same thing the other way round: "in Moscow" where it says "outside Moscow",
+        "after the election" where it says "before the election"."""
+        held = self._relations(e.text)
+        return any((word, head) not in held and any((other, head) in held for other in _OPPOSITE[word])
+                   for word, head in relations)
 
     def _negated(self, text: str) -> set[str]:
         """The terms of the (up to three) words each negation in `text` applies to."""

@@ -818,3 +818,16 @@ def test_the_name_something_is_done_to_must_be_the_one_the_span_does_it_to(index
     assert shown("The International Criminal Court wants to put Xi on trial.") == [False]
     assert shown("The International Criminal Court wants to put Putin on trial.") == [True]
     assert shown("The ICC wants to put Putin on trial.") == [True]
+
+
+def test_a_relation_the_span_states_the_other_way_round_is_refused(indexed, generator):
+    """gemma-3-270m put the Vnukovo-2 airport "in Moscow", where the span says "outside Moscow"."""
+    question = "From which airport did Xi's motorcade drive?"
+    passages = indexed.retrieve(question)
+
+    def shown(written):
+        return [not s.unsupported for s in generator.verify(written, passages, indexed.embedder, question)[2]]
+
+    airport = "Xi Jinping's motorcade drove from the Vnukovo-2 government airport {} Moscow."
+    assert shown(airport.format("outside")) == [True]
+    assert shown(airport.format("in")) == [False]
