@@ -155,6 +155,7 @@ _SAYS_NO_ANSWER = re.compile(
 
 # What "supported" means (measured on SmolLM2's answers to the sample set, see README):
 MIN_COVERAGE = 0.8  # share of the sentence's content words the span must hold
+MIN_MAIN_COVERAGE = 0.5  # of its main clause's, when a relative clause or apposition adds to it
 SUPPORT_THRESHOLD = 0.7  # mean of that share and the cosine of sentence and span
 SPLIT_NAMES_THRESHOLD = 0.85  # the same, when the names it states are in two sentences of the span
 # A short answer put into its question ("107 or more." to "How many …?"): all its own words must be in the
@@ -823,6 +824,9 @@ class LLMGenerator:
         if not together and not names <= e.terms | e.initialisms:
             return None  # a name the span does not hold
         coverage = len(terms & held) / len(terms)
+        main = self._main_terms(text)
+        if main and len(main & held) < MIN_MAIN_COVERAGE * len(main):
+            return None  # "The fire started on the Conception, which was a 75 ft … boat": the boat's span
         similarity = coverage
         if vector is not None and e.vector is not None:
             similarity = float(vector @ e.vector)
@@ -833,6 +837,13 @@ class LLMGenerator:
         if coverage < least or score < (SUPPORT_THRESHOLD if together else SPLIT_NAMES_THRESHOLD):
             return None  # names from two sentences ("Washington" + "welcomed the plan") need a closer match
         return Support(e, coverage, similarity, score)
+
+    def _main_terms(self, text: str) -> frozenset[str]:
+        """The terms of `text` without its relative clauses and appositions ("which was a … boat"); empty
+        when it has none."""
+        doc = self._parse(text)
+        aside = {t.i for c in doc if c.dep_ in (*_SUBJECT_PARTS, "appos") for t in c.subtree}
+        return self._terms(" ".join(t.text for t in doc if t.i not in aside)) if aside else frozenset()
 
     def _numbers_held(self, e: Evidence) -> set[str]:
         """The numbers the span states; with a month but no year ("on April 5"), also the year it was

@@ -831,3 +831,23 @@ def test_a_relation_the_span_states_the_other_way_round_is_refused(indexed, gene
     airport = "Xi Jinping's motorcade drove from the Vnukovo-2 government airport {} Moscow."
     assert shown(airport.format("outside")) == [True]
     assert shown(airport.format("in")) == [False]
+
+
+def test_a_relative_clause_the_span_holds_does_not_carry_a_main_clause_it_does_not(tmp_path, service):
+    """gemma-3-270m's "The fire started on the Conception, which was a 75 ft … boat" was cited to the
+    boat's description: most of its words are the description's, but not what it says happened."""
+    article = tmp_path / "conception.txt"
+    article.write_text(
+        "Title: Dive boat sinks off California\n\n"
+        "Thirty-four people are feared dead after a dive boat sank off California on Monday. Authorities have not "
+        "named a cause. The Conception was a 75 ft (23 m) long commercial dive boat.\n", encoding="utf-8")
+    service.ingest([article])
+    generator = LLMGenerator(model=None, store=service.store)
+    question = "What was the Conception?"
+    passages = service.retrieve(question)
+
+    def shown(written):
+        return [not s.unsupported for s in generator.verify(written, passages, service.embedder, question)[2]]
+
+    assert shown("The Conception was a 75 ft (23 m) long commercial dive boat.") == [True]
+    assert shown("The fire started on the Conception, which was a 75 ft (23 m) long commercial dive boat.") == [False]
