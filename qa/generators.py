@@ -888,25 +888,33 @@ class LLMGenerator:
         outside = text if everywhere else _QUOTED.sub(" ", text)
         return {t.lower_ for t in self._parse(outside) if t.lower_ in _STRONGER or t.tag_ in ("JJS", "RBS")}
 
-    def _objects_of(self, text: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+    def _objects_of(self, text: str) -> tuple[tuple[frozenset[str], frozenset[str] | None], ...]:
         """(verb, name) for every verb of `text` whose object is a name: ("put", "Putin") of "… wants to put
-        Putin on trial", and of each name joined to it by "and"."""
+        Putin on trial", and of each name joined to it by "and"; (verb, None) when it is "him", "her" or
+        "them"."""
         found = []
         for t in self._parse(text):
             if t.dep_ != "dobj" or t.head.pos_ not in ("VERB", "AUX"):
                 continue
+            verb = self._terms(t.head.text) or frozenset({t.head.lower_})  # "put" is no search term
             for obj in (t, *t.conjuncts):
                 if name := self._terms(" ".join(name_of(obj))):
-                    found.append((self._terms(t.head.text), name))
+                    found.append((verb, name))
+                elif obj.lower_ in ("him", "her", "them"):
+                    found.append((verb, None))
         return tuple(found)
 
-    def _object_swapped(self, objects: tuple[tuple[frozenset[str], frozenset[str]], ...], e: Evidence) -> bool:
+    def _object_swapped(self, objects: tuple[tuple[frozenset[str], frozenset[str] | None], ...], e: Evidence) -> bool:
         """The span does to another name what `objects` (of the sentence) says was done to this one: "The
-        ICC wants to put Xi on trial" where the span's court wants "to put Putin on trial". Only the same
-        verb with a named object in the span tells: of another verb, or a pronoun, nothing is known."""
+        ICC wants to put Xi on trial" where the span's court wants "to put Putin on trial"; "… trying to
+        isolate China" where the span's leaders tried "to isolate him", and "him" is one of the people the
+        index resolved the span to refer to. Of another verb, or a pronoun resolved to no one, nothing is known."""
         held = self._objects(e.text)
+        people = [self._terms(m) for x in e.sentences for m in x.mentions]
         for verb, name in objects:
-            theirs = [other for v, other in held if v == verb]
+            if name is None:
+                continue
+            theirs = [other for v, obj in held if v == verb for other in ([obj] if obj is not None else people)]
             if theirs and not any(2 * len(name & other) > len(name) for other in theirs):
                 return True
         return False

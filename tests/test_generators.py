@@ -818,6 +818,15 @@ def test_the_name_something_is_done_to_must_be_the_one_the_span_does_it_to(index
     assert shown("The International Criminal Court wants to put Xi on trial.") == [False]
     assert shown("The International Criminal Court wants to put Putin on trial.") == [True]
     assert shown("The ICC wants to put Putin on trial.") == [True]
+    # "their efforts to isolate him": "him" is one of the people the index resolved the span to refer to.
+    question = "Why is Xi's visit a diplomatic triumph for Putin?"
+    passages = indexed.retrieve(question)
+    assert shown("Western leaders allied with Ukraine have tried to isolate Putin.") == [True]
+    question = "Why does the visit matter to Russia and to China?"  # gemma-3-270m's answer to it
+    passages = indexed.retrieve(question)
+    checked = generator.verify("The visit is a diplomatic triumph for Russia, which has been trying to isolate China.",
+                               passages, indexed.embedder, question)[2]
+    assert not any("isolate China" in s.text for s in checked if not s.unsupported), checked
 
 
 def test_a_relation_the_span_states_the_other_way_round_is_refused(indexed, generator):
