@@ -34,6 +34,8 @@ _ASKED_WHAT = re.compile(
 )
 _ACCORDING_TO = re.compile(r"^\s*according\s+to\s+(?P<who>[^,]+),\s*(?P<rest>.+?)\s*\??\s*$", re.IGNORECASE)
 _FULL_MATCH, _PARTIAL_MATCH = 2, 1
+# The speech verb governed by another verb ("allow Putin to tell", "want him to say"): no speaker asked.
+_LEADS_TO_THE_VERB = re.compile(r"\bto$", re.IGNORECASE)
 _SAY_VERBS = {"say", "says", "said", "tell", "tells", "told"}
 _TELL_VERBS = {"tell", "tells", "told"}
 # "What did X tell the court about Y?": the object of "tell" is who was told; what about follows.
@@ -152,6 +154,8 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
     who = match["who"].strip()
     words = name_words(who)
     if not words or words <= _NOT_SPEAKERS:
+        return None
+    if _LEADS_TO_THE_VERB.search(who):  # "What does the visit allow Putin to tell …?" asks what it allows
         return None
     dates = asked_dates(match["rest"])
     topic = match["rest"]

@@ -860,3 +860,14 @@ def test_a_relative_clause_the_span_holds_does_not_carry_a_main_clause_it_does_n
 
     assert shown("The Conception was a 75 ft (23 m) long commercial dive boat.") == [True]
     assert shown("The fire started on the Conception, which was a 75 ft (23 m) long commercial dive boat.") == [False]
+
+
+def test_a_speech_verb_another_verb_governs_asks_for_no_speakers_words(indexed, generator):
+    """ "What does Xi's visit allow Putin to tell Western leaders?" asks what the visit allows, not for
+    the words of a speaker "Xi's visit allow Putin to": the article's true sentence was refused as nobody's
+    words."""
+    question = "What does Xi's visit allow Putin to tell Western leaders?"
+    written = ("Xi's presence at the Kremlin allows Putin to tell Western leaders their efforts to isolate him "
+               "have fallen short.")
+    _, citations, sentences = generator.verify(written, indexed.retrieve(question), indexed.embedder, question)
+    assert not sentences[0].unsupported and "prestige visit" in citations[0].quote
