@@ -699,45 +699,46 @@ def test_a_short_answer_is_checked_as_the_claim_it_makes_with_the_question(index
     assert shown("Which countries do not recognise the ICC?", "China, the United States and Ukraine.") == [True]
 
 
+def shown_by(service, generator: LLMGenerator | None = None) -> Callable[[str, str], list[bool]]:
+    """`shown(question, written)`: for each sentence of `written`, whether the check shows it as supported
+    in answer to `question`, over the passages `service` retrieves for it."""
+    generator = generator or LLMGenerator(model=None, store=service.store)
+
+    def shown(question: str, written: str) -> list[bool]:
+        passages = service.retrieve(question)
+        return [not s.unsupported for s in generator.verify(written, passages, service.embedder, question)[2]]
+
+    return shown
+
+
+def ingested(service, path, text: str):
+    """`service` with the article `text`, written to `path`, ingested."""
+    path.write_text(text, encoding="utf-8")
+    service.ingest([path])
+    return service
+
+
 def test_a_claim_may_not_be_stronger_than_its_span(tmp_path, service):
     """gemma-3-270m gave "one of the reasons" as "The main reason": "only", "main", "all" and
     superlatives must be the span's too."""
-    article = tmp_path / "iodine.txt"
-    article.write_text(
+    shown = shown_by(ingested(service, tmp_path / "iodine.txt",
         "Title: Iodine deficiency returns to Australia\n\n"
         '"One of the reasons that iodine is going down is because people are taking that good healthy eating '
-        'message and not adding salt during cooking," said Lydia Buchtmann of the Food Standards Agency.\n',
-        encoding="utf-8")
-    service.ingest([article])
-    generator = LLMGenerator(model=None, store=service.store)
+        'message and not adding salt during cooking," said Lydia Buchtmann of the Food Standards Agency.\n'))
     question = "Why is iodine going down?"
-    passages = service.retrieve(question)
     reason = "{} iodine is going down is that people are taking the healthy eating message and not adding salt."
-
-    def shown(written):
-        return [not s.unsupported for s in generator.verify(written, passages, service.embedder, question)[2]]
-
-    assert shown(reason.format("One of the reasons")) == [True]
-    assert shown(reason.format("The main reason")) == [False]
-    assert shown(reason.format("The only reason")) == [False]
+    assert shown(question, reason.format("One of the reasons")) == [True]
+    assert shown(question, reason.format("The main reason")) == [False]
+    assert shown(question, reason.format("The only reason")) == [False]
 
 
 def test_a_name_the_question_and_the_title_give_may_be_restated_in_the_answer(tmp_path, service):
     """Models restate the question: "The two Paris police officers must pay …" where the span says "they
     are to pay …" and "Paris" is in the title. A name neither gives is still made up."""
-    article = tmp_path / "paris.txt"
-    article.write_text(
+    shown = shown_by(ingested(service, tmp_path / "paris.txt",
         "Title: Paris court jails two police officers in rape case\n\n"
         "Two French police officers were found guilty on Thursday of raping a tourist. Both officers said they "
-        "would appeal. In addition to prison, they are to pay €20,000 (£17,500) in compensation.\n",
-        encoding="utf-8")
-    service.ingest([article])
-    generator = LLMGenerator(model=None, store=service.store)
-
-    def shown(question, written):
-        passages = service.retrieve(question)
-        return [not s.unsupported for s in generator.verify(written, passages, service.embedder, question)[2]]
-
+        "would appeal. In addition to prison, they are to pay €20,000 (£17,500) in compensation.\n"))
     question = "How much compensation must the two Paris police officers pay?"
     assert shown(question, "The two Paris police officers must pay €20,000 (£17,500) in compensation.") == [True]
     assert shown(question, "€20,000 (£17,500).") == [True]
@@ -750,23 +751,14 @@ def test_a_name_the_question_and_the_title_give_may_be_restated_in_the_answer(tm
 def test_a_month_without_a_year_is_of_the_year_the_article_was_published(tmp_path, service):
     """ "on April 5" in a report of March 2019 is April 5, 2019: gemma's "April 5, 2019" states no year
     the article lacks. Another year is still made up."""
-    article = tmp_path / "court.md"
-    article.write_text(
+    shown = shown_by(ingested(service, tmp_path / "court.md",
         "---\ntitle: Mosque attack suspect appears in court\ndate: 2019-03-17\n---\n\n"
         "Brenton Tarrant appeared in Christchurch District Court yesterday, charged with murder. "
-        "Brenton Tarrant will remain in custody until his next court appearance on April 5.\n",
-        encoding="utf-8")
-    service.ingest([article])
-    generator = LLMGenerator(model=None, store=service.store)
+        "Brenton Tarrant will remain in custody until his next court appearance on April 5.\n"))
     question = "When is Brenton Tarrant's next court appearance?"
-    passages = service.retrieve(question)
     appearance = "Brenton Tarrant will remain in custody until his next court appearance on 5 April {}."
-
-    def shown(written):
-        return [not s.unsupported for s in generator.verify(written, passages, service.embedder, question)[2]]
-
-    assert shown(appearance.format(2019)) == [True]
-    assert shown(appearance.format(2018)) == [False]
+    assert shown(question, appearance.format(2019)) == [True]
+    assert shown(question, appearance.format(2018)) == [False]
 
 
 def test_a_name_is_the_same_whatever_its_accents_or_number_and_its_initials_count_as_its_words(
@@ -775,99 +767,71 @@ def test_a_name_is_the_same_whatever_its_accents_or_number_and_its_initials_coun
     """The question's "Erdoğan" is the title's "Erdogan", and its "Canadians" the quotation's "Canadian
     people": both answerers found the name missing and abstained. "The ICC's move" is covered by a span
     saying "the International Criminal Court"."""
-    article = tmp_path / "hagia.txt"
-    article.write_text(
+    shown = shown_by(ingested(service, tmp_path / "hagia.txt",
         "Title: Turkey's President Erdogan proposes converting Hagia Sophia Museum to mosque\n\n"
         "Greece's foreign minister criticised the plan on Wednesday. This Thursday the United States Commission "
         "on International Religious Freedom (USCIRF) also criticized the move, recommending to maintain the "
         "status of the monument as a museum.\n\n"
         "Visiting Canada, President George W. Bush thanked the crowds. \"I want to thank the Canadian people who "
         "came out to wave,\" he said with a chuckle. During Bush's visit, thousands of Canadian protesters held up "
-        "signs in Ottawa.\n",
-        encoding="utf-8")
-    service.ingest([article])
-    generator_here = LLMGenerator(model=None, store=service.store)
-    question = "Who criticised Erdoğan's plan to turn Hagia Sophia into a mosque?"
-    uscirf = ("The US Commission on International Religious Freedom (USCIRF) also criticized the move, recommending "
-              "to maintain the status of the monument as a museum.")
-    _, citations, _ = generator_here.verify(uscirf, service.retrieve(question), service.embedder, question)
-    assert citations and "USCIRF" in citations[0].quote
-    question = "What did George W. Bush say about the Canadians who came out to wave?"
-    thanks = '"I want to thank the Canadian people who came out to wave," he said.'
-    _, citations, _ = generator_here.verify(thanks, service.retrieve(question), service.embedder, question)
-    assert citations and "Canadian people" in citations[0].quote
+        "signs in Ottawa.\n"))
+    assert shown("Who criticised Erdoğan's plan to turn Hagia Sophia into a mosque?",
+                 "The US Commission on International Religious Freedom (USCIRF) also criticized the move, recommending "
+                 "to maintain the status of the monument as a museum.") == [True]
+    assert shown("What did George W. Bush say about the Canadians who came out to wave?",
+                 '"I want to thank the Canadian people who came out to wave," he said.') == [True]
     # The extractive reader asks the same of the names it cites.
     answer = service.ask("What did the Canadians hold up during Bush's visit to Ottawa?")
     assert not answer.abstained and any("signs" in c.quote for c in answer.citations), answer
     # The sample article: "ICC" is the span's "International Criminal Court" for the check's coverage too.
-    question = "How did the Kremlin describe the ICC's move against Putin?"
-    _, citations, sentences = generator.verify("The ICC's move against Putin was “legally null and void”.",
-                                               indexed.retrieve(question), indexed.embedder, question)
-    assert not sentences[0].unsupported and "International Criminal Court" in citations[0].quote
+    assert shown_by(indexed, generator)("How did the Kremlin describe the ICC's move against Putin?",
+                                        "The ICC's move against Putin was “legally null and void”.") == [True]
 
 
 def test_the_name_something_is_done_to_must_be_the_one_the_span_does_it_to(indexed, generator):
     """Every word of "The International Criminal Court wants to put Xi on trial" is in the span, which
     names Xi as well; but there the court wants "to put Putin on trial"."""
+    shown = shown_by(indexed, generator)
     question = "Who does the International Criminal Court want to put on trial?"
-    passages = indexed.retrieve(question)
-
-    def shown(written):
-        return [not s.unsupported for s in generator.verify(written, passages, indexed.embedder, question)[2]]
-
-    assert shown("The International Criminal Court wants to put Xi on trial.") == [False]
-    assert shown("The International Criminal Court wants to put Putin on trial.") == [True]
-    assert shown("The ICC wants to put Putin on trial.") == [True]
+    assert shown(question, "The International Criminal Court wants to put Xi on trial.") == [False]
+    assert shown(question, "The International Criminal Court wants to put Putin on trial.") == [True]
+    assert shown(question, "The ICC wants to put Putin on trial.") == [True]
     # "their efforts to isolate him": "him" is one of the people the index resolved the span to refer to.
-    question = "Why is Xi's visit a diplomatic triumph for Putin?"
-    passages = indexed.retrieve(question)
-    assert shown("Western leaders allied with Ukraine have tried to isolate Putin.") == [True]
+    assert shown("Why is Xi's visit a diplomatic triumph for Putin?",
+                 "Western leaders allied with Ukraine have tried to isolate Putin.") == [True]
     question = "Why does the visit matter to Russia and to China?"  # gemma-3-270m's answer to it
-    passages = indexed.retrieve(question)
     checked = generator.verify("The visit is a diplomatic triumph for Russia, which has been trying to isolate China.",
-                               passages, indexed.embedder, question)[2]
+                               indexed.retrieve(question), indexed.embedder, question)[2]
     assert not any("isolate China" in s.text for s in checked if not s.unsupported), checked
 
 
 def test_a_relation_the_span_states_the_other_way_round_is_refused(indexed, generator):
     """gemma-3-270m put the Vnukovo-2 airport "in Moscow", where the span says "outside Moscow"."""
+    shown = shown_by(indexed, generator)
     question = "From which airport did Xi's motorcade drive?"
-    passages = indexed.retrieve(question)
-
-    def shown(written):
-        return [not s.unsupported for s in generator.verify(written, passages, indexed.embedder, question)[2]]
-
     airport = "Xi Jinping's motorcade drove from the Vnukovo-2 government airport {} Moscow."
-    assert shown(airport.format("outside")) == [True]
-    assert shown(airport.format("in")) == [False]
+    assert shown(question, airport.format("outside")) == [True]
+    assert shown(question, airport.format("in")) == [False]
 
 
 def test_a_relative_clause_the_span_holds_does_not_carry_a_main_clause_it_does_not(tmp_path, service):
     """gemma-3-270m's "The fire started on the Conception, which was a 75 ft … boat" was cited to the
     boat's description: most of its words are the description's, but not what it says happened."""
-    article = tmp_path / "conception.txt"
-    article.write_text(
+    shown = shown_by(ingested(service, tmp_path / "conception.txt",
         "Title: Dive boat sinks off California\n\n"
         "Thirty-four people are feared dead after a dive boat sank off California on Monday. Authorities have not "
-        "named a cause. The Conception was a 75 ft (23 m) long commercial dive boat.\n", encoding="utf-8")
-    service.ingest([article])
-    generator = LLMGenerator(model=None, store=service.store)
+        "named a cause. The Conception was a 75 ft (23 m) long commercial dive boat.\n"))
     question = "What was the Conception?"
-    passages = service.retrieve(question)
-
-    def shown(written):
-        return [not s.unsupported for s in generator.verify(written, passages, service.embedder, question)[2]]
-
-    assert shown("The Conception was a 75 ft (23 m) long commercial dive boat.") == [True]
-    assert shown("The fire started on the Conception, which was a 75 ft (23 m) long commercial dive boat.") == [False]
+    assert shown(question, "The Conception was a 75 ft (23 m) long commercial dive boat.") == [True]
+    assert shown(question,
+                 "The fire started on the Conception, which was a 75 ft (23 m) long commercial dive boat.") == [False]
 
 
 def test_a_speech_verb_another_verb_governs_asks_for_no_speakers_words(indexed, generator):
     """ "What does Xi's visit allow Putin to tell Western leaders?" asks what the visit allows, not for
     the words of a speaker "Xi's visit allow Putin to": the article's true sentence was refused as nobody's
     words."""
-    question = "What does Xi's visit allow Putin to tell Western leaders?"
-    written = ("Xi's presence at the Kremlin allows Putin to tell Western leaders their efforts to isolate him "
-               "have fallen short.")
-    _, citations, sentences = generator.verify(written, indexed.retrieve(question), indexed.embedder, question)
-    assert not sentences[0].unsupported and "prestige visit" in citations[0].quote
+    assert shown_by(indexed, generator)(
+        "What does Xi's visit allow Putin to tell Western leaders?",
+        "Xi's presence at the Kremlin allows Putin to tell Western leaders their efforts to isolate him have fallen "
+        "short.") == [True]
