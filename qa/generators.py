@@ -126,11 +126,10 @@ _NUMBER = re.compile(
 _STRONGER = {"only", "main", "sole", "solely", "primary", "chief", "always", "entire", "entirely", "all", "every",
              "whole", "completely", "totally"}
 # Prepositions that say the opposite of each other about the same thing.
-_OPPOSITE: dict[str, set[str]] = {}
-for _one, _other in (("in", "outside"), ("inside", "outside"), ("within", "outside"), ("before", "after"),
-                     ("above", "below"), ("over", "under"), ("for", "against"), ("with", "without")):
-    _OPPOSITE.setdefault(_one, set()).add(_other)
-    _OPPOSITE.setdefault(_other, set()).add(_one)
+_OPPOSITES = (("in", "outside"), ("inside", "outside"), ("within", "outside"), ("before", "after"),
+              ("above", "below"), ("over", "under"), ("for", "against"), ("with", "without"))
+_OPPOSITE = {word: {b for a, b in (*_OPPOSITES, *((b, a) for a, b in _OPPOSITES)) if a == word}
+             for pair in _OPPOSITES for word in pair}
 _NEGATION = re.compile(r"\b(?:not|no|never|nobody|nothing|neither|nor|none|without)\b(?!-)|n[’']t\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]*")
 # Titles name no one by themselves: "President Putin" is supported by a span that says "Putin".
@@ -306,6 +305,8 @@ def subordinate_alone(doc) -> bool:
 # Who a sentence is about: the subject of its main verb, when that is a name or "he"/"she". A name is
 # given as its words' terms; a sentence is about one of several names (a question's names, for "he").
 Who = tuple[frozenset[str], ...]
+# (verb, the name of its object) of a text; the name is None for "him", "her", "them".
+Objects = tuple[tuple[frozenset[str], frozenset[str] | None], ...]
 _SUBJECTS = ("nsubj", "nsubjpass")
 _PERSONAL = ("he", "she")
 _PEOPLE = (*_PERSONAL, "they")  # in a span: not "it", whose referent is no person
@@ -888,7 +889,7 @@ class LLMGenerator:
         outside = text if everywhere else _QUOTED.sub(" ", text)
         return {t.lower_ for t in self._parse(outside) if t.lower_ in _STRONGER or t.tag_ in ("JJS", "RBS")}
 
-    def _objects_of(self, text: str) -> tuple[tuple[frozenset[str], frozenset[str] | None], ...]:
+    def _objects_of(self, text: str) -> Objects:
         """(verb, name) for every verb of `text` whose object is a name: ("put", "Putin") of "… wants to put
         Putin on trial", and of each name joined to it by "and"; (verb, None) when it is "him", "her" or
         "them"."""
@@ -904,7 +905,7 @@ class LLMGenerator:
                     found.append((verb, None))
         return tuple(found)
 
-    def _object_swapped(self, objects: tuple[tuple[frozenset[str], frozenset[str] | None], ...], e: Evidence) -> bool:
+    def _object_swapped(self, objects: Objects, e: Evidence) -> bool:
         """The span does to another name what `objects` (of the sentence) says was done to this one: "The
         ICC wants to put Xi on trial" where the span's court wants "to put Putin on trial"; "… trying to
         isolate China" where the span's leaders tried "to isolate him", and "him" is one of the people the
