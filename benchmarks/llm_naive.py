@@ -13,7 +13,8 @@
    the check and the prompt, not the follow-up rewriter;
 5. prints, and writes to OUT/summary.md, the metrics side by side; writes the naive answers to
    OUT/naive.jsonl and every sentence ours shows as supported, with the span it cites, to
-   OUT/supported.md, to be checked by hand.
+   OUT/supported.md, to be checked by hand; and to OUT/refused.md the other side: each answerable
+   question whose model text held an acceptable answer that ours does not show.
 
     python benchmarks/llm_naive.py --set eval/sets/sample.jsonl --corpus corpus --home runs/llm/home-sample \
         --out runs/llm/sample-smollm2
@@ -45,7 +46,14 @@ from eval.metrics import aggregate, normalize, token_f1  # noqa: E402
 from eval.report import side_by_side  # noqa: E402
 from eval.runner import run_set  # noqa: E402
 from eval.sets import EvalQuestion, load_set  # noqa: E402
-from qa.generators import MODEL_PASSAGES, PROMPTS, LLMGenerator, chat_model, says_no_answer  # noqa: E402
+from qa.generators import (  # noqa: E402
+    MODEL_PASSAGES,
+    PROMPTS,
+    LLMGenerator,
+    answer_part,
+    chat_model,
+    says_no_answer,
+)
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
@@ -166,15 +174,35 @@ def supported_sentences(run: Path) -> list[str]:
     return lines
 
 
+def _holds(record: dict, text: str) -> bool:
+    return any(normalize(a) in normalize(text) for a in record["expected"]["answers"])
+
+
+def _written(record: dict, written: dict[str, str]) -> str:
+    return written.get(record["rewritten_question"] or record["question"], "")
+
+
 def written_holds(records: list[dict], written: dict[str, str]) -> tuple[int, int]:
     """How many answerable questions' model text (ours, before the check) holds an acceptable answer, of how many."""
     answerable = [r for r in records if r["expected"]["answers"]]
-    held = sum(
-        any(normalize(a) in normalize(written.get(r["rewritten_question"] or r["question"], ""))
-            for a in r["expected"]["answers"])
-        for r in answerable
-    )
-    return held, len(answerable)
+    return sum(_holds(r, _written(r, written)) for r in answerable), len(answerable)
+
+
+def refused_answers(records: list[dict], written: dict[str, str]) -> list[str]:
+    """Markdown, an entry a question: each answerable question whose model text held an acceptable answer
+    but whose checked answer is not right, with each sentence as the check left it: the check's refusals,
+    to read by hand beside supported.md (a right answer refused, or an answer string in a sentence that
+    is not true)."""
+    entries = []
+    for r in records:
+        text = _written(r, written)
+        if not r["expected"]["answers"] or r["scores"]["correct"] or not _holds(r, text):
+            continue
+        where = "in the answer" if _holds(r, answer_part(text)) else "only after the answer ends"
+        lines = [f"- `{r['id']}` {r['question']} (expected: {' / '.join(r['expected']['answers'])}; {where})"]
+        lines += [f"  - {'flagged' if s['unsupported'] else 'shown'}: {s['text']}" for s in r.get("sentences", [])]
+        entries.append("\n".join(lines))
+    return entries
 
 
 def subset(questions: list[EvalQuestion], n: int | None) -> list[EvalQuestion]:
@@ -226,6 +254,11 @@ def evaluate(args, url: str | None) -> str:
     (args.out / "supported.md").write_text(
         "# Sentences shown as supported, and the spans they cite\n\n"
         + "\n".join(supported_sentences(args.out / "ours")) + "\n", encoding="utf-8")
+    refused = refused_answers(runs[1][1].records, written)
+    (args.out / "refused.md").write_text(
+        "# Answers the model wrote that the check did not show\n\n"
+        "Answerable questions whose model text held an acceptable answer, where ours is not right.\n\n"
+        + "\n".join(refused) + "\n", encoding="utf-8")
     return (
         f"# {args.set.name}: extractive, {args.name} with checks, and {args.name} naive\n\n"
         f"{len(questions)} questions: {runs[0][1].metrics['answerable']} answerable, "
@@ -233,7 +266,8 @@ def evaluate(args, url: str | None) -> str:
         f"an answer; ours' prompt: {args.prompt}, with the top {args.passages} passages.\n\n"
         f"{table}\n\n"
         f"Ours: the model's own text held an acceptable answer in {held[0]} of {held[1]} answerable questions "
-        "(before the check; the check keeps only what the passages support).\n\n"
+        f"(before the check; the check keeps only what the passages support); {len(refused)} of those are not "
+        "right, listed in refused.md.\n\n"
         "Naive: the top 5 passages of dense search, a plain prompt, no check; its text is the answer, and it "
         "abstains only when the model says the articles do not answer. Latency: per answer, retrieval included. "
         "Each run's report.md is in its directory; supported.md lists the sentences shown as supported.\n"
