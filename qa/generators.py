@@ -32,7 +32,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from index.attribution import SPEECH_VERB_PATTERN
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, TermAnalyzer
-from qa.questions import analyse, asked_dates
+from qa.questions import NUMBER_LIKE, analyse, asked_dates, days_named, names_a_time
 from qa.quotes import SpeakerQuestion, parse_speaker_question
 from qa.readers import NO_ANSWER, _initialisms, mentions_name, said_words
 from qa.settings import Settings
@@ -122,6 +122,7 @@ _NUMBER = re.compile(
     r"|fifty|hundred|thousand|million|billion|trillion|dozen)\b",
     re.IGNORECASE,
 )
+_TIME_LABELS = frozenset({"DATE", "TIME"})
 # Words that make a claim exclusive or extreme: a sentence may not state more than its span does.
 _STRONGER = {"only", "main", "sole", "solely", "primary", "chief", "always", "entire", "entirely", "all", "every",
              "whole", "completely", "totally"}
@@ -698,13 +699,16 @@ class LLMGenerator:
 
     def _short_answer(self, text: str, question: str) -> bool:
         """`text` is a phrase that answers only with the question: no finite verb, a few words, not cut
-        off, and something the question does not say ("Berlin hospital." answers nothing of "Which
-        Berlin hospital …?")."""
+        off, something the question does not say ("Berlin hospital." answers nothing of "Which
+        Berlin hospital …?"), and a number or a time when the question asks for one."""
         text = unframed(text)
         if len(text.split()) > MAX_SHORT_ANSWER_WORDS or says_no_answer(text) or about_the_text(text):
             return False
         if not self._terms(text) - self._terms(question):
             return False
+        asked = analyse(question).answer_labels
+        if asked and asked <= NUMBER_LIKE | _TIME_LABELS and not (_numbers(text) or names_a_time(text)):
+            return False  # "ET." answers no "When …?", "Berlin." no "How many …?"
         doc = self._parse(text)
         return bool(len(doc)) and not any(_finite(t) for t in doc) and not self._cut_off(text)
 
@@ -811,6 +815,8 @@ class LLMGenerator:
             return None  # a quotation must be the article's own words
         if not _numbers(text) <= numbers:
             return None  # a number the span does not state is made up
+        if days_named(text) - days_named(e.text):
+            return None  # a day is one fact: "April 23" is not "Jan 23 … April 20"
         if self._stronger(text) - self._stronger(e.text, everywhere=True):
             return None  # "the main reason" where the article says "one of the reasons"
         if _NEGATION.search(text):

@@ -143,6 +143,9 @@ _FUNCTION_WORDS = {
 
 
 _TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year", "decade", "century", "time"}
+_TIME_WORDS = {f"{unit}s" for unit in _TIME_UNITS} | _TIME_UNITS | {
+    "today", "yesterday", "tomorrow", "morning", "afternoon", "evening", "night", "tonight", "noon", "midnight",
+    "weekend", "spring", "summer", "autumn", "fall", "winter"}
 # Within a type, the labels that answer it best come first ("Who won?": a person before a place).
 LABEL_PREFERENCE = (
     "PERSON",
@@ -311,6 +314,30 @@ def question_ordinals(question: str) -> tuple[str, ...]:
         if word in _ORDINALS and not when and word not in found:
             found.append(word)
     return tuple(found)
+
+
+_ALL_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY_OF_MONTH = re.compile(
+    rf"\b(?:(?P<month>{_ALL_MONTH_NAMES})\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b"
+    rf"|(?P<day_first>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month_after>{_ALL_MONTH_NAMES})\b)",
+    re.IGNORECASE,
+)
+
+
+def days_named(text: str) -> set[tuple[int, int]]:
+    """(month, day) of every day of a month the text names: "April 20", "20 April", "Apr. 20", "21st July"."""
+    found = set()
+    for m in _DAY_OF_MONTH.finditer(text):
+        month, day = (m["month"], m["day"]) if m["month"] else (m["month_after"], m["day_first"])
+        if 1 <= int(day) <= 31 and month != "may":  # "may 5" in lower case is the verb
+            found.add((_MONTHS[month.lower()], int(day)))
+    return found
+
+
+def names_a_time(text: str) -> bool:
+    """The text names a month, a weekday or a word of time ("yesterday", "noon")."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    return bool(words & (set(_MONTHS) - {"may"} | _WEEKDAYS | _TIME_WORDS)) or bool(re.search(r"\bMay\b", text))
 
 
 def asked_dates(question: str) -> tuple[AskedDate, ...]:

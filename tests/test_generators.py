@@ -835,3 +835,18 @@ def test_a_speech_verb_another_verb_governs_asks_for_no_speakers_words(indexed, 
         "What does Xi's visit allow Putin to tell Western leaders?",
         "Xi's presence at the Kremlin allows Putin to tell Western leaders their efforts to isolate him have fallen "
         "short.") == [True]
+
+
+def test_a_day_is_one_fact_and_a_when_is_answered_by_a_time(tmp_path, service, indexed, generator):
+    """A small model wrote a release date of one number from the span's dateline and the month of
+    another date, every number of it in the span; and "ET." to "When …?", all of its words there."""
+    shown = shown_by(ingested(service, tmp_path / "release.txt",
+        "Title: Studio sets a release date\n\n"
+        "On January 23 the studio announced that the game will be released on April 20.\n"))
+    question = "When will the game be released?"
+    assert shown(question, "The game will be released on April 20.") == [True]
+    assert shown(question, "The game will be released on April 23.") == [False]
+    shown = shown_by(indexed, generator)
+    question = "When are the broader talks scheduled?"
+    assert shown(question, "Tuesday.") == [True]
+    assert shown(question, "A range of subjects.") == [False]
