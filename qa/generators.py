@@ -123,6 +123,7 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _TIME_LABELS = frozenset({"DATE", "TIME"})
+_TRAILS_OFF = re.compile(r"(?<!\[)(?:\.\.\.|…)\s*$")  # not "[...]", an elision inside a quotation
 # Words that make a claim exclusive or extreme: a sentence may not state more than its span does.
 _STRONGER = {"only", "main", "sole", "solely", "primary", "chief", "always", "entire", "entirely", "all", "every",
              "whole", "completely", "totally"}
@@ -700,9 +701,12 @@ class LLMGenerator:
     def _short_answer(self, text: str, question: str) -> bool:
         """`text` is a phrase that answers only with the question: no finite verb, a few words, not cut
         off, something the question does not say ("Berlin hospital." answers nothing of "Which
-        Berlin hospital …?"), and a number or a time when the question asks for one."""
+        Berlin hospital …?"), and a number or a time when the question asks for one. A phrase that trails
+        off ("Oct 23, 2019 ...", a search snippet's date line) leaves out what it was going to say."""
         text = unframed(text)
         if len(text.split()) > MAX_SHORT_ANSWER_WORDS or says_no_answer(text) or about_the_text(text):
+            return False
+        if _TRAILS_OFF.search(text):
             return False
         if not self._terms(text) - self._terms(question):
             return False

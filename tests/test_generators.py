@@ -839,7 +839,8 @@ def test_a_speech_verb_another_verb_governs_asks_for_no_speakers_words(indexed, 
 
 def test_a_day_is_one_fact_and_a_when_is_answered_by_a_time(tmp_path, service, indexed, generator):
     """A small model wrote a release date of one number from the span's dateline and the month of
-    another date, every number of it in the span; and "ET." to "When …?", all of its words there."""
+    another date, every number of it in the span; "ET." to "When …?", all of its words there; and a
+    snippet's date line ("Oct 23, 2019 ...") as an answer. Found on RGB, a set the rules were not made on."""
     shown = shown_by(ingested(service, tmp_path / "release.txt",
         "Title: Studio sets a release date\n\n"
         "On January 23 the studio announced that the game will be released on April 20.\n"))
@@ -850,3 +851,5 @@ def test_a_day_is_one_fact_and_a_when_is_answered_by_a_time(tmp_path, service, i
     question = "When are the broader talks scheduled?"
     assert shown(question, "Tuesday.") == [True]
     assert shown(question, "A range of subjects.") == [False]
+    # A phrase that trails off, as a search snippet's date line does, leaves out what it was going to say.
+    assert shown(question, "Tuesday ...") == [False]
