@@ -794,9 +794,12 @@ class LLMGenerator:
         # A claim of who said what is supported only by what the articles attribute to someone.
         evidence = [e for e in evidence if e.attributed] if _REPORTS_SPEECH.search(text) else evidence
         objects, relations = self._objects(text), self._relations(text)
+        # Of a short answer, only its own words: "the most medals" is the question's, whatever the span says.
+        stronger = self._stronger(covered if covered is not None else text)
         for size in (1, 2):  # the smallest span that supports it is the one to cite
             scored = [
-                s for e in evidence if e.size == size and (s := self._score(text, terms, names, vector, e, required))
+                s for e in evidence if e.size == size
+                and (s := self._score(text, terms, names, vector, e, required, stronger))
                 and (not subject or any(2 * len(name & self._doers(e)) > len(name) for name in subject))
                 and not self._object_swapped(objects, e) and not self._relation_reversed(relations, e)
             ]
@@ -806,7 +809,7 @@ class LLMGenerator:
 
     def _score(
         self, text: str, terms: set[str], names: set[str], vector: np.ndarray | None, e: Evidence,
-        required: set[str] | None = None,
+        required: set[str] | None = None, stronger: set[str] = frozenset(),
     ) -> Support | None:
         numbers = self._numbers_held(e)
         # What the span holds: its words, and a name or number as the rules below hold it ("ICC" by
@@ -821,7 +824,7 @@ class LLMGenerator:
             return None  # a number the span does not state is made up
         if days_named(text) - days_named(e.text):
             return None  # a day is one fact: "April 23" is not "Jan 23 … April 20"
-        if self._stronger(text) - self._stronger(e.text, everywhere=True):
+        if stronger - self._stronger(e.text, everywhere=True):
             return None  # "the main reason" where the article says "one of the reasons"
         if _NEGATION.search(text):
             if not self._negated(text) & self._negated(e.text):

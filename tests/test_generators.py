@@ -720,7 +720,7 @@ def ingested(service, path, text: str):
 
 def test_a_claim_may_not_be_stronger_than_its_span(tmp_path, service):
     """gemma-3-270m gave "one of the reasons" as "The main reason": "only", "main", "all" and
-    superlatives must be the span's too."""
+    superlatives the model writes must be the span's too."""
     shown = shown_by(ingested(service, tmp_path / "iodine.txt",
         "Title: Iodine deficiency returns to Australia\n\n"
         '"One of the reasons that iodine is going down is because people are taking that good healthy eating '
@@ -730,6 +730,10 @@ def test_a_claim_may_not_be_stronger_than_its_span(tmp_path, service):
     assert shown(question, reason.format("One of the reasons")) == [True]
     assert shown(question, reason.format("The main reason")) == [False]
     assert shown(question, reason.format("The only reason")) == [False]
+    # A short answer's claim takes "the most" from the question: only the answer's own words are held to it.
+    shown = shown_by(ingested(service, tmp_path / "medals.txt",
+        "Title: The winter games end\n\nKenya collected 12 medals, the largest haul by any country at the games.\n"))
+    assert shown("Which country won the most medals at the games?", "Kenya.") == [True]
 
 
 def test_a_name_the_question_and_the_title_give_may_be_restated_in_the_answer(tmp_path, service):
