@@ -559,7 +559,8 @@ class LLMGenerator:
         if not passages or not said or says_no_answer(said[0].text):
             return NO_ANSWER, [], []
         evidence = self._evidence(passages, embedder)
-        if question and (given := self._terms(" ".join(analyse(question).names))):
+        asked_names = analyse(question).names if question else ()
+        if given := self._terms(" ".join(asked_names)):
             evidence = [replace(e, given=given & self._held(e.passage.title or "")) for e in evidence]
         vectors = embedder.encode([unframed(s.text) for s in said]) if embedder is not None else [None] * len(said)
         citations: list[Citation] = []
@@ -578,8 +579,8 @@ class LLMGenerator:
         referent: Who = ()
         if speaker is not None:
             referent = (self._terms(speaker.who),)
-        elif question:
-            referent = tuple(self._terms(name) for name in analyse(question).names)
+        else:
+            referent = tuple(self._terms(name) for name in asked_names)
         for sentence, vector in zip(said, vectors):
             if checked and checked[-1].unsupported and points_back(self._parse(sentence.text)):
                 # "The Kremlin has rejected this request" after a flagged sentence: the span may be about
