@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from index.attribution import SpeakerAttributor
+from index.attribution import RULES, SpeakerAttributor
 from index.embedders import SentenceTransformerEmbedder
 from index.lexical import BM25Index
 from index.loaders import LoadError, discover, load_file
@@ -49,7 +49,8 @@ class Ingestor:
         self._duplicates = _KeptFinder(settings.duplicate_threshold)
         store.bind_model(embedder.model_id, embedder.dimension)
         # Anything that changes the rows of an unchanged article forces a rewrite.
-        params = f"{SCHEMA}|{embedder.model_id}|{settings.spacy_model}|{settings.chunk_chars}|{settings.chunk_overlap}"
+        chunking = f"{settings.chunk_chars}|{settings.chunk_overlap}"
+        params = f"{SCHEMA}|{RULES}|{embedder.model_id}|{settings.spacy_model}|{chunking}"
         self._params = hashlib.sha256(params.encode()).hexdigest()
 
     @cached_property

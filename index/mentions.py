@@ -176,6 +176,8 @@ class MentionResolver:
             # A surname the article already gave a person is that person, whatever NER says of it.
             known = any(words and (words <= p.words or _misspelt(words, p.words)) for p in self.people)
             speaks = token.i in speech_subjects and (token.ent_type_ not in _NOT_PEOPLE or _named_with_employer(token))
+            # "tweeted Mayor of London Sadiq Khan": a title alone is a name only of someone known by it ("the Pope").
+            speaks = speaks and not (len(chain) == 1 and _looks_like_role(token) and token.ent_type_ != "PERSON")
             if speaks or known or _described_as_person(chain):
                 person = self.person_named(text, index)
                 self._learn_roles(person, doc, doc[chain[0].i : chain[-1].i + 1])
@@ -389,10 +391,13 @@ def _proper_chain(doc, token) -> list:
     """The run of proper nouns a name token belongs to ("Jamil Murad")."""
     own = next((e for e in token.sent.ents if e.start <= token.i < e.end), None)
 
-    def joins(t) -> bool:  # a proper noun of no other kind of entity, or of the token's own one
-        return t.pos_ == "PROPN" and (
-            t.ent_type_ not in _NOT_PEOPLE or (own is not None and own.start <= t.i < own.end)
-        )
+    def joins(t) -> bool:  # a proper noun of no other entity, or of the token's own one
+        if t.pos_ != "PROPN":
+            return False
+        if own is not None and own.start <= t.i < own.end:
+            return True
+        # "Mayor of London Sadiq Khan": a person's name does not run on from a place before it.
+        return t.ent_type_ not in _NOT_PEOPLE and not (t.ent_type_ and own is not None and own.label_ != t.ent_type_)
 
     start = token.i
     while start > 0 and joins(doc[start - 1]):

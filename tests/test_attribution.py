@@ -233,6 +233,27 @@ SPEAKER_CASES = {
         {"alliance was united": ("Jens Stoltenberg",), "camps were full": ("Filippo Grandi",),
          "been poisoned": ("wife of Alexei Navalny",)},
     ),
+    "a role of a place followed by a name is that name": (
+        (
+            "Governor of Washington Chris Gregoire said the museum had worked hard.\n\n"
+            "The mayor of Paris, Anne Hidalgo, wrote that the city was mourning."
+        ),
+        {"worked hard": ("Chris Gregoire",), "city was mourning": ("Anne Hidalgo",)},
+    ),
+    "the speaker named after the quotation, whatever the parser makes of the verb": (
+        (
+            "A man stabbed two people on London Bridge on Friday. The attacker, Usman Khan, was shot by police.\n\n"
+            '"I am in awe of the people who ran towards danger to keep us all safe" tweeted Mayor of London '
+            "Sadiq Khan (no relation).\n\n"
+            "The state news agency said the troops were on alert. "
+            '"Commanders were sent to the front line to prepare against possible counteractions", added KCNA.'
+        ),
+        {"in awe": ("Sadiq Khan",), "front line": ("KCNA",)},
+    ),
+    "words inside the quotation do not speak": (
+        '"The conflict between the two countries is their conflict. Not ours", said Jorgensen.',
+        {"Not ours": ("Jorgensen",)},
+    ),
 }
 
 
