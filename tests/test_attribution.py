@@ -250,6 +250,20 @@ SPEAKER_CASES = {
         ),
         {"in awe": ("Sadiq Khan",), "front line": ("KCNA",)},
     ),
+    "who says it in a relative clause is the one named": (
+        (
+            "The storm reached the home of Prime Minister Tom Hale, who told the press his roof was gone.\n\n"
+            "The plan was drafted by Ana Ruiz who said on the floor, \"It ends years of delay.\""
+        ),
+        {"roof was gone": ("Tom Hale",), "years of delay": ("Ana Ruiz",)},
+    ),
+    "a name right before the verb speaks when the parser leaves the verb no subject": (
+        (
+            "Speaking to Agence France-Presse, the president of the Tunisian League for Human Rights, "
+            'Jamel Msallem, said, "We are for the freedom to dress."'
+        ),
+        {"freedom to dress": ("Jamel Msallem",)},
+    ),
     "words inside the quotation do not speak": (
         '"The conflict between the two countries is their conflict. Not ours", said Jorgensen.',
         {"Not ours": ("Jorgensen",)},
@@ -262,6 +276,14 @@ def test_who_speaks(attribute, case):
     text, expected = SPEAKER_CASES[case]
     rows = attribute(text)
     assert {fragment: speakers(rows, fragment) for fragment in expected} == expected
+
+
+def test_someone_an_interview_answer_describes_is_not_its_speaker(attribute):
+    rows = attribute(
+        "Isabel Ruiz: We have a small team.\n\n"
+        "Isabel Ruiz: There's of course Jason, who is our editor, and he's the one who writes the newsletter."
+    )
+    assert speakers(rows, "who writes the newsletter") == ("Isabel Ruiz",)
 
 
 def test_a_name_behind_of_or_for_is_not_the_speaker(attribute):
