@@ -235,6 +235,12 @@ class MentionResolver:
                 person.roles.add(_role_phrase(child))
         if root.dep_ == "appos" and root.head.pos_ == "NOUN":
             person.roles.add(_role_phrase(root.head))
+        elif root.dep_ == "appos" and doc[name_span.start - 1].text == ",":
+            # "Speaking to Agence France-Presse, the president of the league, Jamel Msallem, said": the small
+            # parser hangs both on the name before them; the description right before the name is the person's.
+            for c in root.head.children:
+                if c.dep_ == "appos" and c.pos_ == "NOUN" and c.right_edge.i + 2 == name_span.start:
+                    person.roles.add(_role_phrase(c))
 
     def _resolve_reference(self, token, index: int, speaking: bool = False) -> list[Person]:
         lower = token.lower_

@@ -173,6 +173,13 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
 # A speaker's statement on the topic needs less support than an arbitrary sentence: the speaker is
 # already matched. Its support must still reach the reader's threshold less this margin, and be
 # close to the best of that speaker's statements.
+# "this decision", "these measures": how a statement points to the event its report is about, without
+# the report's words for it. English's nouns for a decided or announced act, not a list of topics.
+_THE_REPORTED_EVENT = re.compile(
+    r"\b(?:this|these|that|those)\s+(?:decisions?|moves?|measures?|bans?|decrees?|rulings?|verdicts?|steps?|"
+    r"announcements?|laws?|bills?|orders?|plans?|polic(?:y|ies)|proposals?|agreements?|deals?)\b",
+    re.IGNORECASE,
+)
 _SPEAKER_FLOOR_MARGIN = 0.15
 _CLOSE_TO_BEST = 0.75
 _CLAUSE = re.compile(
@@ -285,11 +292,13 @@ class TopicRules:
             return False
         return self.typed_clause is None or bool(fitting_entities(sentence, self.typed_clause, self.topic_words))
 
-    def coverage(self, words: set[str], title_terms: set[str]) -> float:
+    def coverage(self, words: set[str], title_terms: set[str], points_to_the_report: bool = False) -> float:
         """The share of the topic's words said; a word only in the report's title counts half (a statement
-        in a report on the Mecca crane collapse speaks of it without naming it)."""
+        in a report on the Mecca crane collapse speaks of it without naming it), and in full for a
+        statement that points to what the report is about ("we find justifications for this decision")."""
         covered = sum(_said_in(t, words) for t in self.terms)
-        covered += 0.5 * sum(_said_in(t, title_terms) and not _said_in(t, words) for t in self.terms)
+        title_weight = 1.0 if points_to_the_report else 0.5
+        covered += title_weight * sum(_said_in(t, title_terms) and not _said_in(t, words) for t in self.terms)
         return covered / len(self.terms)
 
 
@@ -391,13 +400,14 @@ class StatementReader:
             lead = by_id.get(previous_id(sentence)) if sentence.index > 0 else None
             lead_terms = self.reader.content_terms(lead[0].text) if lead else set()
             title_terms, passage_terms = context(passage)
+            points = bool(_THE_REPORTED_EVENT.search(sentence.text))
             if rules.when_said:
                 own_terms = own_terms | title_terms | passage_terms
             best: tuple[float, Sentence | None] = (-1.0, None)
             for words, with_lead in ((own_terms, False), (own_terms | lead_terms, True)):
                 if not rules.admits(sentence, words, title_terms):
                     continue
-                coverage = rules.coverage(words, title_terms) if rules.terms else similarity
+                coverage = rules.coverage(words, title_terms, points) if rules.terms else similarity
                 support = (1 - weight) * similarity + weight * coverage
                 # The lead-in is cited too when it supplied words of the topic.
                 cite_lead = lead[0] if with_lead and (rules.terms & lead_terms) - own_terms else None

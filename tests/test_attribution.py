@@ -325,6 +325,15 @@ def test_only_people_shown_to_be_people_lend_their_roles_to_other_reports(splitt
     assert people["Ana Ruiz"] == ()
 
 
+def test_the_description_before_a_name_is_its_role_however_the_parser_hangs_them(splitter):
+    text = (
+        "Speaking to Agence France-Presse, the president of the Tunisian League for Human Rights, "
+        'Jamel Msallem, said, "We are for the freedom to dress."'
+    )
+    (parsed,) = splitter.parse([text])
+    assert "president" in SpeakerAttributor().attribute(text, parsed).people["Jamel Msallem"]
+
+
 def test_a_place_before_a_name_is_not_a_role(splitter):
     text = "According to Afghan Ambassador to the United States Hamdullah Mohib, the team was brave. He thanked them."
     (parsed,) = splitter.parse([text])

@@ -168,6 +168,17 @@ ARTICLES = [
         "text": "Minister said the new rules on masks would start in May.",
     },
     {
+        "id": "veil-decree",
+        "title": "Prime minister signs decree to ban face veils in public offices",
+        "published": "2024-03-13",
+        "source": "Wire",
+        "text": "The prime minister signed a decree on Friday that bars anyone whose face is covered from public "
+        "offices.\n\n"
+        "Speaking to Agence France-Presse, the president of the National League for Civil Rights, Ahmed Mansour, "
+        'said, "We are for the freedom to dress, but with the current threats we find justifications for this '
+        'decision."\n\nA niqab is a face veil worn by some Muslim women.',
+    },
+    {
         "id": "diver-search",
         "title": "Search for diver ends",
         "published": "2024-03-10",
@@ -285,6 +296,19 @@ def test_a_role_asked_with_what_qualifies_it_is_not_any_holder_of_the_role(news)
     assert quotes(investigators) == ['The head of the internal investigators told the court "Basic checks were not done."']
     relief = news.ask("What did the head of the UN relief operation say?")
     assert len(relief.citations) == 1 and "relying on helicopters" in quotes(relief)[0]
+
+
+def test_a_statement_pointing_to_the_reported_decision_is_on_its_topic(news):
+    # "this decision" is the decree of the report's title; the statement names neither niqab nor ban.
+    expected = "We are for the freedom to dress"
+    for question in (
+        "What did Ahmed Mansour say about the niqab ban?",
+        "What did the president of the civil rights league say about the niqab ban?",
+    ):
+        answer = news.ask(question)
+        assert len(answer.citations) == 1 and expected in quotes(answer)[0], question
+    # A topic the report is not about is still not answered by it.
+    assert news.ask("What did Ahmed Mansour say about the budget?").abstained
 
 
 def test_a_bare_title_is_no_name_for_a_described_person(news):
