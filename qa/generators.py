@@ -633,7 +633,8 @@ class LLMGenerator:
 
     def _answers_what_was_asked(self, question: str, citations: list[Citation], evidence: list[Evidence]) -> bool:
         """Every name the question asks about is in what the answer cites, its speakers, the sentence
-        before each cited span (its "He said …" may name the speaker there), or the cited article's title; and
+        before each cited span (its "He said …" may name the speaker there) or before the run of its speaker's
+        sentences that the span ends, or the cited article's title; and
         "Which trade deals …?" is answered only by a span that has some deal.
 
         The extractive reader asks the same of its sentences (qa/readers.py), so both abstain alike."""
@@ -642,13 +643,22 @@ class LLMGenerator:
             self._analyzer.terms(" ".join(c.quote for c in citations))
         ):
             return False
+        speakers_of = {(e.article_id, e.start, e.end): set(e.speakers) for e in evidence}
+        speakers = [name for c in citations for name in speakers_of.get((c.article_id, c.start, c.end), ())]
         before = []
         for c in citations:
-            earlier = [e for e in evidence if e.size == 1 and e.article_id == c.article_id and e.end <= c.start]
+            own = speakers_of.get((c.article_id, c.start, c.end), set())
+            earlier = sorted(
+                (e for e in evidence if e.size == 1 and e.article_id == c.article_id and e.end <= c.start),
+                key=lambda e: e.end,
+            )
+            # A quotation that runs on is introduced once: back over its speaker's sentences to the one before
+            # them ("… accepted responsibility for the murder of Jamal Khashoggi." "Speaking to PBS, he said,
+            # "It happened under my watch." "I get all the responsibility …").
+            while len(earlier) > 1 and set(earlier[-1].speakers) & own:
+                before.append(earlier.pop().text)
             if earlier:
-                before.append(max(earlier, key=lambda e: e.end).text)
-        cited = {(c.article_id, c.start, c.end) for c in citations}
-        speakers = [name for e in evidence if (e.article_id, e.start, e.end) in cited for name in e.speakers]
+                before.append(earlier[-1].text)
         words = said_words(" ".join([c.quote for c in citations] + [c.title for c in citations] + before + speakers))
         return all(mentions_name(name, words) for name in asked.names)
 

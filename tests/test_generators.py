@@ -752,6 +752,27 @@ def test_a_name_the_question_and_the_title_give_may_be_restated_in_the_answer(tm
     assert shown(question, "The two Bordeaux police officers must pay €20,000 (£17,500) in compensation.") == [False]
 
 
+def test_a_quotation_that_runs_on_is_about_what_comes_before_it(tmp_path, service):
+    """gemma quoted the crown prince's "It happened under my watch." The check cited its repeat two
+    sentences into his quotation, whose sentence before names nobody: the name the question asks about
+    comes before the quotation began. Back over the speaker's sentences, and no further."""
+    shown = shown_by(ingested(service, tmp_path / "prince.txt",
+        "Title: Fiancée of murdered journalist demands justice\n\n"
+        "The day before, a broadcaster revealed that Crown Prince Omar bin Khalid accepted responsibility for the "
+        'murder of journalist Adil Farouk. Speaking to its reporter, he said, "It happened under my watch. '
+        'I take all the responsibility, because it happened under my watch."\n\n'
+        "Critics called the statement hollow.\n"))
+    written = '"I take all the responsibility, because it happened under my watch."'
+    assert shown("What did the crown prince say about the murder of Adil Farouk?", written) == [True]
+    shown = shown_by(ingested(service, tmp_path / "prince-2.txt",
+        "Title: Fiancée demands justice at the United Nations\n\n"
+        "Journalist Sami Nasser was killed in an embassy in 2018. Critics called the inquiry slow.\n\n"
+        'Crown Prince Ali bin Saad said, "Nothing happened under my watch. I reject all the responsibility, because '
+        'nothing happened under my watch."\n'))
+    written = '"I reject all the responsibility, because nothing happened under my watch."'
+    assert shown("What did the crown prince say about the killing of Sami Nasser?", written) == [False]
+
+
 def test_a_month_without_a_year_is_of_the_year_the_article_was_published(tmp_path, service):
     """ "on April 5" in a report of March 2019 is April 5, 2019: gemma's "April 5, 2019" states no year
     the article lacks. Another year is still made up."""
