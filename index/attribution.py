@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from index.mentions import MentionResolver, Person, name_words, role_head
 from qa.types import Entity
 
-# The speakers and mentions stored with each sentence come from these rules and index.mentions': a
-# change to them that moves who-said-what bumps this, so the next ingest rewrites every article.
-RULES = 3  # 2: the speaker named after a closing quotation as the parser reads it; a role of a place.
-# 3: "X, who told …"; a name right before a verb the parser left without a subject, and its description
+# The speakers, mentions and roles stored with each sentence come from these rules and index.mentions':
+# a change that moves them bumps this, so the next ingest rewrites every article (index/ingest.py).
+RULES = 3
 
 _SPEECH_VERBS = {
     f

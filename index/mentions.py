@@ -231,7 +231,10 @@ class MentionResolver:
         if role_tokens and role_tokens[-1].pos_ in ("NOUN", "PROPN") and not place:
             person.roles.add(" ".join(t.lower_ for t in role_tokens))
         for child in root.children:
-            if child.dep_ == "appos" and child.pos_ == "NOUN":
+            # "Delfin Lorenzana, the Defence Secretary": a title written as a proper noun is a role too; not one
+            # the parser hung on the name from inside a quotation ('Sunak …: "The Home Secretary and I …"').
+            quoted = any(t.text in '"“”' for t in doc[min(root.i, child.i) : max(root.i, child.i)])
+            if child.dep_ == "appos" and (child.pos_ == "NOUN" or _titled_role(child)) and not quoted:
                 person.roles.add(_role_phrase(child))
         if root.dep_ == "appos" and root.head.pos_ == "NOUN":
             person.roles.add(_role_phrase(root.head))
@@ -416,6 +419,16 @@ def _proper_chain(doc, token) -> list:
     while len(chain) > 1 and chain[0].is_title and chain[0].dep_ == "compound" and _looks_like_role(chain[0]):
         chain = chain[1:]
     return chain
+
+
+def _titled_role(token) -> bool:
+    """ "the Defence Secretary", "the Prime Minister": a capitalised title with its article, not a name."""
+    return (
+        token.pos_ == "PROPN"
+        and token.lower_ in _ROLE_TITLES
+        and token.ent_type_ != "PERSON"
+        and any(c.lower_ == "the" for c in token.children if c.dep_ == "det")
+    )
 
 
 def _looks_like_role(token) -> bool:

@@ -334,6 +334,19 @@ def test_the_description_before_a_name_is_its_role_however_the_parser_hangs_them
     assert "president" in SpeakerAttributor().attribute(text, parsed).people["Jamel Msallem"]
 
 
+def test_a_title_after_a_name_is_a_role_unless_it_is_inside_a_quotation(splitter):
+    text = (
+        '"We will bring the perpetrators to justice," said Delfin Lorenzana, the Defence Secretary.\n\n'
+        "Prime Minister Tom Hale spoke on Monday. He said the plan would work.\n\n"
+        "During Prime Minister's Questions Wednesday, Hale defended the government's record whilst promising a "
+        '"formal update" from Braverman is forthcoming: "The Home Secretary and I are working intensely."'
+    )
+    (parsed,) = splitter.parse([text])
+    people = SpeakerAttributor().attribute(text, parsed).people
+    assert "defence secretary" in people["Delfin Lorenzana"]
+    assert people["Tom Hale"] == ("prime minister",)
+
+
 def test_a_place_before_a_name_is_not_a_role(splitter):
     text = "According to Afghan Ambassador to the United States Hamdullah Mohib, the team was brave. He thanked them."
     (parsed,) = splitter.parse([text])
