@@ -295,9 +295,12 @@ class TopicRules:
     def coverage(self, words: set[str], title_terms: set[str], points_to_the_report: bool = False) -> float:
         """The share of the topic's words said; a word only in the report's title counts half (a statement
         in a report on the Mecca crane collapse speaks of it without naming it), and in full for a
-        statement that points to what the report is about ("we find justifications for this decision")."""
+        statement that points to what the report is about ("we find justifications for this decision") or
+        in a report whose title names the whole topic, an event and not only names ("… about the Reading
+        stabbing" in "Three killed in Reading stabbing"; not "… about China" in a report on Xi's visit)."""
         covered = sum(_said_in(t, words) for t in self.terms)
-        title_weight = 1.0 if points_to_the_report else 0.5
+        whole_topic = bool(self.said_of) and all(_said_in(t, title_terms) for t in self.terms)
+        title_weight = 1.0 if points_to_the_report or whole_topic else 0.5
         covered += title_weight * sum(_said_in(t, title_terms) and not _said_in(t, words) for t in self.terms)
         return covered / len(self.terms)
 

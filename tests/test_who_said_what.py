@@ -179,6 +179,15 @@ ARTICLES = [
         'decision."\n\nA niqab is a face veil worn by some Muslim women.',
     },
     {
+        "id": "reading",
+        "title": "Three killed in Reading stabbing",
+        "published": "2024-03-14",
+        "source": "Wire",
+        "text": "Police chief Neil Barton said on Sunday that officers found nothing inconsistent with the attacker "
+        "acting alone. He also said there was no sign of a wider threat to crowded places.\n\n"
+        "Oleksiy Danilov said Ukraine would keep fighting whatever happened.",
+    },
+    {
         "id": "diver-search",
         "title": "Search for diver ends",
         "published": "2024-03-10",
@@ -309,6 +318,13 @@ def test_a_statement_pointing_to_the_reported_decision_is_on_its_topic(news):
         assert len(answer.citations) == 1 and expected in quotes(answer)[0], question
     # A topic the report is not about is still not answered by it.
     assert news.ask("What did Ahmed Mansour say about the budget?").abstained
+
+
+def test_a_statement_in_a_report_whose_title_names_the_whole_topic_is_on_it(news):
+    answer = news.ask("What did Neil Barton say about the Reading stabbing?")
+    assert len(answer.citations) == 2 and "nothing inconsistent" in quotes(answer)[0]
+    # A topic of names only ("Reading") is what the whole report is about, not what each statement says.
+    assert news.ask("What did Oleksiy Danilov say about Reading?").abstained
 
 
 def test_a_bare_title_is_no_name_for_a_described_person(news):
