@@ -487,6 +487,7 @@ _ROLE_TITLES = {
     "coach",
     "deputy",
     "vice",
+    "ceo",
 }
 
 

@@ -286,6 +286,16 @@ def test_someone_an_interview_answer_describes_is_not_its_speaker(attribute):
     assert speakers(rows, "who writes the newsletter") == ("Isabel Ruiz",)
 
 
+def test_a_title_before_the_name_does_not_speak_for_it(attribute):
+    # "CEO" is a title, as "President" is: the name the parser hangs on it speaks.
+    rows = attribute(
+        'After the leak, CEO of the Refugee Council Enver Solomon told Sky News any process "must be well '
+        'thought out".'
+    )
+    (speaker,) = speakers(rows, "well thought out")
+    assert speaker.endswith("Solomon")
+
+
 def test_a_name_behind_of_or_for_is_not_the_speaker(attribute):
     rows = attribute("The lawyer for John Smith said the case was weak.")
     assert speakers(rows, "case was weak") != ("John Smith",)
