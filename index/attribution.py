@@ -380,7 +380,8 @@ def _subject(verb, quoted: set[int]):
         after = [c for c in verb.children if c.dep_ in ("dobj", "attr", "nsubj") and c.i > verb.i]
         if after and after[0].lower_ not in _OBJECT_PRONOUNS:
             return after[0]
-        # '"…" tweeted Mayor of London Sadiq Khan', '"…", added KCNA': or reads the verb as an adjective of it.
+        # '"…" tweeted Mayor of London Sadiq Khan', '"…", added KCNA': or it reads the verb as an adjective
+        # of the speaker's title or name.
         if verb.dep_ == "amod" and verb.head.i > verb.i and verb.head.pos_ in ("PROPN", "NOUN"):
             return verb.head
     # '"…," Oleksiy Danilov, the secretary of …, tweeted': the small parser hangs the verb on the name.

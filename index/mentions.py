@@ -216,6 +216,11 @@ class MentionResolver:
             before.insert(0, t)
             attached.add(t.i)
             i -= 1
+        # "Florida Department of Transportation official Troy Roberts": the body whose role it is, named right
+        # before the role and hung on it, is part of the role.
+        body = next((e for e in doc.ents if e.label_ == "ORG" and before and e.end == before[0].i), None)
+        if body is not None and any(t.head.i in attached for t in body):
+            before = list(body) + before
         titles = [t for t in before if t.lower_ in _HONORIFICS]
         if titles:
             person.gender = person.gender or _HONORIFICS[titles[-1].lower_]

@@ -170,9 +170,6 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
 
 
 # A topic that opens like this is a clause ("how it was financed", "was at the top of …", "he would …").
-# A speaker's statement on the topic needs less support than an arbitrary sentence: the speaker is
-# already matched. Its support must still reach the reader's threshold less this margin, and be
-# close to the best of that speaker's statements.
 # "this decision", "these measures": how a statement points to the event its report is about, without
 # the report's words for it. English's nouns for a decided or announced act, not a list of topics.
 _THE_REPORTED_EVENT = re.compile(
@@ -180,6 +177,9 @@ _THE_REPORTED_EVENT = re.compile(
     r"announcements?|laws?|bills?|orders?|plans?|polic(?:y|ies)|proposals?|agreements?|deals?)\b",
     re.IGNORECASE,
 )
+# A speaker's statement on the topic needs less support than an arbitrary sentence: the speaker is
+# already matched. Its support must still reach the reader's threshold less this margin, and be
+# close to the best of that speaker's statements.
 _SPEAKER_FLOOR_MARGIN = 0.15
 _CLOSE_TO_BEST = 0.75
 _CLAUSE = re.compile(

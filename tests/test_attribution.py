@@ -357,6 +357,13 @@ def test_a_title_after_a_name_is_a_role_unless_it_is_inside_a_quotation(splitter
     assert people["Tom Hale"] == ("prime minister",)
 
 
+def test_the_body_named_before_a_role_is_part_of_it(splitter):
+    # "the Ohio health official" is asked for by the words of the body too.
+    text = "Ohio Department of Health official Ann Lee said the tests were free. She added that clinics would open."
+    (parsed,) = splitter.parse([text])
+    assert SpeakerAttributor().attribute(text, parsed).people["Ann Lee"] == ("ohio department health official",)
+
+
 def test_a_place_before_a_name_is_not_a_role(splitter):
     text = "According to Afghan Ambassador to the United States Hamdullah Mohib, the team was brave. He thanked them."
     (parsed,) = splitter.parse([text])
