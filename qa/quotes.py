@@ -169,7 +169,6 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
     return SpeakerQuestion(who, _TOPIC_LEAD.sub("", topic).strip(), dates, verb in _SAY_VERBS)
 
 
-# A topic that opens like this is a clause ("how it was financed", "was at the top of …", "he would …").
 # "this decision", "these measures": how a statement points to the event its report is about, without
 # the report's words for it. English's nouns for a decided or announced act, not a list of topics.
 _THE_REPORTED_EVENT = re.compile(
@@ -182,6 +181,7 @@ _THE_REPORTED_EVENT = re.compile(
 # close to the best of that speaker's statements.
 _SPEAKER_FLOOR_MARGIN = 0.15
 _CLOSE_TO_BEST = 0.75
+# A topic that opens like this is a clause ("how it was financed", "was at the top of …", "he would …").
 _CLAUSE = re.compile(
     r"^\s*(?:how|why|what|whether|when|where|who|whom|which|if|that|was|were|is|are|be|been|would|could|will|"
     r"should|might|must|can|had|has|have|did|does|do|he|she|they|it|we|i|you|there)\b",
