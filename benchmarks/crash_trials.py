@@ -38,7 +38,7 @@ def probe(home: Path, collection: str = "qa") -> dict:
     """The state of the embedded store in `home`, read straight from Chroma: what `qa stats` says,
     the raw row counts, rows no live article version owns, and rows whose text is not the article's
     text at their offsets."""
-    from index.store import ChromaStore
+    from index.store import ChromaStore, _pages
     from qa.settings import Settings
 
     store = ChromaStore(Settings(home=home, collection=collection))
@@ -46,11 +46,13 @@ def probe(home: Path, collection: str = "qa") -> dict:
     texts = {a.id: a.text for a in store.get_articles(list(versions))}
     raw, stale, misquoted = {}, {}, {}
     for role in ("chunks", "sentences"):
-        got = getattr(store, f"_{role}").get(include=["metadatas", "documents"])
-        raw[role] = len(got["ids"])
-        live = [
-            (m, d) for m, d in zip(got["metadatas"], got["documents"]) if versions.get(m["article_id"]) == m["version"]
+        rows = [
+            row  # in pages: embedded Chroma refuses a `get` of more than 32,766 rows
+            for got in _pages(getattr(store, f"_{role}"), include=["metadatas", "documents"])
+            for row in zip(got["metadatas"], got["documents"])
         ]
+        raw[role] = len(rows)
+        live = [(m, d) for m, d in rows if versions.get(m["article_id"]) == m["version"]]
         stale[role] = raw[role] - len(live)
         misquoted[role] = sum(texts[m["article_id"]][m["start"] : m["end"]] != d for m, d in live)
     return {"stats": store.stats(), "raw": raw, "stale": stale, "misquoted": misquoted, "texts": texts}

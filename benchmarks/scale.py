@@ -1,6 +1,13 @@
 """`make bench-scale`: qa at 10,000 and 100,000 chunks, built from the real Wikinews articles.
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000 100000] [--questions 40] [--out runs/scale] [--keep] [--reuse]
+    .venv/bin/python benchmarks/scale.py --articles 50000 [--out runs/scale]
+
+`--articles N` measures something else: N small generated articles (five sentences, quoted speakers)
+in one JSONL file, ingested by `qa ingest` for real; then "What did X say?" for the speaker quoted
+most, and the unchanged re-ingest (each in its own process: wall time and peak resident memory).
+Embedded Chroma refuses a `get` of more than 32,766 rows, so this is the size that proves the
+store reads in pages. It takes a while (about 15 minutes on 2 cores): a make target, not CI.
 
 `--keep` leaves the built indexes under OUT; `--reuse` then measures them again without rebuilding
 (the copies and the BM25 build are the slow part: 16 minutes at 100,000 chunks).
@@ -156,7 +163,9 @@ def _read_all(collection, page: int = 1000) -> dict[str, list]:
     """Every row of a collection with its vector. Ids first, then vectors by id in pages: Chroma 1.5.9
     fails some gets of embeddings by offset ("Error getting embedding"); a page that fails is
     read row by row and rows that still fail are left out (counted in `unreadable`)."""
-    ids = collection.get(include=[])["ids"]
+    from index.store import _pages
+
+    ids = [i for got in _pages(collection, include=[]) for i in got["ids"]]  # in pages: at most 32,766 a get
     out: dict[str, list] = {"ids": [], "metadatas": [], "documents": [], "embeddings": [], "unreadable": []}
 
     def read(part: list[str]) -> None:
@@ -293,6 +302,116 @@ def _status(pid: int) -> dict[str, float]:
     return out
 
 
+# -- N small articles, ingested for real -----------------------------------------------------------
+
+TOWNS = ["Aldergate", "Brookmere", "Calder Vale", "Dunmore", "Eastwick", "Fenwick", "Glenrose", "Harrowby",
+         "Ivybridge", "Juniper Bay", "Kestrel Point", "Larkhill"]
+PEOPLE = ["Mara Quill", "Tobias Renn", "Ines Halloway", "Piet Vandermeer", "Sora Ikeda", "Lena Brask",
+          "Oskar Telford", "Nadia Ferrante", "Ruben Achterberg", "Wen Liao"]
+THINGS = ["bridges", "schools", "bus lines", "clinics", "parks", "water mains", "libraries", "ferries", "depots"]
+
+
+def small_articles(path: Path, n: int, seed: int = 7) -> str:
+    """`n` distinct small articles (five sentences: a council decision, two quoted people) as JSONL;
+    returns the person quoted most (the first of PEOPLE is drawn twice as often as the others)."""
+    import random
+
+    rng = random.Random(seed)
+    weights = [2] + [1] * (len(PEOPLE) - 1)
+    quoted: dict[str, int] = {}
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            town = rng.choice(TOWNS)
+            mayor, other = rng.choices(PEOPLE, weights)[0], rng.choices(PEOPLE, weights)[0]
+            things = rng.sample(THINGS, 3)
+            for person in (mayor, other):
+                quoted[person] = quoted.get(person, 0) + 1
+            text = (
+                f"The council of {town} approved a budget of {rng.randint(20, 900)} million euros on day {i}.\n\n"
+                f"Mayor {mayor} said the money would repair {rng.randint(2, 60)} {things[0]} before winter. "
+                f"{other} told reporters that {rng.randint(100, 9000)} families still wait for new {things[1]}. "
+                f"The vote passed by {rng.randint(11, 30)} to {rng.randint(1, 10)} after {rng.randint(2, 9)} hours. "
+                f"Work on the {things[2]} is due to start in report {i}."
+            )
+            day = dt.date(2020, 1, 1) + dt.timedelta(days=i % 1500)
+            out.write(json.dumps({"id": f"small-{i:06d}", "title": f"{town} council report {i}", "text": text,
+                                  "published": day.isoformat(), "source": "Scale Wire"}) + "\n")
+    return max(quoted, key=quoted.get)
+
+
+def measured(argv: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall seconds and peak resident MB of one child process, and what it printed."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = child.communicate()
+    wall = time.perf_counter() - started
+    import resource
+
+    # The largest child so far: each measurement grows the figure only if its child is larger.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return wall, peak, subprocess.CompletedProcess(argv, child.returncode, out, err)
+
+
+def articles_run(out: Path, n: int, env: dict) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    home = out / f"articles-{n}"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    corpus = home / "articles.jsonl"
+    speaker = small_articles(corpus, n)
+    result: dict = {"articles": n, "speaker": speaker}
+    steps = [
+        ("ingest", qa_command("ingest", "--home", str(home), str(corpus))),
+        ("ask", qa_command("ask", "--json", "--home", str(home), f"What did {speaker} say?")),
+        ("reingest", qa_command("ingest", "--home", str(home), str(corpus))),
+        ("stats", qa_command("stats", "--json", "--home", str(home))),
+    ]
+    peak_before = 0.0
+    for name, argv in steps:
+        # Peak memory per step: RUSAGE_CHILDREN keeps the largest child's, so run each step in a
+        # child of its own (this process's children are measured one at a time, largest so far).
+        wrapper = [str(PYTHON), "-c", _PEAK_OF_CHILD, *argv]
+        wall, _, done = measured(wrapper, env)
+        lines = done.stdout.strip().splitlines()
+        peak = json.loads(lines[-1])["peak_mb"] if lines else None
+        printed = "\n".join(lines[:-1])
+        log(f"{n} articles: {name} {wall:.0f} s, peak {peak} MB, exit {done.returncode}: {printed[-200:]!r}")
+        result[name] = {"s": wall, "peak_mb": peak, "exit": done.returncode, "stderr": done.stderr[-600:]}
+        if name == "ask" and done.returncode == 0:
+            answer = json.loads(printed)
+            result[name] |= {"abstained": answer["abstained"], "citations": len(answer["citations"]),
+                             "statements": len(answer.get("statements") or [])}
+        elif name == "stats" and done.returncode == 0:
+            result[name] |= json.loads(printed)
+        else:
+            result[name]["summary"] = printed.splitlines()[-1] if printed else ""
+    result["reingest_share"] = result["reingest"]["s"] / result["ingest"]["s"]
+    (out / f"articles-{n}.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+# Runs the command given as its arguments, then prints its peak resident memory as the last line.
+_PEAK_OF_CHILD = (
+    "import json, resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+    "print(json.dumps({'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}), flush=True); "
+    "sys.exit(done.returncode)"
+)
+
+
+def articles_table(result: dict) -> str:
+    from tabulate import tabulate
+
+    rows = [
+        (f"qa ingest of {result['articles']:,} articles", result["ingest"]),
+        (f"What did {result['speaker']} say?", result["ask"]),
+        ("unchanged re-ingest", result["reingest"]),
+    ]
+    return tabulate(
+        [(label, f"{r['s']:.1f}", f"{r['peak_mb']:.0f}" if r.get("peak_mb") else "—", r["exit"]) for label, r in rows],
+        headers=("", "seconds", "peak MB", "exit"), tablefmt="github",
+    ) + f"\n\nre-ingest / ingest: {result['reingest_share']:.1%}"
+
+
 def worker(kind: str, *args: str) -> list[str]:
     return [str(PYTHON), str(Path(__file__).resolve()), "--worker", kind, *args]
 
@@ -304,6 +423,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "scale")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes under OUT")
     parser.add_argument("--reuse", action="store_true", help="measure indexes a --keep run left, without rebuilding")
+    parser.add_argument("--articles", type=int, help="measure N small generated articles ingested for real instead")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -312,6 +432,12 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         return
     env = dict(os.environ) | ENV
+    if args.articles:
+        result = articles_run(args.out, args.articles, env)
+        print(articles_table(result))
+        (args.out / f"articles-{args.articles}.md").write_text(articles_table(result) + "\n")
+        failed = any(result[step]["exit"] != 0 for step in ("ingest", "ask", "reingest"))
+        sys.exit(1 if failed or result["ask"].get("abstained", True) else 0)
     args.out.mkdir(parents=True, exist_ok=True)
     seed_home = args.out / "seed"
     seed(seed_home)

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt
+from matplotlib.text import Text
 
 from eval.metrics import KS, OUTCOMES, outcome
 
@@ -19,7 +20,15 @@ _OUTCOME_COLOURS = {
     "invented": "#ef6c00",
     "missed": "#9e9e9e",
 }
-_STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3}
+_STYLE = {
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    # Tags, set names and titles are text, never math: "costs $$" must not reach mathtext (or TeX).
+    "text.parse_math": False,
+    "text.usetex": False,
+}
 
 
 def write_plots(out: Path, metrics: dict, records: list[dict], title: str) -> list[Path]:
@@ -85,7 +94,16 @@ def _outcomes_by_tag(path: Path, metrics: dict, records: list[dict], title: str)
 
 
 def _save(fig, path: Path) -> Path:
+    _plain(fig)
     fig.tight_layout()
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _plain(fig) -> None:
+    """Every text of the figure drawn as written: no mathtext, no TeX. The style says so for the
+    texts made under it (tick labels are made while drawing); this covers any made otherwise."""
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+        text.set_usetex(False)

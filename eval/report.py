@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+import logging
 from pathlib import Path
 
 from tabulate import tabulate
 
 from eval.metrics import KS, OUTCOMES, outcome
 from eval.plots import write_plots
+
+log = logging.getLogger(__name__)
 
 # (section, metrics.json key, label); the order is the order of every table.
 METRICS: list[tuple[str, str, str]] = [
@@ -190,7 +193,16 @@ _DEFINITIONS = """\
 
 
 def write_report(run) -> Path:
-    plots = write_plots(run.out, run.metrics, run.records, run.meta["set"])
     path = run.out / "report.md"
+    try:
+        plots = write_plots(run.out, run.metrics, run.records, run.meta["set"])
+    except Exception as exc:  # a plot that cannot be drawn must not cost the report
+        log.warning("plots of %s not drawn", run.out, exc_info=True)
+        problem = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        report = report_markdown(run, [])
+        note = f"\nPlots could not be drawn ({_escaped(problem)}).\n"
+        report = report.replace("\n## Metrics\n", f"{note}\n## Metrics\n", 1)
+        path.write_text(report, encoding="utf-8")
+        return path
     path.write_text(report_markdown(run, plots), encoding="utf-8")
     return path

@@ -97,6 +97,32 @@ class Ingestor:
         self._sync_lexical(report)
         return report
 
+    def repair(self, article_ids: list[str], progress: bool | None = None) -> tuple[list[str], list[str]]:
+        """Rewrite these stored articles from the text their records keep (`qa check --repair`): their
+        rows are deleted, then written again as an ingest writes them. Returns (repaired ids, errors)."""
+        articles = self.store.get_articles(list(dict.fromkeys(article_ids)))
+        if not articles:
+            return [], []
+        self.store.drop_rows([a.id for a in articles])
+        finder = self._duplicates.matching(self.store)
+        known_roles = self.store.known_roles()
+        repaired: list[str] = []
+        errors: list[str] = []
+        timings: dict[str, float] = {}
+        bar = tqdm(total=len(articles), desc="repairing", unit="article", disable=_no_bar(progress, len(articles)))
+        with bar:
+            for start in range(0, len(articles), self.batch_articles):
+                batch = articles[start : start + self.batch_articles]
+                for article, problem in self._write_batch(batch, finder, known_roles, timings):
+                    if problem is None:
+                        repaired.append(article.id)
+                    else:
+                        errors.append(f"{article.path or article.id}: article {article.id!r} not repaired: {problem}")
+                bar.update(len(batch))
+        self.store.sweep([a.id for a in articles])
+        self.lexical.sync(self.store, changed=repaired)
+        return repaired, errors
+
     def _sync_lexical(self, report: IngestReport) -> None:
         # After Chroma's commit: a crash in between leaves a stale BM25 index, which the next
         # retriever sees by its fingerprint and rebuilds.

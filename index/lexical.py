@@ -25,9 +25,11 @@ import json
 import math
 import os
 import shutil
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +84,10 @@ class BM25Index:
     def __init__(self, folder: Path, analyzer: TermAnalyzer | None = None):
         self.folder = folder
         self.analyzer = analyzer or TermAnalyzer()
+        # Searches and changes in one process take turns (the screen answers on several threads);
+        # processes sharing the folder take turns to change it (`sync` holds `<folder>.lock`).
+        self._mutex = threading.RLock()
+        self._disk_stamp: tuple | None = None  # the saved manifest this index is (after load or save)
         self.fingerprint: str | None = None
         self.versions: dict[str, str] = {}  # article id -> version indexed
         self._reset()
@@ -127,7 +133,43 @@ class BM25Index:
 
         `changed`: the ids of the articles a writer just added, updated or removed. Then only their
         versions are read from the store (not every article's: a scan of the whole collection per
-        added article). Without it (a new process, after a crash) every version is compared."""
+        added article). Without it (a new process, after a crash) every version is compared.
+
+        Another process (a writer, or a server that synced first) may have saved a newer index in
+        the folder: it is loaded first, so what this one saves includes it."""
+        with self._mutex, self._disk_lock():
+            if self.fingerprint is not None and self._disk_changed() and not self.load():
+                self._reset()
+                self.fingerprint, self.versions = None, {}
+            return self._sync(store, changed)
+
+    @contextmanager
+    def _disk_lock(self):
+        from filelock import FileLock
+
+        try:
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.folder) + ".lock")
+            lock.acquire()
+        except OSError:  # a read-only home: nothing is saved there anyway
+            lock = None
+        try:
+            yield
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _stamp(self) -> tuple | None:
+        try:
+            info = (self.folder / "manifest.json").stat()
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+    def _disk_changed(self) -> bool:
+        return self._stamp() != self._disk_stamp
+
+    def _sync(self, store: ChromaStore, changed: Iterable[str] | None = None) -> bool:
         if changed is not None and (self.fingerprint is not None or self.load()):
             return self._sync_changed(store, sorted(set(changed)))
         versions = store.versions(None)
@@ -282,6 +324,7 @@ class BM25Index:
             "deltas": self._delta_files,
         }
         _write_atomic(self.folder / "manifest.json", json.dumps(manifest))
+        self._disk_stamp = self._stamp()
         # Anything the manifest does not name is a leftover: an old segment, a crashed write.
         named = {"manifest.json", self._main_name, *self._delta_files}
         for path in self.folder.iterdir():
@@ -312,6 +355,7 @@ class BM25Index:
             self._replay(delta)
             self._delta_files.append(name)
         self.versions, self.fingerprint = manifest["versions"], manifest["fingerprint"]
+        self._disk_stamp = self._stamp()
         return True
 
     def _replay(self, delta: dict) -> None:
@@ -324,6 +368,10 @@ class BM25Index:
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the k best chunks with a score above 0 that pass the filters."""
+        with self._mutex:
+            return self._search(query, k, filters)
+
+    def _search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         live = len(self)
         terms = [self._vocab[t] for t in dict.fromkeys(self.analyzer.terms(query)) if t in self._vocab]
         if not live or not terms:

@@ -28,6 +28,7 @@ import frontmatter
 import yaml
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, UnicodeDammit, XMLParsedAsHTMLWarning
 from dateutil import parser as date_parser
+from lxml import etree
 from markdown_it import MarkdownIt
 
 from qa.types import Article
@@ -589,6 +590,248 @@ _DATE_META = [
 ]
 
 
+_BLOCK_SET = frozenset(_BLOCKS)
+_NOISE_SET = frozenset(_NOISE)
+# bs4 keeps the strings under these in their own classes, which get_text() leaves out.
+_STRING_CONTAINERS = frozenset({"rt", "rp", "style", "script", "template"})
+_META_ATTRS = ("property", "name", "itemprop")
+_META_NAMES = ("og:title", "twitter:title", *_DATE_META, "og:url", "og:site_name")
+_META_PATTERNS = {name: re.compile(f"^{re.escape(name)}$", re.IGNORECASE) for name in _META_NAMES}
+# The text comes from the first <article>, else the first <main>, else <body>, else the whole page.
+_SCOPES = (None, "body", "main", "article")
+# What a tag name means to the reader (0: nothing, the common case, handled fastest).
+_NOISY, _CONTAINER, _BLOCK, _SCOPE, _LOOKED_AT = 1, 2, 4, 8, 16
+_KINDS: dict[str, int] = {}
+for _names, _kind in (
+    (_NOISE_SET, _NOISY),
+    (_STRING_CONTAINERS, _CONTAINER),
+    (_BLOCK_SET, _BLOCK),
+    (_SCOPES[1:], _SCOPE),
+    (("meta", "title", "h1", "time", "link"), _LOOKED_AT),
+):
+    for _name in _names:
+        _KINDS[_name] = _KINDS.get(_name, 0) | _kind
+del _names, _kind, _name
+
+
+class _HtmlPage:
+    """One pass over lxml's parse events (the events BeautifulSoup builds its tree from), keeping
+    only what the loader reads: the meta tags, the title, the first <h1>, the first <time datetime>,
+    the canonical link, and the text of the innermost block elements outside the page's noise.
+
+    No tree is built and nothing recurses, so the work and memory grow with the size of the page,
+    however its tags nest (a tree walk that asks each block for a block inside it is quadratic on
+    unclosed nested blocks). The text is the same as BeautifulSoup's: strings are the runs of text
+    between two tags or comments, comments and the strings of <rt>/<rp>/<script>/<style>/<template>
+    are not text, and the noise elements and all inside them are left out of the body text."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []  # names of the open elements, the document's root first
+        self.names: dict[str, str] = {}  # one string object per tag name (the stack may be millions deep)
+        self.open: dict[str, int] = {}
+        self.noise = 0  # open noise elements
+        self.containers = 0  # open elements whose strings are not text
+        self.run: list[str] = []  # text since the last tag or comment
+        self.scope_at: list[int | None] = [0, None, None, None]  # stack index of the designated scope
+        self.scope_open = [True, False, False, False]
+        self.parts: tuple[list[str], ...] = ([], [], [], [])  # innermost blocks' text, per scope
+        self.strings: tuple[list[str], ...] = ([], [], [], [])  # all text strings, per scope
+        self.blocks: list[list[str] | None] = []  # open blocks; None once a block inside it opened
+        self.block_at: list[int] = []
+        self.block_scopes: list[tuple[bool, ...]] = []
+        self.meta: dict[tuple[str, str], object] = {}  # (name, attribute) -> content of the first match
+        self.title_at: int | None = None
+        self.title_child_at = -1  # the stack depth of the first <title>'s children while it is open
+        self.title_kids: list[str | None] = []  # its children: strings, None for a tag
+        self.h1_at: int | None = None
+        self.h1_strings: list[str] | None = None
+        self.time_datetime: str | None = None
+        self.canonical: tuple[object] | None = None
+
+    # -- lxml's target interface --
+
+    def start(self, tag, attrib) -> None:
+        if self.run:
+            self._flush()
+        name = self.names.get(tag)
+        if name is None:
+            name = self.names[tag] = tag
+        stack = self.stack
+        at = len(stack)
+        if at == self.title_child_at:
+            self.title_kids.append(None)
+        stack.append(name)
+        self.open[name] = self.open.get(name, 0) + 1
+        if kind := _KINDS.get(name, 0):
+            self._special_start(name, kind, attrib, at)
+
+    def end(self, tag) -> None:
+        if self.run:
+            self._flush()
+        if not self.open.get(tag):
+            return
+        while self._pop() != tag:  # as BeautifulSoup does: close what is still open inside it
+            pass
+
+    def data(self, text) -> None:
+        self.run.append(text)
+
+    def comment(self, text) -> None:
+        if self.run:
+            self._flush()
+        self._other_string(text)
+
+    def pi(self, target, data=None) -> None:
+        if self.run:
+            self._flush()
+        self._other_string(f"{target} {data}")
+
+    def doctype(self, *args) -> None:
+        if self.run:
+            self._flush()
+
+    def close(self) -> _HtmlPage:
+        if self.run:
+            self._flush()
+        while self.stack:
+            self._pop()
+        return self
+
+    # -- what is kept --
+
+    def _special_start(self, name: str, kind: int, attrib, at: int) -> None:
+        if kind & _LOOKED_AT:
+            if name == "meta":
+                self._meta(attrib)
+            elif name == "title" and self.title_at is None:
+                self.title_at, self.title_child_at = at, at + 1
+            elif name == "h1" and self.h1_strings is None:
+                self.h1_at, self.h1_strings = at, []
+            elif name == "time" and self.time_datetime is None and "datetime" in attrib:
+                self.time_datetime = attrib["datetime"]
+            elif name == "link" and self.canonical is None:
+                rel = attrib.get("rel")
+                if rel is not None and "canonical" in rel.split():
+                    self.canonical = (attrib.get("href"),)
+        if kind & _CONTAINER:
+            self.containers += 1
+        if kind & _NOISY:
+            self.noise += 1
+        if self.noise:
+            return
+        if kind & _BLOCK:
+            if self.blocks and self.blocks[-1] is not None:
+                self.blocks[-1] = None  # it holds a block: not innermost, its text is that block's
+            self.blocks.append([])
+            self.block_at.append(at)
+            self.block_scopes.append(tuple(self.scope_open))
+        elif kind & _SCOPE:
+            k = _SCOPES.index(name)
+            if self.scope_at[k] is None:
+                self.scope_at[k] = at
+                self.scope_open[k] = True
+
+    def _meta(self, attrib) -> None:
+        for attr in _META_ATTRS:
+            value = attrib.get(attr)
+            if value is None:
+                continue
+            for name, pattern in _META_PATTERNS.items():
+                # The pattern matches only a value of the name's length (or one more, a final "\n").
+                if len(value) - len(name) in (0, 1) and (name, attr) not in self.meta and pattern.search(value):
+                    self.meta[(name, attr)] = attrib.get("content")
+
+    def _other_string(self, text: str) -> None:
+        # A comment or processing instruction: a child of its element, but no text.
+        if len(self.stack) == self.title_child_at:
+            self.title_kids.append(text)
+
+    def _flush(self) -> None:
+        text = "".join(self.run)
+        self.run = []
+        if len(self.stack) == self.title_child_at:
+            self.title_kids.append(text)
+        if self.containers:
+            return
+        if self.h1_at is not None and self.h1_strings is not None and (stripped := text.strip()):
+            self.h1_strings.append(stripped)
+        if self.noise:
+            return
+        scope_open = self.scope_open
+        for k in (0, 1, 2, 3):
+            if scope_open[k]:
+                self.strings[k].append(text)
+        if self.blocks and (pieces := self.blocks[-1]) is not None:
+            pieces.append(text)
+
+    def _pop(self) -> str:
+        name = self.stack.pop()
+        self.open[name] -= 1
+        if kind := _KINDS.get(name, 0):
+            self._special_end(name, kind, len(self.stack))
+        return name
+
+    def _special_end(self, name: str, kind: int, at: int) -> None:
+        if kind & _CONTAINER:
+            self.containers -= 1
+        if kind & _NOISY:
+            self.noise -= 1
+        if kind & _BLOCK and self.block_at and self.block_at[-1] == at:
+            self.block_at.pop()
+            pieces = self.blocks.pop()
+            scopes = self.block_scopes.pop()
+            if pieces is not None and (text := " ".join("".join(pieces).split())):
+                for k in (0, 1, 2, 3):
+                    if scopes[k]:
+                        self.parts[k].append(text)
+        if kind & _SCOPE:
+            k = _SCOPES.index(name)
+            if self.scope_at[k] == at:
+                self.scope_open[k] = False
+        if self.title_at == at and name == "title":
+            self.title_child_at = -1  # closed: the title's children are known, later titles ignored
+        if self.h1_at == at and name == "h1":
+            self.h1_at = None  # closed: h1_strings stays, so a later <h1> is not the first
+
+    # -- the loader's questions --
+
+    def meta_content(self, *names: str) -> str | None:
+        for name in names:
+            for attr in _META_ATTRS:
+                content = self.meta.get((name, attr))
+                if isinstance(content, str) and content.strip():
+                    return content.strip()
+        return None
+
+    @property
+    def title_string(self) -> str | None:
+        # BeautifulSoup's Tag.string: the one child string, if the title has exactly one child.
+        return self.title_kids[0] if len(self.title_kids) == 1 else None
+
+    @property
+    def h1_text(self) -> str | None:
+        return None if self.h1_strings is None else " ".join(self.h1_strings)
+
+    def scope(self) -> int:
+        return max(k for k in range(4) if self.scope_at[k] is not None)
+
+
+def _read_page(markup: str) -> _HtmlPage:
+    """Parse with lxml's HTML parser as BeautifulSoup(markup, "lxml") does (its leading byte-order
+    mark dropped, then as UTF-8 bytes if lxml refuses the text), into an `_HtmlPage`."""
+    markup = markup.removeprefix("\N{BYTE ORDER MARK}")
+    try:
+        return _parse_page(markup, None)
+    except (UnicodeDecodeError, LookupError, etree.ParserError):
+        return _parse_page(markup.encode("utf8"), "utf8")
+
+
+def _parse_page(source: str | bytes, encoding: str | None) -> _HtmlPage:
+    parser = etree.HTMLParser(target=_HtmlPage(), recover=True, encoding=encoding)
+    parser.feed(source)
+    return parser.close()
+
+
 class _BS4Capture(logging.Filter):
     """bs4 logs "Some characters could not be decoded …" without naming the file: while a file is
     decoded on this thread, its messages are taken here (and become that file's warning)."""
@@ -655,43 +898,28 @@ def _load_html(path: Path, data: bytes, loaded: Loaded, max_chars: int) -> None:
             markup = _decode(path, data)
     if not markup.strip():
         raise LoadError(path, "empty file: no articles in it")
-    soup = _soup(markup)
-
-    def meta(*names: str) -> str | None:
-        for name in names:
-            for attr in ("property", "name", "itemprop"):
-                tag = soup.find("meta", attrs={attr: re.compile(f"^{re.escape(name)}$", re.IGNORECASE)})
-                content = tag.get("content") if tag else None
-                if isinstance(content, str) and content.strip():
-                    return content.strip()
-        return None
-
-    title = meta("og:title", "twitter:title")
-    if not title and soup.title and soup.title.string:
-        title = soup.title.string.strip()
-    if not title and (h1 := soup.find("h1")):
-        title = h1.get_text(" ", strip=True)
+    page = _read_page(markup)
+    title = page.meta_content("og:title", "twitter:title")
+    if not title and page.title_string:
+        title = page.title_string.strip()
+    if not title and page.h1_text is not None:
+        title = page.h1_text
     published = None
-    for raw_date in [meta(*_DATE_META)] + [t.get("datetime") for t in soup.find_all("time", datetime=True)[:1]]:
+    for raw_date in [page.meta_content(*_DATE_META), page.time_datetime]:
         try:
             published = normalize_date(raw_date)
         except ValueError:
             continue  # a page's odd date tag is not worth rejecting the article
         if published:
             break
-    canonical = soup.find("link", rel="canonical")
-    href = canonical.get("href") if canonical else None
-    url = (href if isinstance(href, str) and href.strip() else None) or meta("og:url")
-    source = meta("og:site_name") or path.name
-
-    for tag in soup.find_all(_NOISE):
-        tag.decompose()
-    root = soup.find("article") or soup.find("main") or soup.body or soup
+    href = page.canonical[0] if page.canonical else None
+    url = (href if isinstance(href, str) and href.strip() else None) or page.meta_content("og:url")
+    source = page.meta_content("og:site_name") or path.name
     # Innermost blocks only, so nested blocks are not read twice; inline markup keeps its spacing.
-    parts = [" ".join(el.get_text().split()) for el in root.find_all(_BLOCKS) if not el.find(_BLOCKS)]
-    parts = [p for p in parts if p]
+    root = page.scope()
+    parts = page.parts[root]
     if not parts:
-        parts = [line.strip() for line in root.get_text("\n").splitlines() if line.strip()]
+        parts = [line.strip() for line in "\n".join(page.strings[root]).splitlines() if line.strip()]
     loaded.articles.append(
         _article_from_file(
             path,

@@ -10,12 +10,15 @@ them and the next ingest of that article (or `qa ingest --prune`) removes them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
 import datetime as dt
+import fcntl
 import json
 import errno
 import functools
 import os
+import sys
 import shutil
 import tempfile
 import threading
@@ -103,6 +106,24 @@ def where_clause(filters: Filters | None) -> dict | None:
 def _batches(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+# Embedded Chroma binds every id a `get` returns as one SQL variable, and SQLite takes at most 32,766:
+# a `get` that can grow with the collection (a `where`, or no ids) goes in pages of at most this many rows.
+PAGE_ROWS = 5000
+
+
+def _pages(collection, page: int = PAGE_ROWS, **query) -> Iterator[dict]:
+    """`collection.get(**query)` page by page (each a Chroma result with at least one id)."""
+    offset = 0
+    while True:
+        got = collection.get(limit=page, offset=offset, **query)
+        if not got["ids"]:
+            return
+        yield got
+        if len(got["ids"]) < page:
+            return
+        offset += len(got["ids"])
 
 
 # -- storage faults as one line ----------------------------------------------------------------
@@ -201,39 +222,416 @@ def _crash_point(name: str) -> None:
         os._exit(137)
 
 
+# -- one writer at a time; every reader sees each finished write ---------------------------------
+
+
+class StoreAccess:
+    """Who may touch the store of one QA_HOME now, across processes and threads: any number of
+    readers, or one writer (an OS lock, `flock`, on `QA_HOME/store.lock`: a killed holder releases it).
+
+    Every write made under it bumps the store's generation (`QA_HOME/generation`: a counter, the
+    writer's pid and a timestamp). A process that takes the lock and finds the generation changed
+    by another process moves to a new `epoch`: its embedded Chroma client is reopened (Chroma keeps
+    the HNSW index in memory: a client opened before another process wrote returns rows that are
+    gone and fails with "Error finding id" on rows it has not seen), and the service reloads its
+    BM25 index and caches. The generation can only change while no process reads, so this happens
+    when a process's first reader takes the lock, before any of its threads reads.
+
+    A writer about to wait closes `QA_HOME/store.gate` first, so a stream of questions cannot keep
+    it out: new readers wait at the gate, those inside finish. Writers take it for one batch of
+    articles (about a second), so a question waits at most that long. Writers of a whole ingest are
+    one at a time by WriteLock; this lock keeps readers off the store while a batch is written.
+    A read-only QA_HOME has no lock (it is read from a copy and cannot be written)."""
+
+    _registry: dict[str, "StoreAccess"] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, home: Path | None):
+        self.home = home
+        self.enabled = False
+        if home is not None:
+            try:
+                home.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(home / "store.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                self._gate = os.open(home / "store.gate", os.O_RDWR | os.O_CREAT, 0o644)
+                self.enabled = True
+            except OSError:
+                pass
+        self.epoch = 0  # bumped when another process's write is found
+        self.generation_path = home / "generation" if home is not None else None
+        self._seen: str | None = None  # the generation this process last saw (or wrote)
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None  # thread id
+        self._taking = False  # a thread is taking the OS lock for this process
+        self._writers_waiting = 0  # threads of this process waiting to write: new readers wait behind them
+        self._local = threading.local()
+        self.clients: dict[str, tuple[int, object]] = {}  # chroma folder -> (epoch, raw client)
+
+    @classmethod
+    def of(cls, home: Path | None) -> "StoreAccess":
+        """The one StoreAccess of this QA_HOME in this process."""
+        key = str(Path(home).resolve()) if home is not None else ""
+        with cls._registry_lock:
+            if key not in cls._registry:
+                cls._registry[key] = cls(Path(key) if key else None)
+            return cls._registry[key]
+
+    # -- the generation --------------------------------------------------------------------
+
+    def generation(self) -> str:
+        if self.generation_path is None:
+            return ""
+        try:
+            return self.generation_path.read_text(encoding="utf-8")
+        except OSError:
+            return ""
+
+    def _bump(self) -> None:
+        count = self.generation().split(" ", 1)[0]
+        text = f"{int(count) + 1 if count.isdigit() else 1} {os.getpid()} {time.time_ns()}"
+        temporary = self.generation_path.with_name(f"generation.{os.getpid()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, self.generation_path)
+        self._seen = text
+
+    def _taken(self) -> None:
+        """The OS lock was just taken by this process: move to a new epoch if another process wrote."""
+        now = self.generation()
+        if self._seen is not None and now != self._seen:
+            self.epoch += 1
+        self._seen = now
+
+    def changed(self) -> None:
+        """Called by a write under `writing()` before it writes: the generation is bumped now (so a
+        reader coming after a writer killed mid-write reopens too) and again when the write ends."""
+        if not getattr(self._local, "changed", False) and self.enabled:
+            self._bump()
+        self._local.changed = True
+
+    # -- the lock ----------------------------------------------------------------------------
+
+    def holds_read(self) -> bool:
+        return getattr(self._local, "reads", 0) > 0
+
+    @contextlib.contextmanager
+    def reading(self):
+        me = threading.get_ident()
+        local = self._local
+        if not self.enabled or self._writer == me or getattr(local, "reads", 0):
+            local.reads = getattr(local, "reads", 0) + 1
+            try:
+                yield
+            finally:
+                local.reads -= 1
+            return
+        with self._cond:
+            while True:
+                while self._writer is not None or self._taking or self._writers_waiting:
+                    self._cond.wait()
+                if self._readers == 0:
+                    self._taking = first = True
+                    break
+                # Join the readers inside, unless a writer of another process waits at the gate.
+                try:
+                    fcntl.flock(self._gate, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    fcntl.flock(self._gate, fcntl.LOCK_UN)
+                except BlockingIOError:
+                    self._cond.wait(0.05)
+                    continue
+                self._readers += 1
+                first = False
+                break
+        if first:
+            try:
+                fcntl.flock(self._gate, fcntl.LOCK_SH)  # waits while a writer waits or writes
+                fcntl.flock(self._gate, fcntl.LOCK_UN)
+                fcntl.flock(self._fd, fcntl.LOCK_SH)
+                self._taken()
+            except BaseException:
+                with self._cond:
+                    self._taking = False
+                    self._cond.notify_all()
+                raise
+            with self._cond:
+                self._taking = False
+                self._readers += 1
+                self._cond.notify_all()
+        local.reads = 1
+        try:
+            yield
+        finally:
+            local.reads = 0
+            with self._cond:
+                self._readers -= 1
+                if self._readers == 0:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self):
+        me = threading.get_ident()
+        local = self._local
+        if not self.enabled or self._writer == me:
+            yield
+            return
+        if getattr(local, "reads", 0):
+            raise RuntimeError("a store write inside a read of the same thread (it would wait for itself)")
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer is not None or self._readers or self._taking:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = me
+        try:
+            fcntl.flock(self._gate, fcntl.LOCK_EX)  # new readers wait from now on
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # readers inside finish
+            finally:
+                fcntl.flock(self._gate, fcntl.LOCK_UN)
+            self._taken()
+        except BaseException:
+            with self._cond:
+                self._writer = None
+                self._cond.notify_all()
+            raise
+        local.changed = False
+        try:
+            yield
+        finally:
+            try:
+                if local.changed:
+                    self._bump()
+            finally:
+                local.changed = False
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                with self._cond:
+                    self._writer = None
+                    self._cond.notify_all()
+
+    # -- embedded clients --------------------------------------------------------------------
+
+    def client(self, folder: Path, open_folder):
+        """The embedded Chroma client of `folder` for this epoch: one per process, reopened (the old
+        one stopped) when another process wrote."""
+        key = str(folder)
+        epoch, client = self.clients.get(key, (None, None))
+        if client is not None and epoch == self.epoch:
+            return client
+        if client is not None:
+            _stop_client(client)
+        client = open_folder(folder)
+        self.clients[key] = (self.epoch, client)
+        return client
+
+
+def _stop_client(client) -> None:
+    """Stop an embedded Chroma client's system, so that the next client of its folder reads it afresh."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    identifier = getattr(client, "_identifier", None)
+    with SharedSystemClient._refcount_lock:
+        system = SharedSystemClient._identifier_to_system.pop(identifier, None)
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+    if system is not None:
+        with contextlib.suppress(Exception):
+            system.stop()
+
+
+class WriteLock:
+    """One writer at a time in a QA_HOME: `QA_HOME/write.lock` (filelock: an OS lock, so a killed
+    holder releases it), and beside it `write.lock.holder`, who holds it (pid, command, since)."""
+
+    _registry: dict[str, "WriteLock"] = {}
+    _registry_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, home: Path) -> "WriteLock":
+        """The one WriteLock of this QA_HOME in this process."""
+        key = str(Path(home).resolve())
+        with cls._registry_lock:
+            if key not in cls._registry:
+                cls._registry[key] = cls(Path(key))
+            return cls._registry[key]
+
+    def __init__(self, home: Path):
+        from filelock import FileLock
+
+        with contextlib.suppress(OSError):
+            home.mkdir(parents=True, exist_ok=True)
+        self.path = home / "write.lock"
+        self.holder_path = home / "write.lock.holder"
+        self._lock = FileLock(str(self.path))
+        self._depth = 0
+        self._guard = threading.RLock()
+
+    def holder(self) -> str:
+        """Who holds the lock, as recorded: "pid N: COMMAND (since …)"; "" when unknown."""
+        try:
+            record = json.loads(self.holder_path.read_text(encoding="utf-8"))
+            return f"pid {record['pid']}: {record['command']} (since {record['since']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+
+    def _holder_soon(self) -> str:
+        """The holder, given a moment to record itself (it writes its record just after taking the lock)."""
+        for _ in range(20):
+            if found := self.holder():
+                return found
+            time.sleep(0.05)
+        return "another process"
+
+    def held_elsewhere(self) -> bool:
+        """Whether another process holds the lock now (a cheap, non-blocking probe)."""
+        if self._depth:
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def hold(self, waiting=None):
+        """Hold the lock (re-entrant in one process); `waiting(holder)` is called once when another holds it."""
+        from filelock import Timeout
+
+        with self._guard:
+            locked = self._depth > 0
+            if self._depth == 0:
+                try:
+                    try:
+                        self._lock.acquire(timeout=0)
+                    except Timeout:
+                        if waiting is not None:
+                            waiting(self._holder_soon())
+                        self._lock.acquire()
+                    locked = True
+                except OSError:
+                    pass  # a read-only QA_HOME: no lock can be taken, and no write can be made
+                record = {
+                    "pid": os.getpid(),
+                    "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?",
+                    "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                }
+                with contextlib.suppress(OSError):
+                    self.holder_path.write_text(json.dumps(record), encoding="utf-8")
+            if not locked:
+                yield
+                return
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    with contextlib.suppress(OSError):
+                        self.holder_path.unlink()
+                    self._lock.release()
+
+
+def _reads(method):
+    """A store method that reads: under the store's read lock (see StoreAccess)."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.access.reading():
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+def _writes(method):
+    """A store method that writes: under the store's write lock (see StoreAccess)."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.access.writing():
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class ChromaStore:
     def __init__(self, settings: Settings):
         self._folder: Path | None = None  # the embedded store's folder (None: a server)
         self._timeout: float | None = None
         self.read_only_folder: Path | None = None  # set when QA_HOME is read-only and a copy is read instead
+        self._settings = settings
+        # Set by an ingest: the ids of the articles each write touches are appended to this file first,
+        # so that the next ingest can check them when this one dies (see QAService.ingest).
+        self.journal: Path | None = None
+        self.access = StoreAccess.of(settings.home)
+        self._server = None
         if settings.chroma_host:
             self.location = f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
             self._timeout = settings.chroma_timeout
-            client = self._connect(settings.chroma_host, settings.chroma_port)
+            self._server = self._connect(settings.chroma_host, settings.chroma_port)
         else:
             self.location = f"embedded Chroma in {settings.chroma_path}"
             self._folder = settings.chroma_path
-            client = self._open_folder(settings.chroma_path)
-        self._client = _Guarded(client, self)
-        self._max_batch = max(1, self._client.get_max_batch_size())
-
-        def open_collection(role: str):
-            # embedding_function=None: vectors always come from our embedder; Chroma's default downloads one.
-            return _Guarded(
-                self._client.get_or_create_collection(
-                    f"{settings.collection}_{role}",
-                    embedding_function=None,
-                    configuration={"hnsw": {"space": "cosine"}},
-                ),
-                self,
-            )
-
-        self._articles = open_collection("articles")
-        self._chunks = open_collection("chunks")
-        self._sentences = open_collection("sentences")
+        self._epoch: int | None = None
         self._facts: dict[str, dict] | None = None  # article id -> FACT_KEYS and parsed people; None: not read yet
         self._facts_stamp = 0  # the newest `indexed_ns` seen
         self._facts_lock = threading.Lock()  # the chat screen serves several requests at once
+        with self.access.reading():
+            self._collections()  # opened now: a store that cannot be opened fails here, in one line
+
+    def _collections(self) -> tuple:
+        """(articles, chunks, sentences) of this epoch: reopened after another process wrote."""
+        if self._epoch != self.access.epoch or self._epoch is None:
+            epoch = self.access.epoch
+            if self._server is not None:
+                client = self._server
+            elif self.read_only_folder is not None or not self.access.enabled:
+                client = getattr(self, "_raw_client", None) or self._open_folder(self._folder)
+            else:
+                client = self.access.client(self._folder, self._open_folder)
+            self._raw_client = client
+            self._client = _Guarded(client, self)
+            self._max_batch = max(1, self._client.get_max_batch_size())
+            settings = self._settings
+
+            def open_collection(role: str):
+                # embedding_function=None: vectors always come from our embedder; Chroma's default downloads one.
+                return _Guarded(
+                    self._client.get_or_create_collection(
+                        f"{settings.collection}_{role}",
+                        embedding_function=None,
+                        configuration={"hnsw": {"space": "cosine"}},
+                    ),
+                    self,
+                )
+
+            self._open = tuple(open_collection(role) for role in ("articles", "chunks", "sentences"))
+            self._epoch = epoch
+        return self._open
+
+    @property
+    def epoch(self) -> int:
+        """Bumped each time another process's write was found (the service reloads what it keeps then)."""
+        return self.access.epoch
+
+    @property
+    def _articles(self):
+        return self._collections()[0]
+
+    @property
+    def _chunks(self):
+        return self._collections()[1]
+
+    @property
+    def _sentences(self):
+        return self._collections()[2]
 
     def failure(self, exc: BaseException) -> StoreError:
         """The one-line StoreError for a storage failure of this store."""
@@ -303,18 +701,25 @@ class ChromaStore:
                     "use another QA_HOME or QA_COLLECTION for the new model"
                 )
             return
-        if self.read_only_folder is not None:
-            return  # an index never bound holds no vectors yet: nothing to check, and nothing can be recorded
+        if self.read_only_folder is not None or self.access.holds_read():
+            # An index never bound holds no vectors yet: nothing to check. A reader records nothing
+            # (the first write does, under the write lock).
+            return
         bound = {"qa_schema": SCHEMA, "embedding_model": model_id, "dimension": dimension}
-        for collection in (self._articles, self._chunks, self._sentences):
-            collection.modify(metadata=bound)
+        with self.access.writing():
+            for collection in (self._articles, self._chunks, self._sentences):
+                collection.modify(metadata=bound)
+            self.access.changed()
 
     # -- writes ----------------------------------------------------------------------------
 
+    @_writes
     def write(self, batch: list[ArticleRows]) -> None:
         """Store new versions of these articles, crash-safe (see the module docstring)."""
         if not batch:
             return
+        self._journal([r.article.id for r in batch])
+        self.access.changed()
         sentence_rows = [(s, v, r) for r in batch for s, v in zip(r.sentences, r.sentence_vectors)]
         chunk_rows = [(c, v, r) for r in batch for c, v in zip(r.chunks, r.chunk_vectors)]
         self._upsert(
@@ -340,6 +745,12 @@ class ChromaStore:
         keep = {s.id for s, _, _ in sentence_rows} | {c.id for c, _, _ in chunk_rows}
         self._delete_rows([r.article.id for r in batch], keep=keep)
 
+    def _journal(self, article_ids: list[str]) -> None:
+        """Note the articles a write is about to touch (see `journal`)."""
+        if self.journal is not None:
+            with open(self.journal, "a", encoding="utf-8") as out:
+                out.write("".join(f"{json.dumps(i)}\n" for i in article_ids))
+
     def _upsert(self, collection, rows: list[tuple], own_meta) -> None:
         """Rows of (sentence or chunk, vector, ArticleRows), in batches Chroma accepts."""
         for part in _batches(rows, self._max_batch):
@@ -350,8 +761,13 @@ class ChromaStore:
                 metadatas=[_row_meta(r) | own_meta(item) for item, _, r in part],
             )
 
+    @_writes
     def delete_articles(self, ids: list[str]) -> None:
         """Remove articles: the records first (so readers stop seeing them), then their rows."""
+        if not ids:
+            return
+        self._journal(list(ids))
+        self.access.changed()
         for part in _batches(ids, self._max_batch):
             self._articles.delete(ids=part)
             with self._facts_lock:
@@ -359,6 +775,7 @@ class ChromaStore:
                     self._facts.pop(article_id, None)
         self._delete_rows(ids, keep=set())
 
+    @_writes
     def sweep(self, article_ids: list[str] | None = None) -> int:
         """Delete rows left behind by an interrupted write (rows whose version is not their article's
         live one, or whose article was never committed); returns how many.
@@ -379,6 +796,8 @@ class ChromaStore:
             stale = [row_id for row_id, meta in rows if live.get(meta.get("article_id")) != meta.get("version")]
             if self.read_only_folder is not None:
                 continue  # readers skip them; a read-only index cannot lose them
+            if stale:
+                self.access.changed()
             for part in _batches(stale, self._max_batch):
                 collection.delete(ids=part)
             removed += len(stale)
@@ -399,14 +818,15 @@ class ChromaStore:
     def _rows_of(self, collection, article_ids: list[str]) -> Iterator[tuple[str, dict]]:
         """(row id, metadata) of every row of these articles, live or not."""
         for part in _batches(article_ids, 500):
-            got = collection.get(where={"article_id": {"$in": part}}, include=["metadatas"])
-            yield from zip(got["ids"], (m or {} for m in got["metadatas"]))
+            for got in _pages(collection, where={"article_id": {"$in": part}}, include=["metadatas"]):
+                yield from zip(got["ids"], (m or {} for m in got["metadatas"]))
 
     def _delete_rows(self, article_ids: list[str], keep: set[str]) -> None:
         for collection in (self._chunks, self._sentences):
             for part in _batches(article_ids, 500):
-                found = collection.get(where={"article_id": {"$in": part}}, include=[])
-                stale = [i for i in found["ids"] if i not in keep]
+                # Every page read before any is deleted: deleting would move the pages' offsets.
+                found = [i for got in _pages(collection, where={"article_id": {"$in": part}}, include=[]) for i in got["ids"]]
+                stale = [i for i in found if i not in keep]
                 for ids in _batches(stale, self._max_batch):
                     collection.delete(ids=ids)
 
@@ -431,6 +851,7 @@ class ChromaStore:
 
     # -- reads -----------------------------------------------------------------------------
 
+    @_reads
     def versions(self, ids: Iterable[str] | None) -> dict[str, str]:
         """Article id -> the version of its live rows; `None` asks for every article."""
         if ids is None:
@@ -441,10 +862,12 @@ class ChromaStore:
             out.update({i: (m or {}).get("version", "") for i, m in zip(got["ids"], got["metadatas"])})
         return out
 
+    @_reads
     def signatures(self) -> dict[str, tuple[list[int], str, str | None]]:
         """Article id -> (MinHash signature, the canonical it copies or itself, published), for dedup."""
         return {i: (unpack_signature(packed), *rest) for i, (packed, *rest) in self.packed_signatures().items()}
 
+    @_reads
     def packed_signatures(self) -> dict[str, tuple[str, str, str | None]]:
         """`signatures()` with each signature still packed (pack_signature): cheap to compare."""
         return {
@@ -453,22 +876,26 @@ class ChromaStore:
             if m.get("minhash")
         }
 
+    @_reads
     def copies_of(self, ids: list[str]) -> dict[str, list[dict]]:
         """Canonical article id -> its stored near-copies (id, title, source, url, published)."""
         if not ids:
             return {}
-        got = self._articles.get(where={"duplicate_of": {"$in": list(dict.fromkeys(ids))}}, include=["metadatas"])
         copies: dict[str, list[dict]] = {}
-        for i, m in zip(got["ids"], got["metadatas"]):
-            copies.setdefault(m["duplicate_of"], []).append(
-                {"article_id": i} | {k: m.get(k) for k in ("title", "source", "url", "published")}
-            )
+        where = {"duplicate_of": {"$in": list(dict.fromkeys(ids))}}
+        for got in _pages(self._articles, where=where, include=["metadatas"]):
+            for i, m in zip(got["ids"], got["metadatas"]):
+                copies.setdefault(m["duplicate_of"], []).append(
+                    {"article_id": i} | {k: m.get(k) for k in ("title", "source", "url", "published")}
+                )
         return copies
 
+    @_reads
     def article_paths(self) -> dict[str, str]:
         """Article id -> the file it was read from, for every article read from a file."""
         return {i: m["path"] for i, m in self._article_facts().items() if m.get("path")}
 
+    @_reads
     def get_articles(self, ids: list[str]) -> list[Article]:
         """The stored articles, in the order asked; unknown ids are left out."""
         found: dict[str, Article] = {}
@@ -488,48 +915,54 @@ class ChromaStore:
                 )
         return [found[i] for i in ids if i in found]
 
+    @_reads
     def search_chunks(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Passage]:
         """The k chunks nearest to `vector` whose article is live, best first."""
         rows = self._nearest(self._chunks, vector, k, where)
         return [_passage(i, m, d, score) for i, m, d, score in rows]
 
+    @_reads
     def search_sentences(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, str, float]]:
         """(sentence id, id of its chunk, cosine) of the k sentences nearest to `vector`, best first."""
         rows = self._nearest(self._sentences, vector, k, where, documents=False)  # a sentence's text is not needed here
         return [(i, m["chunk_id"], score) for i, m, _, score in rows]
 
+    @_reads
     def get_chunks(self, ids: list[str]) -> list[Passage]:
         """Chunks by id as passages (score 0), in the order asked; rows of stale versions are left out."""
         if not ids:
             return []
-        got = self._chunks.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
-        live = self.versions(m["article_id"] for m in got["metadatas"])
-        by_id = {
-            i: _passage(i, m, d, 0.0)
-            for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
-            if live.get(m["article_id"]) == m["version"]
-        }
+        rows = [
+            row
+            for part in _batches(list(dict.fromkeys(ids)), self._max_batch)
+            for got in [self._chunks.get(ids=part, include=["metadatas", "documents"])]
+            for row in zip(got["ids"], got["metadatas"], got["documents"])
+        ]
+        live = self.versions(m["article_id"] for _, m, _ in rows)
+        by_id = {i: _passage(i, m, d, 0.0) for i, m, d in rows if live.get(m["article_id"]) == m["version"]}
         return [by_id[i] for i in ids if i in by_id]
 
+    @_reads
     def chunks_of(self, article_ids: list[str]) -> list[Passage]:
         """The live chunks of these articles as passages (score 0), for an index kept beside the store."""
         live = self.versions(article_ids)
         passages: list[Passage] = []
         for part in _batches(list(dict.fromkeys(article_ids)), 500):
-            got = self._chunks.get(where={"article_id": {"$in": part}}, include=["metadatas", "documents"])
-            passages.extend(
-                _passage(i, m, d, 0.0)
-                for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
-                if live.get(m["article_id"]) == m["version"]
-            )
+            for got in _pages(self._chunks, where={"article_id": {"$in": part}}, include=["metadatas", "documents"]):
+                passages.extend(
+                    _passage(i, m, d, 0.0)
+                    for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
+                    if live.get(m["article_id"]) == m["version"]
+                )
         return passages
 
     def all_chunks(self, page: int = 1000) -> Iterator[Passage]:
-        """Every live chunk as a passage (score 0), page by page."""
+        """Every live chunk as a passage (score 0), page by page (each page read under the read lock)."""
         live = self.versions(None)
         offset = 0
         while True:
-            got = self._chunks.get(include=["metadatas", "documents"], limit=page, offset=offset)
+            with self.access.reading():
+                got = self._chunks.get(include=["metadatas", "documents"], limit=page, offset=offset)
             if not got["ids"]:
                 return
             for i, m, d in zip(got["ids"], got["metadatas"], got["documents"]):
@@ -559,33 +992,42 @@ class ChromaStore:
         ]
         return rows[:k]
 
+    @_reads
     def get_sentences(self, ids: list[str]) -> tuple[list[Sentence], np.ndarray]:
         """The sentences with these ids, in the order asked, and their unit vectors."""
         if not ids:
             return [], np.zeros((0, 0), dtype=np.float32)
-        got = self._sentences.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents", "embeddings"])
-        by_id = {
-            i: (_sentence(i, m, d), e)
-            for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"])
-        }
+        by_id = {}
+        for part in _batches(list(dict.fromkeys(ids)), self._max_batch):
+            got = self._sentences.get(ids=part, include=["metadatas", "documents", "embeddings"])
+            by_id.update(
+                (i, (_sentence(i, m, d), e))
+                for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"])
+            )
         present = [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
         if not present:
             return [], np.zeros((0, 0), dtype=np.float32)
         return [s for s, _ in present], np.asarray([e for _, e in present], dtype=np.float32)
 
+    @_reads
     def sentences_by_speaker(self, words: list[str]) -> list[tuple[Sentence, Passage]]:
         """Live sentences one of whose speakers' names holds one of `words` (lower case), each with
         its article's metadata (as a passage of that one sentence)."""
         clauses = [{"speaker_keys": {"$contains": w}} for w in words]
         where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
-        got = self._sentences.get(where=where, include=["metadatas", "documents"])
-        live = self.versions(m["article_id"] for m in got["metadatas"])
+        rows = [
+            row
+            for got in _pages(self._sentences, where=where, include=["metadatas", "documents"])
+            for row in zip(got["ids"], got["metadatas"], got["documents"])
+        ]
+        live = self.versions(m["article_id"] for _, m, _ in rows)
         return [
             (_sentence(i, m, d), _passage(m.get("chunk_id", ""), m | {"sentence_ids": i}, d, 0.0))
-            for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
+            for i, m, d in rows
             if live.get(m["article_id"]) == m["version"]
         ]
 
+    @_reads
     def stats(self) -> dict:
         """Counts of articles and of their live chunks and sentences (rows an interrupted write left
         are not counted), and when an article was last written (UTC, ISO; None for an empty index)."""
@@ -606,6 +1048,7 @@ class ChromaStore:
                 counts[role] += sum(live.get(m.get("article_id")) == m.get("version") for _, m in rows)
         return counts | {"last_updated": last or None}
 
+    @_reads
     def known_roles(self) -> dict[str, set[str]]:
         """Role phrase -> the names of the people the stored articles give that role (a new dict:
         ingest adds to it)."""
@@ -616,9 +1059,28 @@ class ChromaStore:
                     roles.setdefault(role, set()).add(name)
         return roles
 
+    @_reads
     def sources(self) -> list[str]:
         """The distinct sources of the stored articles, sorted (what a source filter can choose from)."""
         return sorted({m["source"] for m in self._article_facts().values() if m.get("source")})
+
+    @_reads
+    def article_facts(self) -> dict[str, dict]:
+        """Article id -> its record's facts (title, source, date, version, people …): a copy."""
+        return {article_id: dict(facts) for article_id, facts in self._article_facts().items()}
+
+    @_reads
+    def speaker_rows(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(article id, speakers) of every live sentence that has speakers, read in pages."""
+        live = {article_id: facts.get("version") for article_id, facts in self._article_facts().items()}
+        rows = []
+        for got in _pages(self._sentences, include=["metadatas"]):
+            for meta in got["metadatas"]:
+                meta = meta or {}
+                speakers = meta.get("speakers")
+                if speakers and live.get(meta.get("article_id")) == meta.get("version"):
+                    rows.append((meta["article_id"], tuple(speakers)))
+        return rows
 
     def _article_facts(self) -> dict[str, dict]:
         """Article id -> the fields of its record in FACT_KEYS, and its `people` parsed (a copy).
@@ -631,12 +1093,11 @@ class ChromaStore:
         Nothing of it is saved: a crashed process leaves nothing to be wrong."""
         with self._facts_lock:
             if self._facts is not None:
-                got = self._articles.get(
-                    where={"indexed_ns": {"$gte": self._facts_stamp - CATCH_UP_MARGIN_NS}}, include=["metadatas"]
-                )
-                for article_id, meta in zip(got["ids"], got["metadatas"]):
-                    self._facts[article_id] = _facts(meta or {})
-                    self._facts_stamp = max(self._facts_stamp, _stamp(meta or {}))
+                since = {"indexed_ns": {"$gte": self._facts_stamp - CATCH_UP_MARGIN_NS}}
+                for got in _pages(self._articles, PAGE_ROWS // 5, where=since, include=["metadatas"]):
+                    for article_id, meta in zip(got["ids"], got["metadatas"]):
+                        self._facts[article_id] = _facts(meta or {})
+                        self._facts_stamp = max(self._facts_stamp, _stamp(meta or {}))
                 if self._articles.count() != len(self._facts):
                     self._facts = None
             if self._facts is None:
@@ -652,17 +1113,104 @@ class ChromaStore:
     def _scan(self, collection, page: int = 1000) -> Iterator[tuple[str, dict]]:
         # Pages of 1,000, not 5,000: a page's metadata is held at once, and the heap it grew stays
         # with the process (measured at 12,800 articles: +140 MB resident instead of +360 MB).
-        offset = 0
-        while True:
-            got = collection.get(include=["metadatas"], limit=page, offset=offset)
-            if not got["ids"]:
-                return
+        for got in _pages(collection, page, include=["metadatas"]):
             yield from zip(got["ids"], (m or {} for m in got["metadatas"]))
-            offset += len(got["ids"])
 
+    @_reads
     def has_articles(self, filters: Filters | None) -> bool:
         """Whether any stored article passes the filters (a question asked under them has something to read)."""
         return bool(self._articles.get(where=where_clause(filters), limit=1, include=[])["ids"])
+
+    # -- checking --------------------------------------------------------------------------
+
+    @_reads
+    def check(self, article_ids: list[str] | None = None, page: int = 1000) -> dict:
+        """Read every row (of these articles; None: of all) with its embedding and metadata, and say
+        what is wrong: rows whose embedding cannot be read ("Error finding id") or is missing, live rows
+        whose text is not their article's text at their offsets, articles whose live rows do not number
+        what their record says, and rows no live article version owns (what a crash leaves; `sweep`).
+
+        Returns {"articles", "chunks", "sentences": rows read, "unreadable": {role: [row ids]},
+        "stale_rows": n, "damaged": {article id: [problems]}}; an article is damaged when rewriting it
+        from its stored text (`--repair`) is what mends it."""
+        report: dict = {"articles": 0, "chunks": 0, "sentences": 0, "stale_rows": 0}
+        unreadable: dict[str, list[str]] = {"articles": [], "chunks": [], "sentences": []}
+        damaged: dict[str, list[str]] = {}
+        records: dict[str, tuple[dict, str]] = {}  # article id -> (metadata, text)
+
+        def pages(collection, where_ids: list[str] | None, include: list[str]) -> Iterator[dict]:
+            if where_ids is None:
+                yield from _pages(collection, page, include=include)
+            elif collection is self._articles:
+                for part in _batches(where_ids, min(page, self._max_batch)):
+                    yield collection.get(ids=part, include=include)
+            else:
+                for part in _batches(where_ids, 100):
+                    yield from _pages(collection, page, where={"article_id": {"$in": part}}, include=include)
+
+        def vectors(collection, role: str, ids: list[str]) -> dict[str, object]:
+            """Row id -> its embedding (None: none stored); an unreadable row is noted and left out."""
+            if not ids:
+                return {}
+            try:
+                got = collection.get(ids=ids, include=["embeddings"])
+                embeddings = got["embeddings"]
+                return dict(zip(got["ids"], embeddings if embeddings is not None else [None] * len(got["ids"])))
+            except StoreError:
+                if len(ids) == 1:
+                    unreadable[role].append(ids[0])
+                    return {}
+                middle = len(ids) // 2
+                return vectors(collection, role, ids[:middle]) | vectors(collection, role, ids[middle:])
+
+        def problem(article_id: str, text: str) -> None:
+            damaged.setdefault(article_id, []).append(text)
+
+        wanted = list(dict.fromkeys(article_ids)) if article_ids is not None else None
+        for got in pages(self._articles, wanted, ["metadatas", "documents"]):
+            found = vectors(self._articles, "articles", got["ids"])
+            for article_id, meta, text in zip(got["ids"], got["metadatas"], got["documents"]):
+                report["articles"] += 1
+                records[article_id] = (meta or {}, text or "")
+                if article_id not in found:
+                    problem(article_id, "its record's embedding cannot be read")
+        live_rows: dict[str, dict[str, int]] = {}
+        for role, collection in (("chunks", self._chunks), ("sentences", self._sentences)):
+            for got in pages(collection, wanted, ["metadatas", "documents"]):
+                found = vectors(collection, role, got["ids"])
+                for row_id, meta, text in zip(got["ids"], got["metadatas"], got["documents"]):
+                    meta = meta or {}
+                    report[role] += 1
+                    article_id = meta.get("article_id", "")
+                    record = records.get(article_id)
+                    if record is None or record[0].get("version") != meta.get("version"):
+                        report["stale_rows"] += 1  # an interrupted write's: readers skip it, `sweep` removes it
+                        continue
+                    live_rows.setdefault(article_id, {}).setdefault(role, 0)
+                    live_rows[article_id][role] += 1
+                    if row_id not in found:
+                        problem(article_id, f"the embedding of {row_id} cannot be read")
+                        continue
+                    vector = found[row_id]
+                    if vector is None or len(vector) == 0 or not np.all(np.isfinite(np.asarray(vector, dtype=np.float32))):
+                        problem(article_id, f"{row_id} has no embedding")
+                    start, end = meta.get("start"), meta.get("end")
+                    if not isinstance(start, int) or not isinstance(end, int) or record[1][start:end] != (text or ""):
+                        problem(article_id, f"the text of {row_id} is not the article's text at {start}-{end}")
+        for article_id, (meta, _) in records.items():
+            for role in ("chunks", "sentences"):
+                expected, present = meta.get(role), live_rows.get(article_id, {}).get(role, 0)
+                if isinstance(expected, int) and expected != present:
+                    problem(article_id, f"{present} {role} stored, its record says {expected}")
+        return report | {"unreadable": unreadable, "damaged": damaged}
+
+    @_writes
+    def drop_rows(self, article_ids: list[str]) -> None:
+        """Delete every chunk and sentence row of these articles (their records stay): a repair
+        writes them again from the record's text. Rows whose embedding cannot be read are deleted too."""
+        self._journal(list(article_ids))
+        self.access.changed()
+        self._delete_rows(list(article_ids), keep=set())
 
 
 def pack_signature(values: list[int]) -> str:

@@ -120,3 +120,86 @@ def _reason(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENOENT and os.path.islink(path):
         return "broken symbolic link"
     return exc.strerror or str(exc)
+
+
+# --- ingesting uploads in a worker process ---------------------------------------------------------
+
+
+@dataclass
+class UploadOutcome:
+    """What became of a batch of uploads: the ingest report, and each upload that was stored (its name
+    as uploaded, the name it is kept under)."""
+
+    report: object  # qa.types.IngestReport
+    stored: list[tuple[str, str]]
+
+
+def ingest_uploads(settings, files: list[Path]) -> UploadOutcome:
+    """Ingest uploads as the chat screen does (QAService.add_files: checked, kept in the uploads area,
+    ingested), then drop the kept copies that gave no stored article (an empty file, a broken page).
+    Runs in the worker process of `ingest_uploads_in_worker`, or in the caller's."""
+    from qa.service import QAService
+
+    service = QAService(settings)
+    service.on_lock_wait = lambda holder: None  # the screen waits quietly for another writer
+    files = [Path(f) for f in files]
+    report = service.add_files(files, progress=False)
+    area = Path(settings.uploads_path).resolve()
+    holding = set(service.store.article_paths().values())
+    stored: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            kept = (area / stored_name(path.name)).resolve()
+        except UploadError:
+            continue
+        if kept.parent != area:
+            continue
+        if str(kept) not in holding:
+            kept.unlink(missing_ok=True)
+        elif kept.name not in (name for _, name in stored):
+            stored.append((_shown(base_name(path.name)), kept.name))
+    return UploadOutcome(report, stored)
+
+
+def _worker_main(connection, settings, files: list[str]) -> None:
+    try:
+        outcome = ingest_uploads(settings, [Path(f) for f in files])
+    except BaseException as exc:  # said to the parent, which reports it
+        connection.send(("error", f"{type(exc).__name__}: {exc}"))
+    else:
+        connection.send(("done", outcome))
+    finally:
+        connection.close()
+
+
+def ingest_uploads_in_worker(settings, files: list[Path], timeout: float | None = None) -> UploadOutcome:
+    """`ingest_uploads` in a process of its own (spawned: no state shared with the server), so that
+    parsing and embedding a large upload neither holds the server's interpreter lock while questions
+    are answered nor leaves its memory in the server: the process ends with the ingest. It loads its
+    own models (seconds), and takes the index's write lock like any `qa ingest`."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_worker_main, args=(sending, settings, [str(f) for f in files]), name="qa-upload-ingest", daemon=True
+    )
+    process.start()
+    sending.close()  # the child holds its end: a dead child then reads as end of file here
+    try:
+        if not receiving.poll(timeout):
+            process.kill()
+            raise UploadError(f"the ingest of the upload took over {timeout:g} s and was stopped")
+        kind, value = receiving.recv()
+    except EOFError:
+        process.join(timeout=30)
+        raise UploadError(f"the ingest of the upload stopped unexpectedly (exit code {process.exitcode})") from None
+    finally:
+        receiving.close()
+        process.join(timeout=60)  # it has sent its answer: it is ending
+        if process.is_alive():
+            process.kill()
+            process.join()
+    if kind == "error":
+        raise UploadError(f"the ingest of the upload failed: {value}")
+    return value

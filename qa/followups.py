@@ -42,7 +42,7 @@ class FollowUpRewriter:
         if wants_person and (person := self._person(asked, answered)):
             rewritten = _PERSON_PRONOUNS.sub(lambda m: _person_form(m[1], person), rewritten)
         if wants_thing and (thing := self._thing(asked)):
-            rewritten = _THING_PRONOUN.sub(thing, rewritten)
+            rewritten = _THING_PRONOUN.sub(lambda _: thing, rewritten)  # as text: a "\\1" in it is no group
         return rewritten if rewritten != question else None
 
     def _person(self, asked: str, answered: str) -> str | None:

@@ -201,6 +201,50 @@ def test_report_escapes_article_text(sample_service, tmp_path):
     assert "&lt;script&gt;" in report and "<script>" not in report
 
 
+def test_dollar_signs_in_tags_and_set_names_are_drawn_as_text_not_math(sample_service, tmp_path):
+    # matplotlib read "costs $$" as mathtext and raised ParseException: report.md was not written.
+    records = [
+        {"id": "visit", "question": "How long is Xi Jinping's visit to Moscow?", "answers": ["three-day"],
+         "evidence": [], "tags": ["costs $$", "$x^2$ and $\\frac{"]},
+        {"id": "none", "question": "What does the Kremlin pay for oil in euros?", "answers": [], "tags": ["costs $$"]},
+    ]
+    questions = write_lines(tmp_path / "price$$.jsonl", *(json.dumps(r) for r in records))
+    out = tmp_path / "run $5"
+    run = run_set(sample_service, load_set(questions), out, set_name=questions.name)
+    assert set(run.metrics["by_tag"]) == {"costs $$", "$x^2$ and $\\frac{"}
+    report = (out / "report.md").read_text()
+    assert "price$$.jsonl" in report and "costs $$" in report
+    for png in ("latency.png", "outcomes_by_tag.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+
+
+def test_every_text_in_every_plot_is_plain_text(tmp_path):
+    import matplotlib.text
+
+    from eval import plots
+
+    drawn = []
+    save = plots._save
+
+    def spy(fig, path):
+        saved = save(fig, path)  # drawing creates the tick labels: look after it
+        drawn.extend(t for t in fig.findobj(matplotlib.text.Text) if t.get_text())
+        return saved
+
+    metrics = {f"{name}@{k}": 0.5 for name in ("hit", "recall", "ndcg") for k in plots.KS}
+    metrics |= {"latency_ms_p50": 10.0, "latency_ms_p95": 20.0, "by_tag": {"a $b$": {}}}
+    scores = {"latency_ms": 12.0, "should_abstain": False, "abstained": False, "correct": True}
+    records = [{"tags": ["a $b$"], "scores": scores}]
+    plots._save = spy
+    try:
+        paths = plots.write_plots(tmp_path, metrics, records, "set $x$.jsonl")
+    finally:
+        plots._save = save
+    assert len(paths) == 3
+    assert any("$x$" in t.get_text() for t in drawn) and any(t.get_text() == "a $b$" for t in drawn)
+    assert all(not t.get_parse_math() and not t.get_usetex() for t in drawn)
+
+
 # -- compare ------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -498,3 +499,106 @@ def test_a_file_name_that_is_not_utf8_is_a_one_line_error(tmp_path):
     files, errors = discover([tmp_path])
     assert files == [odd] and errors == []
     assert messages(load_file(odd)) == [f"{str(odd)!r}: the file's name (or folder's) is not valid UTF-8: rename it"]
+
+
+# --- HTML in linear time (issue 24) ---------------------------------------------------------------
+
+HOSTILE_HTML = {
+    # unclosed nested blocks: every cell opens inside the last one
+    "nested-blocks": ("<html><body>", "<div><span><table><tr><td>w{i} ", "</body></html>"),
+    "deep-inline": ("<html><body><p>", "<b>w{i} ", "</p></body></html>"),
+    "deep-div": ("<html><body>", "<div>w{i} ", "</body></html>"),
+    "paragraphs": ("<html><body><article>", "<p>Paragraph {i} has a few words.</p>\n", "</article></body></html>"),
+}
+
+
+def _hostile_page(tmp_path, shape, n):
+    head, unit, tail = HOSTILE_HTML[shape]
+    path = tmp_path / f"{shape}-{n}.html"
+    path.write_text(head + "".join(unit.format(i=i) for i in range(n)) + tail)
+    return path
+
+
+def _calls(path):
+    """Python function calls (and calls into C) made while loading: a count of the work, not a time."""
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        loaded = load_file(path)
+    finally:
+        sys.setprofile(None)
+    assert loaded.errors == []
+    return count
+
+
+@pytest.mark.parametrize("shape", list(HOSTILE_HTML))
+def test_html_loading_work_grows_linearly_with_hostile_shapes(tmp_path, shape):
+    # The old loader asked every block for a block inside it: on unclosed nested blocks the work grew
+    # with the square of the page (25 KB 0.5 s, 200 KB 18 s, 19 MB over 900 s). Counted, not timed.
+    small = _calls(_hostile_page(tmp_path, shape, 150))
+    large = _calls(_hostile_page(tmp_path, shape, 1500))
+    assert large <= 12 * small, f"{shape}: 10x the page took {large / small:.1f}x the work"
+
+
+@pytest.mark.parametrize(
+    "unit, every_word",
+    [("<b>w{i} ", True), ("<div>w{i} ", True), ("<div><span><table><tr><td>w{i} ", False), ("<ul><li>w{i} ", False)],
+)
+def test_html_nested_thirty_thousand_deep_loads_without_recursion(tmp_path, unit, every_word):
+    n = 30_000  # far past Python's recursion limit (a tree walk that recursed would fail here)
+    path = tmp_path / "deep.html"
+    path.write_text("<html><body><p>" + "".join(unit.format(i=i) for i in range(n)) + "</p></body></html>")
+    words = only_article(path).text.split()
+    # Inline or plain nesting keeps every word; of nested blocks, only the innermost block is text.
+    assert words == ([f"w{i}" for i in range(n)] if every_word else [f"w{n - 1}"])
+
+
+@pytest.mark.parametrize(
+    "body, text",
+    [
+        # inline markup is joined as written; comments, ruby text, scripts and noise are not text
+        (
+            "<p>Caf<b>é</b> <!-- note -->in <ruby>漢<rt>kan</rt></ruby> town<script>x()</script>.</p>",
+            "Café in 漢 town.",
+        ),
+        # a block holding blocks gives way to them; a block holding only noise is innermost
+        ("<div><p>One</p><p>Two <i>too</i></p></div><li>Three<nav><p>menu</p></nav></li>", "One\n\nTwo too\n\nThree"),
+        # the first <article> outside the noise is the text
+        ("<nav><article><p>menu</p></article></nav><p>before</p><article><p>Body.</p></article>", "Body."),
+        ("<main><p>Main.</p></main><p>outside</p>", "Main."),
+        # no block: the lines of the text, without noise
+        (
+            "<div>First line\n  second line</div><footer>foot</footer><span>third</span>",
+            "First line\n\nsecond line\n\nthird",
+        ),
+        # unclosed cells: only the innermost one, once
+        ("<table><tr><td>a<table><tr><td>b<td>c</table></table>", "b\n\nc"),
+    ],
+)
+def test_html_text_is_the_innermost_blocks_outside_the_noise(tmp_path, body, text):
+    path = tmp_path / "page.html"
+    path.write_text(f"<html><head><title>T</title></head><body>{body}</body></html>")
+    assert only_article(path).text == text
+
+
+def test_html_title_falls_back_to_the_title_tag_then_the_first_h1(tmp_path):
+    header_h1 = tmp_path / "a.html"
+    header_h1.write_text("<html><body><header><h1> Site <span>name</span> </h1></header><p>Text.</p></body></html>")
+    assert only_article(header_h1).title == "Site name"  # read before the noise is left out
+    meta_case = tmp_path / "b.html"
+    meta_case.write_text(
+        '<html><head><title>  Tag title </title><meta name="OG:TITLE" content=" "><meta name="twitter:title"'
+        ' content="Twitter title"><link rel="alternate canonical" href="https://news.example/c"></head>'
+        '<body><time datetime="2023-03-21">Tuesday</time><p>Text.</p></body></html>'
+    )
+    article = only_article(meta_case)
+    assert (article.title, article.url, article.published) == ("Twitter title", "https://news.example/c", "2023-03-21")
+    title_tag = tmp_path / "c.html"
+    title_tag.write_text("<html><head><title>  Tag title </title></head><body><h1>Heading</h1><p>Text.</p></body>")
+    assert only_article(title_tag).title == "Tag title"

@@ -529,3 +529,180 @@ def test_an_ingest_waits_for_the_questions_in_flight_and_new_questions_wait_for_
         order.append("first ingest")
     other.join(timeout=10)
     assert order[-2:] == ["first ingest", "ingest"]
+
+
+# -- uploads on the screen, and logins (issue 24) ---------------------------------------------------
+
+
+def unescaped(markdown: str) -> str:
+    """Markdown escaped by escape_markdown, read back as its text."""
+    import re
+
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
+
+
+def test_an_upload_report_names_each_stored_file_and_each_warning(chat_server, tmp_path):
+    from gradio_client import handle_file
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    renamed = folder / "new&name.txt"
+    renamed.write_text("Title: Grain deal\nDate: 2023-03-24\n\nThe grain deal was extended for 60 days on Friday.\n")
+    plain = folder / "dam-report.md"
+    plain.write_text("---\ntitle: Dam report\ndate: 2023-03-24\n---\nThe Kakhovka dam report was published.\n")
+    page = folder / "linked.html"
+    page.write_text(
+        '<html><head><title>Linked</title><link rel="canonical" href="javascript:alert(1)"></head>'
+        "<body><p>The Odesa port handled more grain in March.</p></body></html>"
+    )
+    added, _, _ = client(chat_server).predict(
+        [handle_file(str(p)) for p in (renamed, plain, page)], api_name="/add_files"
+    )
+    text = unescaped(added)
+    assert text.startswith("**added 3, updated 0, unchanged 0, failed 0**"), text
+    assert "✅ new&name.txt stored as new_name-244773ec.txt (renamed: its name had characters" in text
+    assert text.count("new_name-244773ec.txt") == 1  # said once
+    assert "✅ stored as dam-report.md" in text and "✅ stored as linked.html" in text
+    assert "⚠️ linked.html: url 'javascript:alert(1)' dropped: only http and https URLs are kept" in text
+    answer = client(chat_server).predict("For how long was the grain deal extended?", api_name="/ask")
+    assert answer["citations"] and answer["citations"][0]["title"] == "Grain deal"
+
+
+def test_a_refused_upload_leaves_nothing_in_gradios_folder(tmp_path, embedder, splitter, monkeypatch):
+    import httpx
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    home = tmp_path / "home"
+    QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([SAMPLE])
+    gradio_folder = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio_folder))
+    with running_chat(home) as url:
+        files = [("files", ("fine.txt", b"A fine file.\n")), ("files", ("..", b"Gradio refuses this name.\n"))]
+        refused = httpx.post(f"{url}gradio_api/upload", files=files, timeout=60)
+        assert refused.status_code == 400 and "Invalid file name" in refused.text
+        # Gradio had written both files (one moved into a folder of its own) and tracked neither.
+        assert [p for p in gradio_folder.rglob("*") if p.is_file()] == []
+        status, body = upload_http(url, SAMPLE)  # a good upload is kept until it is added
+        assert status == 200 and Path(json.loads(body)[0]).is_file()
+
+
+def test_the_upload_folder_sweep_deletes_what_is_old_and_keeps_what_is_new(tmp_path):
+    import os
+    import time
+
+    from ui.app import sweep_folder
+
+    old_dir = tmp_path / "0f3a"
+    old_dir.mkdir()
+    old = old_dir / "old.txt"
+    old.write_text("old")
+    orphan = tmp_path / "tmpab12cd"
+    orphan.write_text("left by a refused upload")
+    new = tmp_path / "9c1e" / "new.txt"
+    new.parent.mkdir()
+    new.write_text("new")
+    hour_ago = time.time() - 3600
+    for path in (old, orphan, old_dir):
+        os.utime(path, (hour_ago, hour_ago))
+    # ctime cannot be set back: a file counts as old by its mtime when its ctime is old too
+    assert sweep_folder(tmp_path, 300) == 0
+    assert sweep_folder(tmp_path, -1) == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_logins_slow_down_per_client(tmp_path, embedder, splitter):
+    import time
+
+    import httpx
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    home = tmp_path / "home"
+    QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([SAMPLE])
+    with running_chat(home, "--auth", "editor:s3cret") as url:
+
+        def login(password: str) -> tuple[int, float]:
+            started = time.monotonic()
+            response = httpx.post(f"{url}login", data={"username": "editor", "password": password}, timeout=120)
+            return response.status_code, time.monotonic() - started
+
+        statuses, took = zip(*(login("wrong") for _ in range(4)))
+        assert statuses == (400, 400, 400, 400)
+        # Waits of 0.5, 1 and 2 s after the first, second and third failures (a lower bound: load only adds).
+        assert took[3] >= 2.0 and sum(took) >= 3.5
+        status, _ = login("s3cret")  # the right password still works (after its wait), and resets the count
+        assert status == 200
+        assert login("wrong")[0] == 400
+        answer = client(url, auth=("editor", "s3cret")).predict("What did Peskov say?", api_name="/ask")
+        assert answer["citations"]
+
+
+def test_login_throttle_doubles_the_wait_and_forgets_on_success():
+    import asyncio
+
+    from ui.app import LoginThrottle
+
+    statuses = iter([400, 400, 400, 200, 400])
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": next(statuses), "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def ignore(message):
+        pass
+
+    throttle = LoginThrottle(app)
+    throttle.FIRST_DELAY_S = 0.01
+    scope = {"type": "http", "method": "POST", "path": "/login", "client": ("10.0.0.1", 5000)}
+    waits = []
+    for _ in range(5):
+        waits.append(throttle.delay("10.0.0.1"))
+        asyncio.run(throttle(scope, None, ignore))
+    assert waits == [0.0, 0.01, 0.02, 0.04, 0.0]  # the success at the 4th attempt forgot the failures
+    assert throttle.delay("10.0.0.2") == 0.0  # another client is not slowed
+
+
+def test_questions_are_answered_while_an_upload_is_parsed_and_embedded(tmp_path, embedder, splitter):
+    """The upload is ingested in a worker process: the server answers meanwhile (it used to hold the index
+    for the whole ingest: a question then waited 100 s), and sees the new article when it is done."""
+    import threading
+    import time
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    home = tmp_path / "home"
+    QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([SAMPLE])
+    big = tmp_path / "lighthouse.html"
+    nested = "<div><span><table><tr><td>" * 400_000  # 10.8 MB of unclosed nested cells: seconds to parse
+    big.write_text(
+        f"<html><head><title>Lighthouse</title></head><body>{nested}"
+        "The Odesa lighthouse was repainted in April by the port authority.</body></html>"
+    )
+    with running_chat(home) as url:
+        status, body = upload_http(url, big)
+        assert status == 200, body
+        data = [[{"path": json.loads(body)[0], "orig_name": big.name, "meta": {"_type": "gradio.FileData"}}]]
+        done: dict = {}
+
+        def add() -> None:
+            done["result"] = call_http(url, "add_files", data)
+            done["at"] = time.monotonic()
+
+        adding = threading.Thread(target=add)
+        adding.start()
+        kept = home / "uploads" / big.name
+        while not kept.exists() and adding.is_alive():  # kept in the uploads area: its ingest has begun
+            time.sleep(0.05)
+        answer = client(url).predict("What did Peskov say?", api_name="/ask")
+        answered_at = time.monotonic()
+        assert answer["citations"]
+        adding.join(timeout=600)
+        event, result = done["result"]
+        assert event == "complete" and result[0].startswith("**added 1,"), result
+        assert answered_at < done["at"]  # answered before the upload's ingest ended
+        lighthouse = client(url).predict("When was the Odesa lighthouse repainted?", api_name="/ask")
+        assert lighthouse["citations"] and lighthouse["citations"][0]["title"] == "Lighthouse"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,6 +87,12 @@ NO_ARTICLE = "<p class='qa-empty'>Click a citation to read it in its article.</p
 # models are shared and only read while answering: the embedder (torch, and a tokenizer whose settings
 # never change between calls), spaCy, Chroma's client and the BM25 arrays; writes take SharedLock.
 ASK_CONCURRENCY = 4
+# An upload is ingested in a worker process (QA_UPLOAD_WORKER=0: in the server, as before), stopped after this long.
+UPLOAD_TIMEOUT_S = 3600.0
+# Gradio's copies of uploads and of shown files are deleted after this many seconds (checked every minute);
+# anything else left in its upload folder (the files of a refused upload) goes after the same age.
+CACHE_AGE_S = 300
+CACHE_SWEEP_S = 60
 # The optional inputs of the `/ask` API and their defaults, so that a raw HTTP call with the question alone
 # works too (gradio_client fills them in itself; Gradio's HTTP routes want every input).
 API_DEFAULTS = {"ask": ["", "", ""]}
@@ -213,13 +220,25 @@ def build(service: QAService):
         """Uploads arrive unprocessed (the event has preprocess=False): Gradio's own type check would refuse a
         file before this runs and leave it in its temporary folder; here each is checked (index/uploads.py),
         listed with its problem if refused, and Gradio's copy is removed whatever happened."""
+        from index.uploads import UploadError, ingest_uploads, ingest_uploads_in_worker
+
         paths = [Path(u["path"]) for u in uploads or [] if isinstance(u, dict) and u.get("path")]
         if not paths:
             raise gr.Error("Choose one or more files first (.txt, .md, .html, .jsonl).")
         try:
-            with index_lock.writing():
-                report = service.add_files(paths, progress=True)
-                _drop_unstored_uploads(paths)
+            if settings.upload_worker:
+                # Parsed and embedded in a process of its own: questions go on meanwhile (the store's write
+                # lock keeps other writers out), and the upload's memory goes with the process.
+                progress(0, desc="reading and embedding the files in a worker process")
+                outcome = ingest_uploads_in_worker(settings, paths, timeout=UPLOAD_TIMEOUT_S)
+                with index_lock.writing():
+                    service.catch_up()  # the new articles, for the next question
+            else:
+                with index_lock.writing():
+                    outcome = ingest_uploads(settings, paths)
+                    service.catch_up()
+        except UploadError as exc:
+            raise gr.Error(error_message(exc)) from None
         finally:
             for path in paths:
                 path.unlink(missing_ok=True)
@@ -227,20 +246,7 @@ def build(service: QAService):
                     path.parent.rmdir()  # Gradio keeps each upload in a folder of its own
                 except OSError:
                     pass
-        return ingest_markdown(report), *refreshed()
-
-    def _drop_unstored_uploads(paths: list[Path]) -> None:
-        """Kept uploads that gave no stored article (an empty file, a broken page) are not kept."""
-        from index.uploads import UploadError, stored_name
-
-        stored = set(service.store.article_paths().values())
-        for path in paths:
-            try:
-                kept = (settings.uploads_path / stored_name(path.name)).resolve()
-            except UploadError:
-                continue
-            if kept.parent == settings.uploads_path.resolve() and str(kept) not in stored:
-                kept.unlink(missing_ok=True)
+        return upload_markdown(outcome), *refreshed()
 
     def add_text(title: str, published: str, source: str, text: str):
         if not text.strip():
@@ -260,8 +266,10 @@ def build(service: QAService):
         """The collection stats and the source filter's choices, as they are now."""
         return stats_markdown(service.stats()), gr.Dropdown(choices=service.sources())
 
-    # delete_cache: Gradio's copies of uploads and of shown files (evaluation sets, plots) go after an hour.
-    with blocks_with_api_defaults(gr)(title="qa — answers from the articles", delete_cache=(3600, 3600)) as app:
+    # delete_cache: Gradio's copies of uploads and of shown files (evaluation sets, plots) go within minutes.
+    with blocks_with_api_defaults(gr)(
+        title="qa — answers from the articles", delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)
+    ) as app:
         gr.Markdown("## Ask the articles\nEvery sentence of an answer is quoted from an article and cited.")
         stats = gr.Markdown(elem_id="qa-stats")
         turns = gr.State([])
@@ -365,6 +373,165 @@ def build(service: QAService):
     return app
 
 
+def upload_markdown(outcome) -> str:
+    """What became of an upload: the counts; each stored file under the name it is kept as (saying so when
+    that is not the name it was uploaded under); each warning; each refused or failed file with its problem."""
+    report = outcome.report
+    lines = [f"**{report.summary()}**"]
+    warnings = list(report.warnings)
+    for uploaded, stored in outcome.stored:
+        if uploaded == stored:
+            lines.append(f"- ✅ stored as {escape_markdown(stored)}")
+            continue
+        said = f"{uploaded} is stored as {stored}"  # the service's warning for a renamed upload: shown here once
+        why = next((w for w in warnings if w.startswith(said)), None)
+        if why is not None:
+            warnings.remove(why)
+        reason = why[len(said) :].strip(" ()") if why else ""
+        lines.append(
+            f"- ✅ {escape_markdown(uploaded)} stored as {escape_markdown(stored)} "
+            f"(renamed{': ' + escape_markdown(reason) if reason else ''})"
+        )
+    lines += [f"- ⚠️ {escape_markdown(warning)}" for warning in warnings]
+    lines += [f"- ❌ {escape_markdown(error)}" for error in report.errors]
+    return "\n".join(lines)
+
+
+class LoginThrottle:
+    """ASGI middleware: each failed `/login` of a client (its address) doubles the wait before its next
+    attempt is checked (0.5 s after the first failure, then 1, 2, 4 … up to 30 s); a success, or an
+    hour without attempts, forgets the failures. A client's attempts are checked one at a time, so
+    sending many at once does not skip the waits. Gradio's `auth` function is given no request, so it
+    cannot tell clients apart: this wraps the route instead."""
+
+    FIRST_DELAY_S = 0.5
+    MAX_DELAY_S = 30.0
+    FORGET_AFTER_S = 3600.0
+
+    def __init__(self, app):
+        self.app = app
+        self.failures: dict[str, tuple[int, float]] = {}  # client -> (failures in a row, time of the last)
+        self.locks: dict[str, object] = {}
+
+    def delay(self, client: str) -> float:
+        failures, last = self.failures.get(client, (0, 0.0))
+        if not failures or time.monotonic() - last > self.FORGET_AFTER_S:
+            return 0.0
+        return min(self.MAX_DELAY_S, self.FIRST_DELAY_S * 2 ** (failures - 1))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].rstrip("/").endswith("/login"):
+            await self.app(scope, receive, send)
+            return
+        import asyncio
+
+        client = (scope.get("client") or ("unknown",))[0]
+        lock = self.locks.setdefault(client, asyncio.Lock())
+        async with lock:
+            if wait := self.delay(client):
+                await asyncio.sleep(wait)
+            status = 0
+
+            async def sending(message):
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                if status == 200:
+                    self.failures.pop(client, None)
+                elif 400 <= status < 500:  # refused credentials (Gradio answers 400)
+                    failures, last = self.failures.get(client, (0, 0.0))
+                    if time.monotonic() - last > self.FORGET_AFTER_S:
+                        failures = 0
+                    self.failures[client] = (failures + 1, time.monotonic())
+                    self._forget_old()
+
+    def _forget_old(self) -> None:
+        if len(self.failures) > 10_000:
+            now = time.monotonic()
+            for client, (_, last) in list(self.failures.items()):
+                if now - last > self.FORGET_AFTER_S:
+                    self.failures.pop(client, None)
+                    self.locks.pop(client, None)
+
+
+class UploadLeftovers:
+    """ASGI middleware around Gradio's upload route. Gradio writes each uploaded file to a temporary
+    file in its upload folder, then moves it into a folder of its own; when it refuses a request midway
+    (a file named "..": "Invalid file name"), what it had written stays, tracked by nothing, so its own
+    cleanup never deletes it. After a refused upload, when no other upload was in flight, this deletes
+    the files and folders made in the upload folder since the request began that Gradio does not track;
+    otherwise `sweep_folder` gets them within minutes."""
+
+    def __init__(self, app, folder: Path, tracked):
+        self.app = app
+        self.folder = Path(folder)
+        self.tracked = tracked  # () -> the paths Gradio keeps track of (and deletes itself)
+        self.in_flight = 0
+        self.overlapped = False
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].rstrip("/").endswith("/upload"):
+            await self.app(scope, receive, send)
+            return
+        import anyio
+
+        began = time.time() - 1  # file times are coarse on some file systems
+        if self.in_flight:
+            self.overlapped = True
+        self.in_flight += 1
+
+        async def sending(message):
+            # Before the refusal is sent: whoever reads it finds the folder as it will stay.
+            if message["type"] == "http.response.start" and message["status"] != 200 and not self.overlapped:
+                await anyio.to_thread.run_sync(self._remove_since, began)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self.overlapped = False
+
+    def _remove_since(self, began: float) -> None:
+        tracked = {str(Path(p)) for p in self.tracked()}
+        for path in sorted(self.folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            try:
+                st = path.lstat()
+                if st.st_ctime < began or str(path) in tracked:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    path.rmdir()  # only when empty
+                else:
+                    path.unlink()
+            except OSError:
+                continue
+
+
+def sweep_folder(folder: Path, age_s: float) -> int:
+    """Delete what is older than `age_s` seconds in `folder` (the server's own Gradio upload folder), and
+    the folders left empty; how many files went."""
+    removed = 0
+    cutoff = time.time() - age_s
+    for path in sorted(Path(folder).rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        try:
+            st = path.lstat()
+            if path.is_dir() and not path.is_symlink():
+                if st.st_mtime < cutoff:
+                    path.rmdir()  # only when empty
+            elif st.st_mtime < cutoff and st.st_ctime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def _max_upload_bytes(settings) -> int:
     """QA_MAX_UPLOAD_MB in bytes, as index/uploads counts them (1 MB = 1,000,000 bytes): Gradio refuses
     larger uploads before they are stored, with the same limit as ours."""
@@ -372,18 +539,58 @@ def _max_upload_bytes(settings) -> int:
 
 
 def serve(service: QAService) -> None:
+    import shutil
+    import signal
+    import sys
+    import tempfile
+
+    from starlette.middleware import Middleware
+
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", str(ASK_CONCURRENCY))
+    # Gradio's upload folder is this server's own (unless GRADIO_TEMP_DIR says otherwise), so that what its
+    # cleanup misses can be swept without touching another program's files; it goes when the server stops.
+    own_folder = None
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        own_folder = Path(tempfile.mkdtemp(prefix="qa-gradio-"))
+        os.environ["GRADIO_TEMP_DIR"] = str(own_folder)
+    folder = Path(os.environ["GRADIO_TEMP_DIR"])
     settings = service.settings
     service.warm_up()
     settings.runs_path.mkdir(parents=True, exist_ok=True)
-    build(service).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        auth=tuple(settings.auth.split(":", 1)) if settings.auth else None,
-        max_file_size=_max_upload_bytes(settings),
-        show_error=True,
-        css=CSS,
-        js=PAGE_JS,
-        allowed_paths=[str(settings.runs_path)],  # the Evaluate tab shows the plots of its runs
-    )
+    app = build(service)
+    stop = threading.Event()
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # stopped by a signal, still clean up below
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if own_folder is not None:
+
+        def sweep() -> None:
+            while not stop.wait(CACHE_SWEEP_S):
+                sweep_folder(own_folder, CACHE_AGE_S)
+
+        threading.Thread(target=sweep, name="qa-upload-sweep", daemon=True).start()
+    try:
+        app.launch(
+            server_name=settings.host,
+            server_port=settings.port,
+            auth=tuple(settings.auth.split(":", 1)) if settings.auth else None,
+            max_file_size=_max_upload_bytes(settings),
+            show_error=True,
+            css=CSS,
+            js=PAGE_JS,
+            allowed_paths=[str(settings.runs_path)],  # the Evaluate tab shows the plots of its runs
+            app_kwargs={
+                "middleware": [
+                    Middleware(LoginThrottle),
+                    Middleware(
+                        UploadLeftovers,
+                        folder=folder,
+                        tracked=lambda: [p for files in app.temp_file_sets for p in list(files)],
+                    ),
+                ]
+            },
+        )
+    finally:
+        stop.set()
+        if own_folder is not None:
+            shutil.rmtree(own_folder, ignore_errors=True)
