@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,21 +19,25 @@ from index.attribution import SPEECH_VERB_PATTERN, quotation_open_after, same_sp
 from index.mentions import name_words, role_head
 from index.store import ChromaStore
 from index.terms import STOP_WORDS
+from qa.budget import check as check_budget
 from qa.questions import AskedDate, QuestionAnalysis, analyse, asked_dates, question_names
-from qa.readers import ExtractiveReader, fitting_entities, lead_id, previous_id
+from qa.readers import NO_ANSWER, ExtractiveReader, fitting_entities, lead_id, previous_id
 from qa.retrievers import without_copies
-from qa.types import Citation, Filters, Passage, Sentence
+from qa.types import Citation, Filters, Passage, Sentence, day_number
 
 if TYPE_CHECKING:
     from index.embedders import SentenceTransformerEmbedder
 
+# Matched against the question with its white space collapsed (parse_speaker_question), and only its
+# head: the rest of the question is cut in code (_question_rest). `(?P<rest>.*?)\s*\??\s*$` backtracked
+# over a run of spaces (cubic: 1,979 spaces took 14.5 s, holding the interpreter's lock meanwhile).
 _ASKED_WHAT = re.compile(
-    rf"^\s*(?:what|how)\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+(?P<verb>{SPEECH_VERB_PATTERN})\b"
-    r"(?P<rest>.*?)\s*\??\s*$",
+    rf"^\s*(?:what|how)\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+(?P<verb>{SPEECH_VERB_PATTERN})\b",
     re.IGNORECASE,
 )
-_ACCORDING_TO = re.compile(r"^\s*according\s+to\s+(?P<who>[^,]+),\s*(?P<rest>.+?)\s*\??\s*$", re.IGNORECASE)
+_ACCORDING_TO = re.compile(r"^\s*according\s+to\s+(?P<who>[^,]+),\s*", re.IGNORECASE)
 _FULL_MATCH, _PARTIAL_MATCH = 2, 1
+MAX_SHOWN_STATEMENTS = 12  # statements an answer shows; the rest are counted ("K more statements in M reports")
 # The speech verb governed by another verb ("allow Putin to tell", "want him to say"): no speaker asked.
 _LEADS_TO_THE_VERB = re.compile(r"\bto$", re.IGNORECASE)
 _SAY_VERBS = {"say", "says", "said", "tell", "tells", "told"}
@@ -41,7 +45,9 @@ _TELL_VERBS = {"tell", "tells", "told"}
 # "What did X tell the court about Y?": the object of "tell" is who was told; what about follows.
 _ABOUT = re.compile(r"\b(?:about|regarding|concerning)\s+(?P<topic>.+)$", re.IGNORECASE)
 # What qualifies a person in a question: "X of Y", "X from Y", "X, the Y".
-_QUALIFIER = re.compile(r"\s+(?:of|from|for|at|with)\s+|\s*,\s*", re.IGNORECASE)
+# A match starts where a run of white space starts (`(?<!\s)`): tried from inside the run, each start
+# rescanned the rest of it (cubic in its length); a match found from inside it would start at its start.
+_QUALIFIER = re.compile(r"(?<!\s)\s+(?:of|from|for|at|with)\s+|(?<!\s)\s*,\s*", re.IGNORECASE)
 _ARTICLES = {"the", "a", "an"}
 _TOPIC_LEAD = re.compile(r"^\s*(?:about|on|regarding|concerning|of)\s+", re.IGNORECASE)
 # "What did the article say?" asks about a text, not a person.
@@ -56,6 +62,9 @@ class SpeakerQuestion:
     # "What did X say/tell …?", "According to X, …?" ask for X's words; "How did X respond/describe …?"
     # may also be answered by what the articles report of X.
     wants_words: bool = True
+    days: tuple[AskedDay, ...] = ()  # "… on 20 March", "… on 2023-03-20"
+    told: str = ""  # "… to Reuters", "What did X tell Reuters?": whom X said it to
+    outlet: str = ""  # "… in the Guardian": where it was published (the report's source, or named in it)
 
     @property
     def keys(self) -> list[str]:
@@ -116,7 +125,12 @@ class SpeakerQuestion:
 
 # Two or more capitalised words, "of", "and", "for" or "the" allowed between: "Coast Guard",
 # "Federal Bureau of Investigation".
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:of|and|for|the)\s+)?[A-Z][\w'’-]*)+")
+# Tried once per word, from its first capital (the possessive prefix skips to it): a run tried from
+# every capital of "AAAA…" or "O'O'O'…" rescanned the word each time (quadratic). From a later capital
+# of the same word it would fail as the first did.
+_CAPITALISED_RUN = re.compile(
+    r"(?<![\w'’-])(?:[^\WA-Z]|['’-])*+(?P<run>[A-Z][\w'’-]*+(?:\s+(?:(?:of|and|for|the)\s+)?[A-Z][\w'’-]*+)+)"
+)
 
 
 def _keyed_words(phrase: str, keys: set[str]) -> set[str]:
@@ -137,7 +151,7 @@ def _phrase_parts(phrase: str) -> tuple[frozenset[str], tuple[tuple[frozenset[st
     not once per statement compared with it."""
     runs = tuple(
         (frozenset(role_head(w) for w in name_words(run)), "".join(w[0] for w in run.split() if w[0].isupper()).lower())
-        for run in _CAPITALISED_RUN.findall(phrase)
+        for run in (found["run"] for found in _CAPITALISED_RUN.finditer(phrase))
     )
     return frozenset(role_head(w) for w in name_words(phrase)), runs
 
@@ -147,9 +161,25 @@ def _comparable(text: str) -> set[str]:
     return {role_head(w) for w in name_words(text) if w not in STOP_WORDS}
 
 
+def _question_rest(tail: str, at_least_one: bool = False) -> str | None:
+    """What follows the speech verb (or "According to X,"), less the question's end: white space, one
+    "?", white space; what the lazy `rest` group of the old patterns kept, read without backtracking.
+    `at_least_one`: that group was `.+?` rather than `.*?` (None when nothing follows)."""
+    rest = tail.rstrip()
+    if rest.endswith("?"):
+        rest = rest[:-1].rstrip()
+    if at_least_one and not rest:
+        return tail[:1] or None  # "According to X, ?": the pattern's one character was the "?"
+    return rest
+
+
 def parse_speaker_question(question: str) -> SpeakerQuestion | None:
+    question = " ".join(question.split())  # one space between words: the patterns read it in linear time
     match = _ASKED_WHAT.match(question) or _ACCORDING_TO.match(question)
     if not match:
+        return None
+    rest = _question_rest(question[match.end() :], at_least_one=match.re is _ACCORDING_TO)
+    if rest is None:
         return None
     who = match["who"].strip()
     words = name_words(who)
@@ -157,16 +187,117 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
         return None
     if _LEADS_TO_THE_VERB.search(who):  # "What does the visit allow Putin to tell …?" asks what it allows
         return None
-    dates = asked_dates(match["rest"])
-    topic = match["rest"]
+    # "What is the theme of the campaign that Aparna Garg described?": the name after "that" speaks, the
+    # words before it are what is asked about.
+    if (about_what := _DESCRIBED_BY.match(who)) and name_words(about_what["who"]):
+        who, rest = about_what["who"].strip(), f" about {about_what['what']} {rest}"
+    verb = (match.groupdict().get("verb") or "say").lower()
+    # "… to Reuters", "… in the Guardian", "What did X tell Reuters?": to whom, or where, X said it.
+    told = outlet = ""
+    said_to = (_TOLD_OBJECT.match(rest) if verb in _TELL_VERBS else None) or (
+        _SAID_TO.search(rest) if verb in _SAY_VERBS else None
+    )
+    if found := said_to:
+        told, rest = found["whom"], rest[: found.start()] + " " + rest[found.end() :]
+    if (found := _SAID_IN.search(rest)) and _is_outlet(found["whom"]):
+        outlet, rest = found["whom"], rest[: found.start()] + " " + rest[found.end() :]
+    days = asked_days(rest)
+    for day in days:
+        rest = rest.replace(day.text, " ")
+    dates = tuple(d for d in asked_dates(rest) if not any(d.text in day.text for day in days))
+    topic = rest
     for date in dates:  # a date says when, and is matched as a date, not as words of the topic
         topic = topic.replace(date.text, " ")
     topic = re.sub(r"\s+(?:in|on|of|during)\s*$", "", " ".join(topic.split()))
-    verb = (match.groupdict().get("verb") or "say").lower()
+    topic = re.sub(r"^(?:in|on|during)\s*$", "", topic)
     if verb in _TELL_VERBS:  # "What did X tell the court?": everything X told it, unless "… about Y"
         about = _ABOUT.search(topic)
         topic = about["topic"] if about else ""
-    return SpeakerQuestion(who, _TOPIC_LEAD.sub("", topic).strip(), dates, verb in _SAY_VERBS)
+    while (stripped := _TOPIC_LEAD.sub("", topic)) != topic:  # "on 20 March about oil" leaves "on about oil"
+        topic = stripped
+    return SpeakerQuestion(
+        who, topic.strip(), dates, verb in _SAY_VERBS, days, told.strip(), outlet.strip()
+    )
+
+
+# A media name: what "… in the Guardian" or "… to Reuters" names. A known source of the collection is
+# one too (StatementReader checks it).
+_OUTLET_WORDS = {
+    "times", "post", "guardian", "journal", "news", "herald", "telegraph", "tribune", "wikinews", "tv", "radio",
+    "magazine", "weekly", "courier", "gazette", "independent", "mail", "express", "observer", "economist",
+    "mirror", "standard", "chronicle", "daily", "press", "agency", "reuters", "bbc", "cnn", "ap", "afp", "npr",
+    "abc", "cbs", "nbc", "fox", "tass", "pbs", "itv", "cbc", "dw", "nhk", "bloomberg", "politico", "axios",
+    "interfax", "xinhua", "ria", "channel", "network", "newspaper", "wire", "bfm", "sky", "al", "jazeera",
+}
+_NAME_RUN = r"(?:the\s+)?(?P<whom>[A-Z][\w.&'’-]*(?:\s+(?:of\s+)?[A-Z][\w.&'’-]*)*)"
+_SAID_TO = re.compile(rf"^\s*(?:to|told)\s+{_NAME_RUN}")  # right after the verb: not "send … to the Senate"
+_TOLD_OBJECT = re.compile(rf"^\s*{_NAME_RUN}")
+_SAID_IN = re.compile(rf"\bin\s+{_NAME_RUN}")
+
+
+def _is_outlet(name: str) -> bool:
+    return bool(name_words(name) & _OUTLET_WORDS)
+
+
+_DESCRIBED_BY = re.compile(
+    r"^(?P<what>(?:the|a|an)\s+.+?)\s+(?:that|which)\s+(?P<who>(?:[A-Z][\w'’.-]*\s+){0,3}[A-Z][\w'’.-]*)$"
+)
+
+
+_MONTH_NUMBERS = {m: n for n, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"], start=1)}
+_MONTH_NUMBERS |= {m[:3]: n for m, n in list(_MONTH_NUMBERS.items())} | {"sept": 9}
+_MONTH_WORD = r"(?P<month>" + "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True)) + r")\.?"
+_ASKED_DAY = re.compile(
+    r"\b(?P<iso>(?P<iy>(?:19|20)\d\d)-(?P<im>\d\d)-(?P<id>\d\d))\b"
+    rf"|\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_WORD.replace('month', 'm1')}(?:,?\s+(?P<y1>(?:19|20)\d\d))?\b"
+    rf"|\b{_MONTH_WORD.replace('month', 'm2')}\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y2>(?:19|20)\d\d))?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class AskedDay:
+    """A day the question names ("on 20 March", "on March 20, 2023", "on 2023-03-20"): X said it then
+    when the report was published that day or the next, or the statement names the day."""
+
+    year: int | None
+    month: int
+    day: int
+    text: str
+
+    def fits(self, published: str | None, sentence: str) -> bool:
+        for found in _ASKED_DAY.finditer(sentence):
+            if _day_of(found)[1:] == (self.month, self.day):
+                return True
+        if not published or not re.fullmatch(r"\d{4}-\d\d-\d\d", published):
+            return False
+        import datetime as dt
+
+        year = self.year or int(published[:4])
+        try:
+            asked = dt.date(year, self.month, self.day)
+        except ValueError:
+            return False
+        return 0 <= (dt.date.fromisoformat(published) - asked).days <= 1
+
+
+def _day_of(found: re.Match) -> tuple[int | None, int, int]:
+    if found["iso"]:
+        return int(found["iy"]), int(found["im"]), int(found["id"])
+    if found["d1"]:
+        return (int(found["y1"]) if found["y1"] else None), _MONTH_NUMBERS[found["m1"].lower()], int(found["d1"])
+    return (int(found["y2"]) if found["y2"] else None), _MONTH_NUMBERS[found["m2"].lower()], int(found["d2"])
+
+
+def asked_days(text: str) -> tuple[AskedDay, ...]:
+    days = []
+    for found in _ASKED_DAY.finditer(text):
+        year, month, day = _day_of(found)
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            days.append(AskedDay(year, month, day, found[0]))
+    return tuple(days)
 
 
 # "this decision", "these measures": how a statement points to the event its report is about, without
@@ -188,8 +319,8 @@ _CLAUSE = re.compile(
     re.IGNORECASE,
 )
 _WHEN_SAID = re.compile(r"^\s*(?:after|before|during|following|since|at|in|on|when)\b", re.IGNORECASE)
-_PREPOSITION = re.compile(
-    r"\s+(?:of|for|in|on|at|with|to|from|about|between|after|before|during|against|over|by)\s+", re.IGNORECASE
+_PREPOSITION = re.compile(  # `(?<!\s)`: tried where a run of white space starts (see _QUALIFIER)
+    r"(?<!\s)\s+(?:of|for|in|on|at|with|to|from|about|between|after|before|during|against|over|by)\s+", re.IGNORECASE
 )
 
 
@@ -308,13 +439,23 @@ class TopicRules:
 class StatementReader:
     """Answers a SpeakerQuestion from the sentences attributed to the speaker at ingest."""
 
-    def __init__(self, store: ChromaStore, reader: ExtractiveReader, embedder: SentenceTransformerEmbedder):
+    def __init__(
+        self, store: ChromaStore, reader: ExtractiveReader, embedder: SentenceTransformerEmbedder, people=None
+    ):
+        """`people`: the collection's PeopleDirectory (qa/people.py), shared with `qa people`; one of
+        its own by default."""
         self.store, self.reader, self.embedder = store, reader, embedder
         self._person_nouns: set[str] | None = None
+        if people is None:
+            from qa.people import PeopleDirectory
+
+            people = PeopleDirectory(store)
+        self.people = people
 
     def forget_collection(self) -> None:
         """The collection changed: what it calls people is read again when next needed."""
         self._person_nouns = None
+        self.people.forget()
 
     @property
     def person_nouns(self) -> set[str]:
@@ -324,9 +465,19 @@ class StatementReader:
             self._person_nouns = {role_head(role.split()[-1]) for role in self.store.known_roles() if role.split()}
         return self._person_nouns
 
-    def read(self, asked: SpeakerQuestion, filters: Filters | None = None) -> Reading | None:
-        """X's statements (those on the topic, if one is asked), oldest article first; None when
-        the articles attribute nothing to X, and a reading without citations when nothing on the topic."""
+    def read(
+        self,
+        asked: SpeakerQuestion,
+        filters: Filters | None = None,
+        oldest_first: bool = False,
+        shown: int = MAX_SHOWN_STATEMENTS,
+    ) -> Reading | None:
+        """X's statements (those on the topic, if one is asked), grouped by report: newest report first
+        (`oldest_first`: oldest first), or the most relevant first for "… about Y"; the statements of a
+        report in their order in its text. The answer shows the first `shown` of them and says how
+        many more there are; `Reading.groups` holds them all. None when the articles attribute nothing
+        to X, and a reading without citations when nothing on the topic (or at the date, to whom or
+        where asked)."""
         said = [
             (sentence, passage)
             for sentence, passage in self.store.sentences_by_speaker(asked.keys)
@@ -350,7 +501,25 @@ class StatementReader:
             return report_words().get(article_id, set())
 
         nouns = self.person_nouns
+        check_budget("reading the statements")
         matches = [(asked.said_by(s, functools.partial(context, p.article_id), nouns), s, p) for s, p in said]
+        check_budget("matching the speaker")
+        # One person, one identity across reports: "Joshua Wong" is not "a university student named Wong".
+        people = self.people.current() if matches else None
+        candidates = people.candidates(asked.core, nouns) if people is not None else []
+        keys = {c.key for c in candidates}
+
+        def identities(sentence: Sentence, article_id: str) -> set[str]:
+            return {k for k in (people.identity_of(article_id, name) for name in sentence.speakers) if k in keys}
+
+        if keys:
+            # A speaker who is someone else by name is left out; one the directory does not list ("Trump's
+            # statement", "the police") is judged as before.
+            narrowed = [
+                (m, s, p) for m, s, p in matches
+                if m and (identities(s, p.article_id) or all(people.identity_of(p.article_id, n) is None for n in s.speakers))
+            ]
+            matches = narrowed or matches
         strongest = max((m for m, _, _ in matches), default=0)
         if not strongest or (strongest == _PARTIAL_MATCH and asked.qualifier):
             # Holders of the role, none in a report that names what qualifies it ("the president of
@@ -363,18 +532,51 @@ class StatementReader:
             found = [(sentence, passage) for sentence, passage in found if id(passage) in kept]
         found.sort(key=lambda sp: (sp[1].published or "9999", sp[1].article_id, sp[0].start))
         passages = [passage for _, passage in found]
-        # "… in February 2020": statements from reports of that month (or that name it).
+        # "… in February 2020", "… on 20 March": statements from reports of then (or that name it).
         for date in asked.dates:
             found = [(s, p) for s, p in found if date.fits(p.published, s.text)]
+        for day in asked.days:
+            found = [(s, p) for s, p in found if day.fits(p.published, s.text)]
+        # "… to Reuters", "… in the Guardian": statements whose quotation names them, or (in) a report of that source.
+        if asked.told:
+            found = _said_to(found, asked.told, by_source=False)
+        if asked.outlet:
+            found = _said_to(found, asked.outlet, by_source=True)
+        # A sentence repeated word for word in several reports is cited once, from its first report.
+        found, repeats = _cited_once(found)
+        scores: dict[str, float] = {}
         if asked.topic:
-            found = self._on_topic(asked.topic, found)
+            found, scores = self._on_topic(asked.topic, found)
         if not found and not asked.wants_words:
             return None  # what the articles report of X may still answer "How did X respond …?"
         # X is quoted, but not on that: abstain rather than offer sentences that merely name X.
-        text, citations = self.reader.cite(found)
-        return Reading(text, citations, passages)
+        own = {s.id for s, _ in said}
+        speakers = {}
+        # Who the name may be: the people it names in full ("Trump" alone in a report that names no other
+        # Trump is one of them, not another candidate).
+        primary = {c.key for c in candidates if not c.maybe or len(name_words(asked.core)) == 1}
+        if people is not None and len(primary) > 1:
+            for s, p in found:
+                for k in identities(s, p.article_id) & primary:
+                    speakers.setdefault(k, 0)
+                    speakers[k] += 1
+        described = [
+            {"name": people.persons[k].name, "roles": people.persons[k].top_roles(), "statements": n,
+             "described": people.persons[k].described}
+            for k, n in sorted(speakers.items(), key=lambda kn: -kn[1])
+        ]
+        ambiguous = len(described) > 1
+        speaker_of = (
+            {s.id: ", ".join(people.persons[k].name for k in sorted(identities(s, p.article_id))) for s, p in found}
+            if ambiguous else {}
+        )
+        groups = _grouped(found, scores, oldest_first, own, repeats, speaker_of)
+        text, citations, more = _compose(groups, shown, asked.who if ambiguous else None, described)
+        return Reading(text, citations, passages, groups, more, described, ambiguous)
 
-    def _on_topic(self, topic: str, found: list[tuple[Sentence, Passage]]) -> list[tuple[Sentence, Passage]]:
+    def _on_topic(
+        self, topic: str, found: list[tuple[Sentence, Passage]]
+    ) -> tuple[list[tuple[Sentence, Passage]], dict[str, float]]:
         """The statements that support the topic, each read with its lead-in: "What did the mayor say
         when asked whether the budget would grow?" is answered by the statement after "Asked whether
         the budget would grow, …". A lead-in that supplied words of the topic is cited before it."""
@@ -393,6 +595,7 @@ class StatementReader:
         weight = self.reader.coverage_weight
         scored: list[tuple[float, Sentence, Passage, Sentence | None]] = []
         for sentence, passage in found:
+            check_budget("reading the statements on the topic")
             if sentence.id not in by_id:
                 continue
             # The people a statement names by pronoun or role are named in it ("she" is Anne Sacoolas).
@@ -418,12 +621,12 @@ class StatementReader:
             if best[0] >= 0:
                 scored.append((best[0], sentence, passage, best[1]))
         if not scored:
-            return []
+            return [], {}
         # Among X's statements, those on the topic: the best and the ones close to it, above a floor
         # lower than the reader's threshold, since being X's statement is already strong evidence.
         top = max(s for s, *_ in scored)
         if top < self.reader.threshold - _SPEAKER_FLOOR_MARGIN:
-            return []
+            return [], {}
         floor = max(self.reader.threshold - _SPEAKER_FLOOR_MARGIN, _CLOSE_TO_BEST * top)
         on_topic = {sentence.id for support, sentence, _, _ in scored if support >= floor}
         leads = {sentence.id: lead for support, sentence, _, lead in scored if support >= floor and lead is not None}
@@ -440,7 +643,8 @@ class StatementReader:
                     if item[0].id not in cited:
                         cited.add(item[0].id)
                         kept.append(item)
-        return kept
+        scores = {sentence.id: support for support, sentence, _, _ in scored}
+        return kept, scores
 
 
 @dataclass(frozen=True)
@@ -448,3 +652,206 @@ class Reading:
     text: str
     citations: list[Citation]
     passages: list[Passage]  # what was read: one per statement
+    groups: list[StatementGroup] = field(default_factory=list)  # every statement, by report (JSON "statements")
+    more: dict = field(default_factory=lambda: {"statements": 0, "reports": 0})  # what the text leaves out
+    speakers: list[dict] = field(default_factory=list)  # the people the name may be, when more than one
+    ambiguous: bool = False
+
+
+
+@dataclass
+class StatementItem:
+    """One statement of X's (or the lead-in read with it, `kind` "context"), as cited."""
+
+    sentence: Sentence
+    passage: Passage
+    kind: str  # "direct" (X's words in quotation marks), "reported" (X's words retold), "context" (a lead-in)
+    also_in: tuple[dict, ...] = ()  # other reports with the same sentence word for word
+    n: int | None = None  # its citation number, when the answer shows it
+
+    def to_dict(self) -> dict:
+        s = self.sentence
+        return {"n": self.n, "start": s.start, "end": s.end, "quote": s.text, "kind": self.kind,
+                "also_in": list(self.also_in)}
+
+
+@dataclass
+class StatementGroup:
+    """X's statements in one report, in their order in its text."""
+
+    passage: Passage  # the report's metadata
+    items: list[StatementItem]
+    speaker: str = ""  # whose statements, when the name asked may be more than one person
+    score: float | None = None  # relevance to "… about Y"
+
+    def to_dict(self) -> dict:
+        p = self.passage
+        found = {"article_id": p.article_id, "title": p.title, "published": p.published, "source": p.source,
+                 "url": p.url, "items": [i.to_dict() for i in self.items]}
+        return found | ({"speaker": self.speaker} if self.speaker else {})
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).strip().lower()
+
+
+def _cited_once(
+    found: list[tuple[Sentence, Passage]],
+) -> tuple[list[tuple[Sentence, Passage]], dict[str, tuple[dict, ...]]]:
+    """The statements with each sentence repeated word for word kept once (its first, in the order
+    given), and sentence id -> the other reports that repeat it."""
+    first: dict[str, Sentence] = {}
+    repeats: dict[str, list[dict]] = {}
+    kept = []
+    for sentence, passage in found:
+        key = _normalised(sentence.text)
+        if len(key) >= _REPEAT_MIN_CHARS and key in first:
+            if first[key].article_id != sentence.article_id:
+                copies = repeats.setdefault(first[key].id, [])
+                if all(c["article_id"] != passage.article_id for c in copies):
+                    copies.append({"article_id": passage.article_id, "title": passage.title, "source": passage.source,
+                                   "url": passage.url, "published": passage.published})
+                continue
+        first.setdefault(key, sentence)
+        kept.append((sentence, passage))
+    return kept, {k: tuple(v) for k, v in repeats.items()}
+
+
+_REPEAT_MIN_CHARS = 20  # "He said." twice is no repeated statement
+
+
+def repeated_once(text: str, citations: list[Citation]) -> tuple[str, list[Citation]]:
+    """An answer made of cited sentences ("S [1] S [2]"), with a sentence that two reports hold word for
+    word cited once: the later ones are dropped and listed in the first one's `also_in`. An answer not
+    in that form is returned as it is."""
+    if len(citations) < 2 or " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in citations) != text:
+        return text, citations
+    kept: dict[str, Citation] = {}
+    for c in citations:
+        key = _normalised(c.quote)
+        if key in kept and len(key) >= _REPEAT_MIN_CHARS and kept[key].article_id != c.article_id:
+            also = {"article_id": c.article_id, "title": c.title, "source": c.source, "url": c.url,
+                    "published": c.published}
+            kept[key] = replace(kept[key], also_in=kept[key].also_in + (also,))
+        else:
+            kept[key if key not in kept else f"{key}\0{c.n}"] = c
+    if len(kept) == len(citations):
+        return text, citations
+    renumbered = [replace(c, n=n) for n, c in enumerate(kept.values(), start=1)]
+    return " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in renumbered), renumbered
+
+
+def _said_to(found: list[tuple[Sentence, Passage]], name: str, by_source: bool) -> list[tuple[Sentence, Passage]]:
+    """The statements (whole quotations) X made to `name` ("told Reuters", "in an interview with the
+    BBC") or, `by_source`, in it: a report whose source it is, or a quotation that names it."""
+    words = name_words(name)
+    initials = "".join(w[0] for w in name.split() if w[:1].isupper())
+    forms = [re.escape(name)] + ([re.escape(initials)] if len(initials) >= 2 else [])
+    said = re.compile(
+        rf"\b(?:told|tell|tells|telling|to|with|in|on|via|wrote\s+in)\s+(?:the\s+)?(?:[\w'’.-]+\s+){{0,4}}?"
+        rf"(?:{'|'.join(forms)})\b",
+        re.IGNORECASE,
+    )
+    kept = []
+    for run in _statement_runs(found):
+        source = run[0][1].source or ""
+        if (by_source and source and words == name_words(source)) or any(said.search(s.text) for s, _ in run):
+            kept.extend(run)
+    return kept
+
+
+def _kinds(found: list[tuple[Sentence, Passage]], own: set[str]) -> dict[str, str]:
+    """Sentence id -> "direct" when it holds X's words in quotation marks (or goes on with a quotation
+    the statement before it left open), "reported" when it retells them, "context" for a lead-in."""
+    kinds: dict[str, str] = {}
+    previous: Sentence | None = None
+    inside = False
+    for sentence, _ in sorted(found, key=lambda sp: (sp[0].article_id, sp[0].index)):
+        continues = previous is not None and previous.article_id == sentence.article_id and (
+            previous.index + 1 == sentence.index
+        )
+        inside = inside if continues else False
+        if sentence.id not in own:
+            kinds[sentence.id] = "context"
+        else:
+            kinds[sentence.id] = "direct" if inside or bool(_ALL_QUOTE_MARKS & set(sentence.text)) else "reported"
+        if _ALL_QUOTE_MARKS & set(sentence.text):  # no mark: what was open stays open
+            inside = quotation_open_after(sentence.text, inside)
+        previous = sentence
+    return kinds
+
+
+_ALL_QUOTE_MARKS = set('"“”«»„')
+
+
+def _grouped(
+    found: list[tuple[Sentence, Passage]],
+    scores: dict[str, float],
+    oldest_first: bool,
+    own: set[str],
+    repeats: dict[str, tuple[dict, ...]],
+    speaker_of: dict[str, str],
+) -> list[StatementGroup]:
+    """The statements by report: the most relevant report first when `scores` rank them ("… about Y"),
+    else the newest (or, `oldest_first`, the oldest) first, undated reports last; in a report, the
+    statements in their order in its text."""
+    kinds = _kinds(found, own)
+    groups: dict[tuple[str, str], StatementGroup] = {}
+    for sentence, passage in found:
+        speaker = speaker_of.get(sentence.id, "")
+        group = groups.setdefault((passage.article_id, speaker), StatementGroup(passage, [], speaker))
+        group.items.append(StatementItem(sentence, passage, kinds[sentence.id], repeats.get(sentence.id, ())))
+        if sentence.id in scores:
+            group.score = max(group.score or 0.0, scores[sentence.id])
+    for group in groups.values():
+        group.items.sort(key=lambda item: item.sentence.start)
+
+    def by_date(group: StatementGroup):
+        day = day_number(group.passage.published)
+        if day is None:
+            return (1, 0, group.passage.article_id)
+        return (0, day if oldest_first else -day, group.passage.article_id)
+
+    ordered = sorted(groups.values(), key=by_date)
+    if scores:
+        ordered.sort(key=lambda g: -(g.score or 0.0))  # stable: equally relevant reports stay by date
+    return ordered
+
+
+def _compose(
+    groups: list[StatementGroup], shown: int, ambiguous_name: str | None, speakers: list[dict]
+) -> tuple[str, list[Citation], dict]:
+    """The answer text (a line per report: title, source, date, then its statements, each cited), its
+    citations, and what it leaves out: {"statements": K, "reports": M}."""
+    parts: list[str] = []
+    if ambiguous_name:
+        who = "; ".join(f"{s['name']} ({', '.join(s['roles'])})" if s["roles"] else s["name"] for s in speakers)
+        parts.append(f"“{ambiguous_name}” may be more than one person in these reports: {who}.")
+    citations: list[Citation] = []
+    for group in groups:
+        cited = []
+        for item in group.items:
+            if len(citations) >= shown:
+                continue
+            s, p = item.sentence, item.passage
+            item.n = len(citations) + 1
+            citations.append(Citation(item.n, s.article_id, p.title, p.published, p.source, p.url, s.start, s.end,
+                                      s.text, also_in=item.also_in))
+            cited.append(f"{' '.join(s.text.split())} [{item.n}]")
+        if cited:
+            parts.append(f"{_heading(group)}\n{' '.join(cited)}")
+    left = [sum(item.n is None for item in g.items) for g in groups]
+    more = {"statements": sum(left), "reports": sum(1 for n in left if n)}
+    if not citations:
+        return NO_ANSWER, [], more
+    if more["statements"]:
+        k, m = more["statements"], more["reports"]
+        parts.append(f"{k} more statement{'s' if k != 1 else ''} in {m} report{'s' if m != 1 else ''}.")
+    return "\n\n".join(parts), citations, more
+
+
+def _heading(group: StatementGroup) -> str:
+    p = group.passage
+    where = ", ".join(x for x in (p.source, p.published) if x)
+    title = " ".join((p.title or p.article_id).split())
+    return f"{group.speaker + ' in ' if group.speaker else ''}{title}{f' ({where})' if where else ''}:"

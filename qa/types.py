@@ -271,6 +271,13 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     backend: str = "extractive"
     short_answer: ShortAnswer | None = None
+    # "What did X say?": every statement of X's, grouped by report (article_id, title, published, source,
+    # url, items: n, start, end, quote, kind "direct"|"reported"|"context", also_in), in the answer's order;
+    # `n` is the citation number of a statement the answer shows, None for one beyond them. None (and
+    # absent from the JSON) for other questions.
+    statements: list[dict] | None = None
+    more: dict | None = None  # what the answer leaves out: {"statements": K, "reports": M}
+    speakers: list[dict] | None = None  # when the name asked may be more than one person: name, roles, statements
 
     def to_dict(self) -> dict:
         return {
@@ -284,7 +291,9 @@ class Answer:
             "sentences": [s.to_dict() for s in self.sentences],
             "backend": self.backend,
             "short_answer": self.short_answer.to_dict() if self.short_answer else None,
-        } | ({"support": self.support_counts()} if self.backend != "extractive" else {})
+        } | ({"support": self.support_counts()} if self.backend != "extractive" else {}) | (
+            {"statements": self.statements, "more": self.more} if self.statements is not None else {}
+        ) | ({"speakers": self.speakers} if self.speakers else {})
 
     def support_counts(self) -> dict[str, int]:
         """How many sentences of a chat model's answer it cited itself, had a citation attached, or neither."""

@@ -71,9 +71,13 @@ def test_statements_are_ordered_by_publication_date(service, tmp_path):
          "text": "The bridge closed after the storm, Ivanova told reporters. The repairs were slow."},
     ]) + "\n")
     service.ingest([feed])
+    # Newest report first by default; oldest first on request.
     answer = service.ask("What did Ivanova say?")
-    assert [c.article_id for c in answer.citations] == ["early", "late"]
-    assert [c.published for c in answer.citations] == ["2023-04-01", "2023-05-02"]
+    assert [c.article_id for c in answer.citations] == ["late", "early"]
+    assert [c.published for c in answer.citations] == ["2023-05-02", "2023-04-01"]
+    oldest = service.ask("What did Ivanova say?", oldest_first=True)
+    assert [c.article_id for c in oldest.citations] == ["early", "late"]
+    assert [g["article_id"] for g in oldest.to_dict()["statements"]] == ["early", "late"]
 
 
 def test_follow_ups_are_rewritten_with_the_history(sample_service):

@@ -387,3 +387,120 @@ def test_a_sentence_saying_the_asked_thing_is_not_known_is_no_answer(news):
     # Another thing not known ("who has not been named") does not stop an answer about where.
     answer = news.ask("Where did the crew member die?")
     assert quotes(answer) == ["One crew member, who has not been named, died in hospital in Santa Barbara."]
+
+
+# -- at collection scale: grouped by report, bounded, narrowed, each statement cited once --------------
+
+IVANOVA = [
+    {
+        "id": "bridge-1",
+        "title": "Bridge to reopen in June",
+        "published": "2023-03-20",
+        "source": "Wire",
+        "text": "Transport Minister Olga Ivanova said the bridge would reopen in June.\n\n"
+        "She told Reuters the repairs had cost 40 million euros.\n\n"
+        '"We are on schedule," Ivanova said.',
+    },
+    {
+        "id": "ferry",
+        "title": "Ferry keeps running",
+        "published": "2023-03-21",
+        "source": "The Guardian",
+        "text": "Olga Ivanova told the Guardian that the ferry would run until the summer.\n\n"
+        "The council approved the ferry service last year.\n\n"
+        "Transport Minister Olga Ivanova said the bridge would reopen in June.",
+    },
+    {
+        "id": "hearing",
+        "title": "Minister questioned on transport",
+        "published": "2023-04-02",
+        "source": "Wire",
+        "text": "Olga Ivanova spoke at a hearing on Tuesday.\n\n"
+        + "\n\n".join(
+            f"Minister Olga Ivanova said the {thing} would be ready by {month}."
+            for thing, month in [
+                ("tram line", "May"), ("bus depot", "July"), ("ring road", "August"), ("cycle lane", "September"),
+                ("train station", "October"), ("harbour wall", "November"), ("tunnel", "December"),
+                ("airport link", "January"), ("car park", "February"), ("footbridge", "March"),
+            ]
+        ),
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def ivanova(tmp_path_factory, embedder, splitter):
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("ivanova")
+    feed = root / "news.jsonl"
+    feed.write_text("\n".join(json.dumps(a) for a in IVANOVA) + "\n", encoding="utf-8")
+    service = QAService(Settings(home=root / "home"), embedder=embedder, splitter=splitter)
+    report = service.ingest([feed])
+    assert len(report.added) == len(IVANOVA), report.errors
+    return service
+
+
+def test_statements_are_grouped_by_report_newest_first_and_bounded(ivanova):
+    answer = ivanova.ask("What did Ivanova say?")
+    found = answer.to_dict()
+    groups = found["statements"]
+    assert [g["article_id"] for g in groups] == ["hearing", "ferry", "bridge-1"]
+    assert groups[0]["title"] == "Minister questioned on transport" and groups[0]["source"] == "Wire"
+    assert groups[0]["published"] == "2023-04-02"
+    items = [i for g in groups for i in g["items"]]
+    # At most 12 shown and cited, the rest counted; the JSON holds them all.
+    assert len(answer.citations) == 12 and [i["n"] for i in items[:12]] == list(range(1, 13))
+    assert all(i["n"] is None for i in items[12:])
+    left = len(items) - 12
+    assert found["more"]["statements"] == left and left > 0
+    assert answer.answer.endswith(f"{left} more statement{'s' if left > 1 else ''} in {found['more']['reports']} "
+                                  f"report{'s' if found['more']['reports'] > 1 else ''}.")
+    assert answer.answer.startswith("Minister questioned on transport (Wire, 2023-04-02):\n")
+    for g in groups:  # in their order in the text
+        assert [i["start"] for i in g["items"]] == sorted(i["start"] for i in g["items"])
+    assert_quotes_exact(ivanova, answer)
+    everything = ivanova.ask("What did Ivanova say?", oldest_first=True).to_dict()["statements"]
+    assert [g["article_id"] for g in everything] == ["bridge-1", "ferry", "hearing"]
+
+
+def test_each_statement_is_marked_direct_or_reported(ivanova):
+    groups = ivanova.ask("What did Ivanova say?", oldest_first=True).to_dict()["statements"]
+    kinds = {i["quote"]: i["kind"] for g in groups for i in g["items"]}
+    assert kinds['"We are on schedule," Ivanova said.'] == "direct"
+    assert kinds["She told Reuters the repairs had cost 40 million euros."] == "reported"
+
+
+def test_a_sentence_repeated_word_for_word_is_cited_once(ivanova):
+    groups = ivanova.ask("What did Ivanova say?", oldest_first=True).to_dict()["statements"]
+    repeated = "Transport Minister Olga Ivanova said the bridge would reopen in June."
+    items = [i for g in groups for i in g["items"] if i["quote"] == repeated]
+    assert len(items) == 1 and [c["article_id"] for c in items[0]["also_in"]] == ["ferry"]
+    answer = ivanova.ask("What did Ivanova say?", oldest_first=True)
+    cited = [c for c in answer.citations if c.quote == repeated]
+    assert len(cited) == 1 and cited[0].article_id == "bridge-1"
+    assert any(a["article_id"] == "ferry" for a in cited[0].also_in)
+
+
+def test_what_x_said_on_a_day_in_a_month_to_someone_or_in_a_source(ivanova):
+    def reports(question):
+        return {c.article_id for c in ivanova.ask(question).citations}
+
+    assert reports("What did Ivanova say on 21 March?") == {"ferry"}
+    # A report of the next day may tell what was said the day before ("yesterday").
+    assert reports("What did Ivanova say on March 20, 2023?") == {"bridge-1", "ferry"}
+    # A month is matched as before (qa/questions.py AskedDate: the report's month, a month either side, or named).
+    assert reports("What did Ivanova say in March 2023?") >= {"bridge-1", "ferry"}
+    assert ivanova.ask("What did Ivanova say in 2022?").abstained
+    to_reuters = ivanova.ask("What did Ivanova say to Reuters?")
+    assert [c.quote for c in to_reuters.citations] == ["She told Reuters the repairs had cost 40 million euros."]
+    assert reports("What did Ivanova tell Reuters?") == {"bridge-1"}
+    assert reports("What did Ivanova say in the Guardian?") == {"ferry"}
+    assert ivanova.ask("What did Ivanova say to the BBC?").abstained
+    assert ivanova.ask("What did Ivanova say on 5 May?").abstained
+
+
+def test_statements_about_a_topic_are_ranked_by_relevance(ivanova):
+    answer = ivanova.ask("What did Ivanova say about the ferry?")
+    assert answer.citations and answer.citations[0].article_id == "ferry"
