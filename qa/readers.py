@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,12 +15,15 @@ import numpy as np
 from index.mentions import name_words, role_head
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, STOP_WORDS, TermAnalyzer
-from qa.questions import LABEL_PREFERENCE, NUMBER_LIKE, QuestionAnalysis, analyse
+from qa.questions import DATE_LIKE, LABEL_PREFERENCE, NUMBER_LIKE, PERSON_LIKE, PLACE_LIKE, QuestionAnalysis, analyse
+from qa.rankers import SentenceRanker, select
 from qa.types import Citation, Passage, Sentence, ShortAnswer
 
 NO_ANSWER = "The articles don't say."
 _WORD = re.compile(r"\w+")
-_HYPHENATED = re.compile(r"\w+(?:-\w+)+")
+# From a word's start only (`\b`): tried from every letter of a long word, each start rescanned the rest
+# of it (quadratic); a match from inside a word would be part of the one from its start.
+_HYPHENATED = re.compile(r"\b\w+(?:-\w+)+")
 _QUOTE_MARKS = set('"“”')
 # A sentence that opens like this leans on the one before it for who or what it is about.
 _LEANS_BACK = re.compile(r"^\W*(?:he|she|they|it|this|that|these|those|his|her|their|its)\b", re.IGNORECASE)
@@ -26,6 +31,12 @@ _LEANS_BACK = re.compile(r"^\W*(?:he|she|they|it|this|that|these|those|his|her|t
 # that holds the answer above one that only repeats the question's words, not enough to lift an
 # unrelated sentence over the threshold on its own.
 _TYPE_BONUS = 0.1
+# Words that weaken or deny what a sentence states: features of the learned ranker.
+_HEDGE = re.compile(
+    r"\b(?:may|might|could|possibly|reportedly|allegedly|apparently|unclear|unknown|uncertain|believed|suspected)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|neither|nor|without)\b|n't\b", re.IGNORECASE)
 
 
 def said_words(text: str) -> set[str]:
@@ -42,12 +53,24 @@ def mentions_name(name: str, words: set[str]) -> bool:
     return bool(own & {role_head(_folded(w)) for w in words})
 
 
+_CAPITALISED_WORDS = re.compile(r"(?:\b[A-Z]\w+(?:\s+(?:of|the|and)\s+|\s+)?)+")
+_CAPITALISED_WORD = re.compile(r"\b[A-Z]\w*")
+# An initialism is a few letters ("icc", "unesco", "naacp"): longer stretches of a run's initials name
+# nothing, and all of them would grow with the cube of the run (3,000 capitalised words: 5 GB).
+_LONGEST_INITIALISM = 10
+
+
 def _initialisms(text: str) -> set[str]:
-    """ "International Criminal Court" also names "icc"."""
+    """ "International Criminal Court" also names "icc": every 2 to `_LONGEST_INITIALISM` consecutive
+    initials of a run of capitalised words (linear in the run)."""
     found = set()
-    for run in re.findall(r"(?:\b[A-Z]\w+(?:\s+(?:of|the|and)\s+|\s+)?)+", text):
-        initials = "".join(w[0] for w in re.findall(r"\b[A-Z]\w*", run)).lower()
-        found.update(initials[a:b] for a in range(len(initials)) for b in range(a + 2, len(initials) + 1))
+    for run in _CAPITALISED_WORDS.findall(text):
+        initials = "".join(w[0] for w in _CAPITALISED_WORD.findall(run)).lower()
+        found.update(
+            initials[a:b]
+            for a in range(len(initials) - 1)
+            for b in range(a + 2, min(a + _LONGEST_INITIALISM, len(initials)) + 1)
+        )
     return found
 
 
@@ -59,6 +82,7 @@ class ScoredSentence:
     coverage: float  # share of the question's content words the sentence contains
     support: float  # what selection and abstention look at
     answers: tuple = ()  # entities of the asked-for type that the question does not already name
+    features: tuple[float, ...] = ()  # the learned ranker's inputs (qa.rankers.FEATURES); LearnedReader only
 
 
 @dataclass(frozen=True)
@@ -151,9 +175,7 @@ class ExtractiveReader:
                 for s in scored
                 if must_mention & _named_in(s.sentence) and (not must_report or _may_report(s.sentence, must_mention))
             ]
-        # The sentences that hold an answer of the asked-for type first; if they fail the check of what
-        # the question names, the best sentences whatever they hold; then narrower choices (_choices).
-        chosen = next((c for c in self._choices(scored, asked) if self._answers_what_was_asked(c, asked, question)), [])
+        chosen = self.answering(scored, asked, question)
         rank = {p.article_id: i for i, p in reversed(list(enumerate(passages)))}
         best = chosen[0] if chosen else None
         chosen = sorted(chosen, key=lambda s: (rank[s.sentence.article_id], s.sentence.start))
@@ -161,6 +183,12 @@ class ExtractiveReader:
         text, citations = self.cite(cited)
         short = _short_answer(best, self._verb_at(best, asked)) if best is not None else None
         return ReaderAnswer(text, citations, short)
+
+    def answering(self, scored: list[ScoredSentence], asked: QuestionAnalysis, question: str) -> list[ScoredSentence]:
+        """The sentences of the answer, best first; none to abstain. The sentences that hold an answer
+        of the asked-for type first; if they fail the check of what the question names, the best
+        sentences whatever they hold; then narrower choices (_choices)."""
+        return next((c for c in self._choices(scored, asked) if self._answers_what_was_asked(c, asked, question)), [])
 
     def _choices(self, scored: list[ScoredSentence], asked: QuestionAnalysis) -> Iterator[list[ScoredSentence]]:
         """Candidate answers, most preferred first; `read` takes the first that passes its checks."""
@@ -297,6 +325,164 @@ class ExtractiveReader:
         return " ".join(parts), citations
 
 
+class LearnedReader(ExtractiveReader):
+    """The offline answerer with a learned ranker in place of the hand-set support (issue 22).
+
+    Every sentence of the retrieved passages that may answer at all (it names what the question
+    names, fits its dates, holds a number for "How many …?", the noun of "Which X …?", the
+    ordinal of "the final …") is described by the signals of qa.rankers.FEATURES, and a logistic
+    regression trained on the labelled Wikinews set turns them into the probability that it
+    answers. The best sentence and those close to it are the answer when the best reaches the
+    ranker's threshold, chosen on the dev split; otherwise it abstains. A sentence that says the
+    asked-for name or cause is not known makes the answer an abstention. `QA_READER=learned`
+    selects it; docs/reader.md gives its figures and why it is not the default.
+    """
+
+    def __init__(self, *args, ranker: SentenceRanker | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._ranker = ranker
+
+    @functools.cached_property
+    def ranker(self) -> SentenceRanker:
+        return self._ranker or SentenceRanker.load()
+
+    def score(
+        self, question: str, query_vector: np.ndarray, passages: list[Passage], asked: QuestionAnalysis | None = None
+    ) -> list[ScoredSentence]:
+        """Every sentence of the passages, with its features and the ranker's probability, best first."""
+        asked = asked or analyse(question)
+        described = self.describe(question, query_vector, passages, asked)
+        probability = self.ranker.probabilities([row for *_, row in described]).tolist()
+        scored = [
+            ScoredSentence(sentence, passage, row[0], row[2], p, answers, row)
+            for (sentence, passage, answers, row), p in zip(described, probability)
+        ]
+        scored.sort(key=lambda s: s.support, reverse=True)
+        return scored
+
+    def describe(
+        self, question: str, query_vector: np.ndarray, passages: list[Passage], asked: QuestionAnalysis
+    ) -> list[tuple[Sentence, Passage, tuple, tuple[float, ...]]]:
+        """Every sentence of the passages with its passage, the entities that may answer a typed
+        question, and its features (qa.rankers.FEATURES)."""
+        owner: dict[str, Passage] = {}
+        for passage in passages:
+            for sentence_id in passage.sentence_ids:
+                owner.setdefault(sentence_id, passage)
+        sentences, vectors = self.store.get_sentences(list(owner))
+        keep = [i for i, s in enumerate(sentences) if _WORD.search(s.text)]  # "[", "…" alone is never an answer
+        if asked.ordinals:  # "the final debate": a sentence about another one is no candidate
+            keep = [i for i in keep if set(asked.ordinals) <= set(_WORD.findall(sentences[i].text.lower()))]
+        sentences = [sentences[i] for i in keep]
+        if not sentences:
+            return []
+        similarity = (vectors[keep] @ np.asarray(query_vector, dtype=np.float32)).tolist()
+        # A date the question names is matched as a whole (publication date or the sentence's words),
+        # not as words: "in March 2020" is answered by an article of March 2020.
+        terms = self.content_terms(question) - self.content_terms(" ".join(d.text for d in asked.dates))
+        question_words = set(_WORD.findall(question.lower()))
+        key_heads = self.content_terms(asked.key_head) if asked.key_head else set()
+        rank = {p.chunk_id: i for i, p in reversed(list(enumerate(passages)))}
+        before = self._previous_sentences(sentences)
+        after = self._next_sentences(sentences)
+        own_terms = [self.content_terms(s.text) for s in sentences]
+        # A word most candidates share (the story's own name) tells them apart less than a rare one.
+        held = Counter(t for words in own_terms for t in words & terms)
+        rarity = {t: math.log(1 + len(sentences) / (1 + held[t])) for t in terms}
+        pairs = _pairs(self._analyzer.terms(question))
+        sim_rank = {i: r for r, i in enumerate(sorted(range(len(similarity)), key=lambda i: -similarity[i]))}
+        passage_terms = {p.chunk_id: self.content_terms(f"{p.title} {p.text}") for p in passages}
+        rows, fitting, kept = [], [], []
+        for n, (sentence, sim, own) in enumerate(zip(sentences, similarity, own_terms)):
+            passage = owner[sentence.id]
+            # The people a sentence refers to ("her": the prime minister) count as its words; the words of
+            # the sentence before it count half, fully for one that leans on it ("It will cost …").
+            words = own | self.content_terms(" ".join(sentence.mention_keys))
+            previous = before.get(sentence.id)
+            previous_terms = self.content_terms(previous.text) - words if previous else set()
+            leans_back = bool(_LEANS_BACK.match(sentence.text))
+            dated = f"{sentence.text} {passage.text} {passage.title}"
+            dates_fit = sum(d.fits(passage.published, dated) for d in asked.dates)
+            covered = len(terms & words) + (1.0 if leans_back else 0.5) * len(terms & previous_terms) + dates_fit
+            total = len(terms) + len(asked.dates)
+            coverage = covered / total if total else sim
+            answers = fitting_entities(sentence, asked, question_words) if asked.typed else ()
+            named = said_words(" ".join([sentence.text, passage.title, previous.text if previous else ""]))
+            named |= _named_in(sentence)
+            # What the question pins down is a condition of answering, not a matter of degree: every name
+            # it gives (in the sentence, its lead-in, title or resolved people), each month or year it
+            # names, a number for "How many …?", the noun of "Which court …?".
+            if (
+                not all(mentions_name(name, named) for name in asked.names)
+                or dates_fit < len(asked.dates)
+                or (asked.answer_labels == NUMBER_LIKE and not answers)
+                or (key_heads and not key_heads & own)
+            ):
+                continue
+            kept.append(sentence)
+            fitting.append(answers)
+            lower_words = set(_WORD.findall(sentence.text.lower()))
+            title_terms = self.content_terms(passage.title) if passage.title else set()
+            speakers = set(sentence.speaker_keys) | {w for s in sentence.speakers for w in name_words(s)}
+            following = after.get(sentence.id)
+            window = words | previous_terms | title_terms
+            window |= self.content_terms(following.text) if following else set()
+            held = _labels_held(sentence, question_words)
+            asked_names = {w for name in asked.names for w in name_words(name)}
+            rows.append(
+                (
+                    sim,
+                    0.0,  # similarity_gap, below
+                    coverage,
+                    0.0,  # coverage_gap, below
+                    len(terms & own) / len(terms) if terms else 0.0,
+                    len(terms & title_terms) / len(terms) if terms else 0.0,
+                    sum(rarity[t] for t in terms & words) / sum(rarity.values()) if terms else 0.0,
+                    len(pairs & _pairs(self._analyzer.terms(sentence.text))) / len(pairs) if pairs else 0.0,
+                    len(terms & passage_terms[passage.chunk_id]) / len(terms) if terms else 0.0,
+                    1.0 / (1 + sim_rank[n]),
+                    1.0 / (1 + rank.get(passage.chunk_id, len(passages))),
+                    1.0 / (1 + sentence.index),
+                    float(asked.typed),
+                    float(bool(answers)),
+                    float(bool(asked.dates)),
+                    float(bool(key_heads)),
+                    float(bool(_QUOTE_MARKS & set(sentence.text))),
+                    float(sentence.text.rstrip(" \"'”’").endswith("?")),
+                    float(bool(asked_names & speakers)),
+                    float(bool(_HEDGE.search(sentence.text))),
+                    float(bool(_NEGATION.search(sentence.text))),
+                    float(leans_back),
+                    math.log1p(len(lower_words)),
+                    math.log1p(len(terms)),
+                    len(terms & window) / len(terms) if terms else 0.0,
+                    len((terms - title_terms) & words) / len(terms - title_terms) if terms - title_terms else 0.0,
+                    len(own - terms) / len(own) if own else 0.0,
+                    *(float(bool(asked.answer_labels & labels)) for labels in _ANSWER_KINDS),
+                    float(asked.asks_cause),
+                    *(float(bool(held & labels)) for labels in _ANSWER_KINDS),
+                ),
+            )
+        if not rows:
+            return []
+        best_sim, best_coverage = max(r[0] for r in rows), max(r[2] for r in rows)
+        rows = [(r[0], r[0] - best_sim, r[2], r[2] - best_coverage, *r[4:]) for r in rows]
+        return [(s, owner[s.id], answers, row) for s, answers, row in zip(kept, fitting, rows)]
+
+    def answering(self, scored: list[ScoredSentence], asked: QuestionAnalysis, question: str) -> list[ScoredSentence]:
+        """The best sentence and those close to it when the best is likely enough; none otherwise,
+        nor when one says the asked-for name or cause is not known (the articles saying so)."""
+        picked = select([s.support for s in scored], self.ranker.threshold, self.ranker.runner_up_ratio, self.max_sentences)
+        chosen = [scored[i] for i in picked]
+        return [] if any(self._says_unknown(s.sentence.text, asked, question) for s in chosen) else chosen
+
+    def _next_sentences(self, sentences: list[Sentence]) -> dict[str, Sentence]:
+        """Sentence id -> the sentence after it in its article (none for the last)."""
+        wanted = {f"{s.id.rsplit(':s', 1)[0]}:s{s.index + 1}": s.id for s in sentences}
+        found, _ = self.store.get_sentences(list(wanted))
+        return {wanted[n.id]: n for n in found}
+
+
 # "an unidentified third officer", "the man, who has not been named,": whose name is not known.
 _UNKNOWN_NAME = re.compile(
     r"\b(?:unidentified|unnamed|not (?:yet |been |publicly )*(?:named|identified))\b", re.IGNORECASE
@@ -310,6 +496,26 @@ _UNKNOWN_CAUSE = re.compile(
     r"|no (?:known )?(?:cause|reason|motive) (?:has|have|was|were) been)\b",
     re.IGNORECASE,
 )
+
+
+# The kinds of answer a question can ask for, as groups of entity labels (qa/questions.py).
+_ANSWER_KINDS = (PERSON_LIKE - {"GPE"}, DATE_LIKE, PLACE_LIKE, NUMBER_LIKE)
+
+
+def _labels_held(sentence: Sentence, question_words: set[str]) -> set[str]:
+    """The labels of the entities a sentence holds that the question does not name."""
+    asked = {_folded(w) for w in question_words if w not in STOP_WORDS}
+    held = set()
+    for entity in sentence.entities:
+        text = sentence.text[entity.start - sentence.start : entity.end - sentence.start]
+        if not {_folded(w) for w in _WORD.findall(text.lower())} & asked:
+            held.add(entity.label)
+    return held
+
+
+def _pairs(terms: list[str]) -> set[tuple[str, str]]:
+    """Adjacent content words ("climate change", "police officer"): a phrase, not just its words."""
+    return set(zip(terms, terms[1:]))
 
 
 def _dated_text(scored: ScoredSentence) -> str:

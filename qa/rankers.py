@@ -1,0 +1,116 @@
+"""Rankers: the learned model that says how likely a sentence is to answer a question.
+
+The offline reader (qa/readers.py) describes every candidate sentence by the signals in FEATURES;
+this model, a logistic regression trained on the labelled Wikinews set (`make train-reader`,
+eval/train_reader.py), turns them into a calibrated probability. The reader answers with the best
+sentence when its probability reaches the model's threshold (chosen on the dev split) and abstains
+otherwise. The weights are a small JSON file, so they can be read and diffed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MODEL = Path(__file__).parent / "models" / "reader.json"
+
+# The signals of a (question, sentence) pair, in the order of the model's weights. Each is computed
+# in ExtractiveReader.describe, over the sentences that may answer at all (those that name what the
+# question names, fit its dates, hold a number for "How many", the noun of "Which X"); a
+# question-wide signal (the same for every candidate) moves the probability, and so the decision to
+# abstain.
+FEATURES: tuple[str, ...] = (
+    "similarity",  # cosine of the sentence's and the question's embeddings
+    "similarity_gap",  # similarity minus the best candidate's
+    "coverage",  # share of the question's content words in the sentence, its people and (half) the sentence before
+    "coverage_gap",  # coverage minus the best candidate's
+    "own_coverage",  # share of the question's content words in the sentence's own words
+    "title_coverage",  # share of the question's content words in its report's title
+    "rare_coverage",  # coverage weighted by how few candidates hold each word (an idf over the candidates)
+    "pair_coverage",  # share of the question's adjacent content-word pairs the sentence holds in order
+    "passage_coverage",  # share of the question's content words in the sentence's passage and title
+    "similarity_rank",  # 1 / (1 + rank of its similarity among the candidates)
+    "passage_rank",  # 1 / (1 + rank of its passage in retrieval)
+    "lead",  # 1 / (1 + position of the sentence in its article)
+    "typed",  # the question asks for a person, place, time or number
+    "type_match",  # ... and the sentence holds one the question does not name
+    "date_asked",  # the question names a month or year
+    "key_head_asked",  # "Which court …?"
+    "quotation",  # the sentence holds a quotation mark
+    "asks_back",  # the sentence is itself a question (an interviewer's, a headline's)
+    "speaker_named",  # a speaker of the sentence is a person the question names
+    "hedged",  # may, might, reportedly, allegedly, unclear …
+    "negated",  # not, no, never …
+    "leans_back",  # opens with "He", "It", "This": needs the sentence before
+    "words",  # log of its number of words
+    "question_terms",  # log of the question's number of content words
+    "window_coverage",  # share of the question's content words in the sentence, its neighbours and the title
+    "focus_coverage",  # share of the question's content words its report's title lacks that the sentence holds
+    "novelty",  # share of the sentence's content words the question does not use: what it adds
+    "asks_person",  # the question's answer type, one flag each …
+    "asks_time",
+    "asks_place",
+    "asks_number",
+    "asks_cause",
+    "holds_person",  # … and what the sentence holds that the question does not name, one flag each
+    "holds_time",
+    "holds_place",
+    "holds_number",
+)
+
+
+@dataclass(frozen=True)
+class SentenceRanker:
+    """A logistic regression over standardised FEATURES: p = sigmoid(w · (x - mean) / scale + b)."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    intercept: float
+    threshold: float  # the least probability of the best sentence for an answer
+    runner_up_ratio: float  # a further sentence joins the answer at this share of the best's probability
+    meta: dict
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_MODEL) -> SentenceRanker:
+        try:
+            model = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"cannot read the reader model {path}: {exc} (rebuild it with `make train-reader`)") from exc
+        features = tuple(model["features"])
+        if features != FEATURES:
+            raise RuntimeError(
+                f"the reader model {path} was trained on other features than this version computes: "
+                "rebuild it with `make train-reader`"
+            )
+        return cls(
+            features,
+            np.asarray(model["mean"], dtype=np.float64),
+            np.asarray(model["scale"], dtype=np.float64),
+            np.asarray(model["weights"], dtype=np.float64),
+            float(model["intercept"]),
+            float(model["threshold"]),
+            float(model["runner_up_ratio"]),
+            {k: v for k, v in model.items() if k not in {"features", "mean", "scale", "weights", "intercept"}},
+        )
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0)
+        x = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale
+        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.intercept)))
+
+
+def select(probabilities: Sequence[float], threshold: float, ratio: float, limit: int) -> list[int]:
+    """The indexes (best first) of the sentences an answer is made of: the best when it reaches the
+    threshold, and those close to it; none means abstain. Shared by the reader and its training."""
+    order = sorted(range(len(probabilities)), key=lambda i: probabilities[i], reverse=True)
+    if not order or probabilities[order[0]] < threshold:
+        return []
+    floor = max(threshold, ratio * probabilities[order[0]])
+    return [i for i in order if probabilities[i] >= floor][:limit]

@@ -1,0 +1,72 @@
+"""The learned reader (QA_READER=learned, issue 22): its model file, its features and its answers on
+the sample article, with the real index and embedding model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.rankers import DEFAULT_MODEL, FEATURES, SentenceRanker, select
+from qa.readers import NO_ANSWER, LearnedReader
+
+
+@pytest.fixture
+def learned(make_service, tmp_path, corpus):
+    from qa.settings import Settings
+
+    service = make_service(Settings(home=tmp_path / "learned", reader="learned"))
+    service.ingest([corpus])
+    return service
+
+
+def test_the_committed_model_matches_the_features_and_says_what_it_was_trained_on():
+    ranker = SentenceRanker.load()
+    assert ranker.features == FEATURES
+    assert len(ranker.weights) == len(ranker.mean) == len(ranker.scale) == len(FEATURES)
+    assert 0 < ranker.threshold < 1
+    model = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    assert model["trained_on"] == ["eval/sets/wikinews-train.jsonl"]
+    assert len(model["train_sha256"]) == 64 and model["train_questions"] > 300
+
+
+def test_a_model_of_other_features_is_refused_with_the_way_to_rebuild_it(tmp_path):
+    model = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    model["features"] = model["features"][:-1]
+    path = tmp_path / "reader.json"
+    path.write_text(json.dumps(model), encoding="utf-8")
+    with pytest.raises(RuntimeError, match="make train-reader"):
+        SentenceRanker.load(path)
+
+
+def test_select_answers_with_the_best_and_its_close_runners_up_or_abstains():
+    assert select([0.1, 0.9, 0.5, 0.3], threshold=0.2, ratio=0.5, limit=3) == [1, 2]
+    assert select([0.1, 0.9, 0.5, 0.3], threshold=0.2, ratio=0.5, limit=1) == [1]
+    assert select([0.1, 0.15], threshold=0.2, ratio=0.5, limit=3) == []
+    assert select([], threshold=0.2, ratio=0.5, limit=3) == []
+
+
+def test_every_candidate_is_described_by_every_feature(learned):
+    from qa.questions import analyse
+
+    assert isinstance(learned.reader, LearnedReader)
+    question = "Who welcomed China's peace plan?"
+    retrieval = learned.retriever.retrieve(question)
+    described = learned.reader.describe(question, retrieval.query_vector, retrieval.passages, analyse(question))
+    assert described
+    for sentence, passage, _, row in described:
+        assert len(row) == len(FEATURES)
+        assert sentence.id in passage.sentence_ids
+    scored = learned.reader.score(question, retrieval.query_vector, retrieval.passages)
+    assert [s.support for s in scored] == sorted((s.support for s in scored), reverse=True)
+    assert all(0 <= s.support <= 1 for s in scored)
+
+
+def test_the_learned_reader_quotes_the_fact_and_abstains_where_the_article_is_silent(learned):
+    answer = learned.ask("Who welcomed China's peace plan?")
+    assert any("The Kremlin has welcomed China’s peace plan" in c.quote for c in answer.citations)
+    articles = {a.id: a for a in learned.articles([c.article_id for c in answer.citations])}
+    for c in answer.citations:
+        assert c.quote == articles[c.article_id].text[c.start : c.end]
+    silent = learned.ask("What is the population of Moscow?")
+    assert silent.abstained and silent.answer == NO_ANSWER
