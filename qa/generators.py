@@ -169,7 +169,18 @@ class GeneratorError(RuntimeError):
 
 
 def chat_model(settings: Settings) -> BaseChatModel:
-    """The chat model the settings name: Ollama, or any OpenAI-compatible server (llama.cpp, vLLM, LM Studio)."""
+    """The chat model the settings name: Ollama, any OpenAI-compatible server (llama.cpp, vLLM, LM Studio),
+    or a GGUF file run in this process (llamacpp)."""
+    if settings.backend == "llamacpp":
+        if not settings.llm_gguf:
+            raise GeneratorError("the llamacpp backend needs a model file: set QA_LLM_GGUF or --llm-gguf")
+        from qa.llamacpp import ChatLlamaCpp, LlamaCppError, check_gguf
+
+        try:
+            check_gguf(settings.llm_gguf)  # a missing or wrong file fails here, in one line, not mid-answer
+        except LlamaCppError as exc:
+            raise GeneratorError(str(exc)) from exc
+        return ChatLlamaCpp(model_path=str(settings.llm_gguf), max_tokens=settings.llm_max_tokens, temperature=0)
     if not settings.llm_model:
         raise GeneratorError(f"the {settings.backend} backend needs a model name: set QA_LLM_MODEL or --llm-model")
     if settings.backend == "ollama":

@@ -6,13 +6,18 @@ asking needs the embedder, ingesting also needs spaCy.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
+from qa.budget import within
 from qa.settings import Settings
 from qa.types import Answer, AnswerSentence, Article, Filters, IngestReport, Passage
 
@@ -25,6 +30,11 @@ class QAService:
             self.embedder = embedder
         if splitter is not None:
             self.splitter = splitter
+        self._seen_epoch: int | None = None  # the store epoch the BM25 index and caches were last synced at
+        # Called with who holds the write lock when a write has to wait for it (the CLI prints it).
+        self.on_lock_wait: Callable[[str], None] = lambda holder: print(
+            f"waiting for another writer to finish ({holder})", file=sys.stderr, flush=True
+        )
 
     @cached_property
     def store(self):
@@ -50,7 +60,9 @@ class QAService:
         from qa.retrievers import HybridRetriever
 
         self.store.bind_model(self.embedder.model_id, self.embedder.dimension)
-        self.lexical.sync(self.store)  # catches up after a crash or another writer
+        with self.store.access.reading():
+            self._seen_epoch = self.store.epoch
+            self.lexical.sync(self.store)  # catches up after a crash or another writer
         return HybridRetriever(
             store=self.store,
             embedder=self.embedder,
@@ -61,9 +73,10 @@ class QAService:
 
     @cached_property
     def reader(self):
-        from qa.readers import ExtractiveReader
+        from qa.readers import ExtractiveReader, LearnedReader
 
-        return ExtractiveReader(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
+        kind = LearnedReader if self.settings.reader == "learned" else ExtractiveReader
+        return kind(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
 
     @cached_property
     def generator(self):
@@ -75,7 +88,14 @@ class QAService:
     def statements(self):
         from qa.quotes import StatementReader
 
-        return StatementReader(self.store, self.reader, self.embedder)
+        return StatementReader(self.store, self.reader, self.embedder, people=self.people_directory)
+
+    @cached_property
+    def people_directory(self):
+        from qa.people import PeopleDirectory
+
+        cache = None if self.settings.chroma_host else self.settings.home / "people.json"
+        return PeopleDirectory(self.store, cache)
 
     @cached_property
     def rewriter(self):
@@ -107,6 +127,7 @@ class QAService:
         """Load the models and indexes answering needs now, not during the first question."""
         _ = (self.retriever, self.rewriter, self.reader)  # cached properties: reading one builds it
         self.embedder.encode(["warm-up"])  # the ONNX session is made on first use
+        self.people_directory.current()  # who is who across reports ("What did X say?"): kept until a write
 
     def ask(
         self,
@@ -114,6 +135,7 @@ class QAService:
         history: list[tuple[str, str]] | None = None,
         filters: Filters | None = None,
         backend: str | None = None,
+        oldest_first: bool = False,
     ) -> Answer:
         """Answer from the articles (those the filters allow) with cited sentences, or abstain.
 
@@ -122,7 +144,7 @@ class QAService:
         to X and anything else from the sentences of the retrieved passages; a chat model backend
         writes the answer from the retrieved passages and it is verified (qa/generators.py).
         """
-        *_, answer = self.ask_stream(question, history, filters, backend)
+        *_, answer = self.ask_stream(question, history, filters, backend, oldest_first=oldest_first)
         return answer
 
     def ask_stream(
@@ -131,6 +153,7 @@ class QAService:
         history: list[tuple[str, str]] | None = None,
         filters: Filters | None = None,
         backend: str | None = None,
+        oldest_first: bool = False,
     ) -> Iterator[str | Answer]:
         """`ask`, as it happens: pieces of the answer text as they are written, then the Answer.
 
@@ -151,6 +174,7 @@ class QAService:
             raise ValueError(
                 f"the {backend} backend is not configured (configured: {', '.join(self.settings.backends)})"
             )
+        self.catch_up()
         if (excluded := self.filters_exclude_all(filters)) is not None:
             # Say which filter left nothing to read, rather than "The articles don't say."
             yield excluded
@@ -161,10 +185,15 @@ class QAService:
         started = time.perf_counter()
         rewritten = self.rewriter.rewrite(question, history)
         timings: dict[str, float] = {}
-        result = yield from write(rewritten or question, filters, started, timings)
+        # "What did X say?": how to order X's reports, and (back) the statements read, grouped by report.
+        said: dict = {"oldest_first": oldest_first}
+        work = write(rewritten or question, filters, started, timings, said=said)  # within QA_QUESTION_BUDGET:
+        result = yield from within(work, self.settings.question_budget, every_step=backend == "extractive")
         text, citations, sentences, passages, short = result
         copies = self.store.copies_of([c.article_id for c in citations])
-        citations = [replace(c, also_in=tuple(copies.get(c.article_id, ()))) for c in citations]
+        # Near-copies of the article, after the reports that repeat the sentence word for word.
+        citations = [replace(c, also_in=c.also_in + tuple(copies.get(c.article_id, ()))) for c in citations]
+        statements = said.get("reading")
         timings["total"] = (time.perf_counter() - started) * 1000
         yield Answer(
             question=question,
@@ -177,6 +206,9 @@ class QAService:
             sentences=sentences,
             backend=backend,
             short_answer=short if citations else None,
+            statements=[g.to_dict() for g in statements.groups] if statements is not None else None,
+            more=statements.more if statements is not None else None,
+            speakers=statements.speakers if statements is not None and statements.ambiguous else None,
         )
 
     def filters_exclude_all(self, filters: Filters | None) -> str | None:
@@ -196,12 +228,14 @@ class QAService:
             problem = f"from {sources} was published {dates}"
         return f"No stored article {problem}, so there is nothing to answer from."
 
-    def _extract(self, query: str, filters: Filters | None, started: float, timings: dict):
+    def _extract(self, query: str, filters: Filters | None, started: float, timings: dict, said: dict | None = None):
         from index.mentions import name_words
-        from qa.quotes import parse_speaker_question
+        from qa.quotes import parse_speaker_question, repeated_once
 
         asked = parse_speaker_question(query)
-        reading = self.statements.read(asked, filters) if asked else None
+        said = {} if said is None else said
+        reading = self.statements.read(asked, filters, said.get("oldest_first", False)) if asked else None
+        said["reading"] = reading
         short = None
         if reading is not None:
             timings["retrieve"] = (time.perf_counter() - started) * 1000
@@ -215,6 +249,8 @@ class QAService:
                 query, retrieval.query_vector, retrieval.passages, must_mention, must_report=bool(asked and asked.wants_words)
             )
             text, citations, short = read.text, read.citations, read.short_answer
+            # One sentence, one citation: a sentence two reports hold word for word is cited once ("also in").
+            text, citations = repeated_once(text, citations)
             passages = retrieval.passages
         timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
         # Sentence by sentence, as a chat model's answer streams (the text is already whole).
@@ -224,12 +260,14 @@ class QAService:
         sentences = [AnswerSentence(" ".join(c.quote.split()), [c.n]) for c in citations]
         return text, citations, sentences, passages, short
 
-    def _generate(self, query: str, filters: Filters | None, started: float, timings: dict):
+    def _generate(self, query: str, filters: Filters | None, started: float, timings: dict, said: dict | None = None):
         from qa.quotes import parse_speaker_question
 
         asked = parse_speaker_question(query)
-        reading = self.statements.read(asked, filters) if asked else None
+        said = {} if said is None else said
+        reading = self.statements.read(asked, filters, said.get("oldest_first", False)) if asked else None
         if reading is not None and not reading.citations:
+            said["reading"] = reading
             # X is quoted, but on nothing the question asks: the articles hold no answer for any model to
             # write ("What did Pompeo say about who would replace Bolton?"), so both backends abstain alike.
             timings["retrieve"] = (time.perf_counter() - started) * 1000
@@ -254,23 +292,152 @@ class QAService:
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """The passages `ask` would read, best first; a larger k extends the same ranking."""
+        self.catch_up()
         return self.retriever.retrieve(question, k=k, filters=filters).passages
 
     def ingest(self, paths: list[Path], prune: bool = False, progress: bool | None = None) -> IngestReport:
-        try:
-            return self.ingestor.ingest_paths(paths, prune=prune, progress=progress)
-        finally:
-            self._collection_changed()
+        """Ingest files; with `prune`, also drop what is gone, and check every row and repair what is damaged."""
+        with self.writing() as notes:
+            try:
+                report = self.ingestor.ingest_paths(paths, prune=prune, progress=progress)
+                if prune:
+                    notes.extend(self._check_and_repair(None, progress))
+            finally:
+                self._collection_changed()
+        report.warnings = notes + report.warnings
+        return report
 
     def ingest_articles(self, articles: list[Article], progress: bool | None = None) -> IngestReport:
+        with self.writing() as notes:
+            try:
+                report = self.ingestor.ingest_articles(articles, progress=progress)
+            finally:
+                self._collection_changed()
+        report.warnings = notes + report.warnings
+        return report
+
+    # -- one writer at a time; everyone sees each finished write --------------------------
+
+    @property
+    def _unfinished_path(self) -> Path:
+        """Written when a write session starts, removed when it ends cleanly: the ids of the articles it
+        touched, one JSON string a line, after a header line (pid, command)."""
+        return self.settings.home / "ingest.unfinished"
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[list[str]]:
+        """Hold the QA_HOME's write lock (waiting for another writer, `on_lock_wait` says who) for a
+        session of writes. A session whose process died left its marker: the articles it was writing
+        are checked first and the damaged ones rewritten from their stored text. Yields a list of
+        lines saying what was repaired (the caller puts them in its report's warnings)."""
+        from index.store import WriteLock
+
+        notes: list[str] = []
+        lock = WriteLock.of(self.settings.home)
+        with lock.hold(waiting=self.on_lock_wait):
+            store = self.store
+            if store.journal is not None:  # a session of this process is already open (re-entered)
+                yield notes
+                return
+            marker = self._unfinished_path
+            if marker.exists():
+                notes.extend(self._recover(marker))
+            try:
+                marker.write_text(json.dumps({"pid": os.getpid(), "command": " ".join(sys.argv)}) + "\n", encoding="utf-8")
+            except OSError:  # a read-only QA_HOME: nothing can be written, so nothing can be left half-written
+                yield notes
+                return
+            store.journal = marker
+            try:
+                yield notes
+            except BaseException:
+                store.journal = None  # the marker stays: the next session checks what this one touched
+                raise
+            store.journal = None
+            marker.unlink(missing_ok=True)
+
+    def _recover(self, marker: Path) -> list[str]:
+        """Check (and repair) the articles an unfinished session was writing."""
         try:
-            return self.ingestor.ingest_articles(articles, progress=progress)
-        finally:
+            lines = marker.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        header: dict = {}
+        ids: list[str] = []
+        for n, line in enumerate(lines):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by the kill
+            if n == 0 and isinstance(value, dict):
+                header = value
+            elif isinstance(value, str):
+                ids.append(value)
+        who = f" (pid {header['pid']}: {header.get('command', '?')})" if "pid" in header else ""
+        notes = [f"the previous write{who} did not finish; checked the {len(set(ids))} articles it was writing"]
+        notes.extend(self._check_and_repair(list(dict.fromkeys(ids)), progress=False))
+        self.store.sweep(list(dict.fromkeys(ids)))
+        return notes
+
+    def _check_and_repair(self, article_ids: list[str] | None, progress: bool | None) -> list[str]:
+        """`check` these articles (None: all) and rewrite the damaged ones; lines saying what was done."""
+        found = self.store.check(article_ids)
+        damaged = sorted(found["damaged"])
+        if not damaged:
+            return []
+        repaired, errors = self.ingestor.repair(damaged, progress=progress)
+        return [f"repaired {len(repaired)} damaged articles: {', '.join(repaired[:10])}" + (" …" if len(repaired) > 10 else "")] + errors
+
+    def check(self, repair: bool = False, progress: bool | None = None) -> dict:
+        """Read every stored row with its embedding and metadata, and say what is unreadable or
+        inconsistent (ChromaStore.check); with `repair`, rewrite the damaged articles from their
+        stored text and remove rows no live article owns, then check again."""
+        found = self.store.check()
+        if not repair:
+            return found
+        with self.writing():
+            damaged = sorted(self.store.check()["damaged"])  # again, under the lock
+            repaired, errors = self.ingestor.repair(damaged, progress=progress) if damaged else ([], [])
+            swept = self.store.sweep()
+            self._collection_changed()
+        after = self.store.check()
+        return after | {"before": found, "repaired": repaired, "repair_errors": errors, "swept": swept}
+
+    def writing_elsewhere(self) -> bool:
+        """Whether another process holds the write lock now (an ingest, an upload of another server):
+        the screen says "updating…" meanwhile; its next question sees what was written."""
+        from index.store import WriteLock
+
+        try:
+            return WriteLock.of(self.settings.home).held_elsewhere()
+        except OSError:
+            return False
+
+    def writer(self) -> str:
+        """Who holds the write lock, as recorded beside it ("pid N: COMMAND (since …)"); "" when none."""
+        from index.store import WriteLock
+
+        return WriteLock.of(self.settings.home).holder() if self.writing_elsewhere() else ""
+
+    def catch_up(self) -> None:
+        """Before a question: when another process wrote since the last one (the store's generation
+        changed: one small file read, under the store's read lock), reload the BM25 index and the
+        caches built from the collection. The store itself reopens its embedded Chroma client."""
+        store = self.store
+        with store.access.reading():
+            epoch = store.epoch
+            if epoch == self._seen_epoch:
+                return
+            if self._seen_epoch is not None and "retriever" in self.__dict__:
+                self.lexical.sync(store)
+            self._seen_epoch = epoch
             self._collection_changed()
 
     def _collection_changed(self) -> None:
         if "statements" in self.__dict__:  # only a reader already built holds what the collection was
             self.statements.forget_collection()
+        if "people_directory" in self.__dict__:
+            self.people_directory.forget()
 
     def articles(self, ids: list[str]) -> list[Article]:
         return self.store.get_articles(ids)
@@ -290,6 +457,13 @@ class QAService:
 
     def sources(self) -> list[str]:
         return self.store.sources()
+
+    def people(self, filters: Filters | None = None) -> list[dict]:
+        """Who the articles (those the filters allow) quote: name, roles, statements, reports, first and
+        last publication date, sources; most quoted first. One person, one identity across reports
+        (qa/people.py). Needs no model: read from the stored speakers, kept in `$QA_HOME/people.json`."""
+        self.catch_up()
+        return self.people_directory.current().people(filters)
 
     def add_text(self, title: str, text: str, published: str | None = None, source: str | None = None) -> IngestReport:
         """Ingest pasted text as an article; pasting the same title and date again updates it."""

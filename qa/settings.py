@@ -49,11 +49,18 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(3, ge=1)
     # Calibrated on the sample article: see qa/readers.py for what the score is.
     abstain_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    reader: Literal["rules", "learned"] = Field(
+        "rules",
+        description="the offline reader: hand-set support and checks, or the learned ranker (qa/models/reader.json)",
+    )
 
-    backend: Literal["extractive", "ollama", "openai"] = Field(
+    backend: Literal["extractive", "ollama", "openai", "llamacpp"] = Field(
         "extractive", description="who writes answers: the offline extractive reader, or a chat model"
     )
     llm_model: str | None = Field(None, description="chat model name (ollama, openai backends)")
+    llm_gguf: Path | None = Field(
+        None, description="GGUF model file that the llamacpp backend runs in this process (see docs/models.md)"
+    )
     llm_base_url: str | None = Field(None, description="the model server, e.g. http://127.0.0.1:11434 or …/v1")
     llm_api_key: str | None = Field(None, description="API key of an OpenAI-compatible server, if it wants one")
     llm_max_tokens: int = Field(400, ge=16)
@@ -63,11 +70,18 @@ class Settings(BaseSettings):
     port: int = Field(7860, description="port of the chat screen")
     auth: str | None = Field(None, description="USER:PASS that the chat screen asks for; unset means no login")
     max_upload_mb: float = Field(20.0, gt=0, description="largest file the chat screen accepts, in MB")
+    upload_worker: bool = Field(
+        True, description="ingest the chat screen's uploads in a worker process, so questions never wait for them"
+    )
     max_article_chars: int = Field(
         2_000_000, ge=1, description="longest article text a file or JSONL line may hold; longer ones are refused"
     )
     # A question is a sentence or two; a huge one costs seconds and gigabytes to embed and parse.
     max_question_chars: int = Field(2000, ge=10, description="longest question accepted (CLI, screen, API)")
+    # Past it a question is refused in one line (qa/budget.py); a chat model's writing is not counted.
+    question_budget: float = Field(
+        5.0, gt=0, description="seconds of CPU time one question's work may take before it is refused"
+    )
 
     @field_validator("auth")
     @classmethod

