@@ -47,9 +47,12 @@ def test_ingest_and_ask_through_a_chroma_server(chroma_server, make_service, tmp
     assert any("detailed explanation" in c.quote for c in answer.citations)
     (article,) = service.articles([answer.citations[0].article_id])
     assert all(article.text[c.start : c.end] == c.quote for c in answer.citations)
-    # The server holds the index; only the BM25 cache derived from it is local.
+    # The server holds the index; locally only the BM25 cache derived from it, and the write lock and store
+    # version every writer and reader of this server on this machine shares (README: "One writer at a time").
     assert not settings.chroma_path.exists()
-    assert [p.name for p in (tmp_path / "local").iterdir()] == ["bm25"]
+    local = {p.name for p in (tmp_path / "local").iterdir()}
+    assert "bm25" in local and not {name for name in local if "chroma" in name}
+    assert local <= {"bm25", "generation", "write.lock", "write.lock.holder", "store.lock", "store.gate"}, local
 
 
 def test_cli_flags_reach_the_server(chroma_server, tmp_path):
