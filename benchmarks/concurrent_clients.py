@@ -48,12 +48,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, concurrency: int) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, concurrency: int | None = None, **extra: str) -> tuple[subprocess.Popen, str]:
+    """`qa serve` on a free port over `home` (with `concurrency` questions at once, and `extra`
+    environment variables); returns once it answers."""
     port = free_port()
-    log = (home / f"serve-{concurrency}.log").open("w")
+    log = (home / f"serve-{concurrency or 'default'}.log").open("w")
+    if concurrency is not None:
+        extra["GRADIO_DEFAULT_CONCURRENCY_LIMIT"] = str(concurrency)
     process = subprocess.Popen(
         [str(QA), "serve", "--port", str(port)],
-        env=env(home, GRADIO_DEFAULT_CONCURRENCY_LIMIT=str(concurrency)),
+        env=env(home, **extra),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

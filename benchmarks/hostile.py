@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from concurrent_clients import CORPUS, QA, QUESTIONS, env, free_port, percentile  # noqa: E402
+from concurrent_clients import CORPUS, QA, QUESTIONS, env, percentile, start_server  # noqa: E402
 
 MAX_CHARS = 2000
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -89,25 +89,9 @@ def hostile_question(rng: random.Random) -> str:
 # --- the server -------------------------------------------------------------------------------------
 
 
-def start_server(home: Path, code: Path | None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    extra = {"PYTHONPATH": str(code)} if code else {}
-    log = (home / "serve.log").open("w")
-    process = subprocess.Popen([str(QA), "serve", "--port", str(port)], env=env(home, **extra), stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    import urllib.request
-
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                sys.exit(f"qa serve did not start; see {log.name}")
-            time.sleep(0.5)
+def start_hostile_server(home: Path, code: Path | None) -> tuple[subprocess.Popen, str]:
+    """The server of concurrent_clients.py, running the code in `code` when given (another tree)."""
+    return start_server(home, **({"PYTHONPATH": str(code)} if code else {}))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -227,7 +211,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qa-hostile-") as folder:
         home = Path(folder)
         subprocess.run([str(QA), "ingest", str(CORPUS)], env=env(home, **extra), check=True, capture_output=True)
-        process, url = start_server(home, code)
+        process, url = start_hostile_server(home, code)
         try:
             from gradio_client import Client
 
