@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import signal
@@ -34,16 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 QA = Path(sys.executable).with_name("qa")
 WIKINEWS = ROOT.parent / "shared" / "corpus" / "wikinews" / "articles.jsonl"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import crash_trials  # noqa: E402  (the runner of `qa` both benchmarks use)
+from crash_trials import qa_env  # noqa: E402
 WITHIN = 1.0  # seconds after an ingest's end by which the reader must answer about its articles
 
 
-def qa_env(home: Path) -> dict[str, str]:
-    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-    return dict(os.environ, QA_HOME=str(home), **offline)
-
-
 def qa(home: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run([str(QA), *args], env=qa_env(home), capture_output=True, text=True, timeout=timeout)
+    """`qa ARGS` over `home`, offline (crash_trials.py's runner, with room for a whole ingest)."""
+    return crash_trials.qa(home, *args, timeout=timeout)
 
 
 def counts(home: Path) -> dict:

@@ -78,6 +78,21 @@ def corpus(tmp_path):
     return folder
 
 
+def ingested(root: Path, articles: list[dict], embedder, splitter):
+    """A service over a new QA_HOME in `root` holding `articles` (JSONL records), every one added."""
+    import json
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    feed = root / "news.jsonl"
+    feed.write_text("\n".join(json.dumps(a) for a in articles) + "\n", encoding="utf-8")
+    service = QAService(Settings(home=root / "home"), embedder=embedder, splitter=splitter)
+    report = service.ingest([feed])
+    assert len(report.added) == len(articles), report.errors
+    return service
+
+
 def assert_quotes_exact(service, answer) -> None:
     """Every citation's quote, and the short answer, is the stored article text at its offsets."""
     texts = {a.id: a.text for a in service.articles([c.article_id for c in answer.citations])}

@@ -10,7 +10,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import QA
+from conftest import QA, ingested
 
 from qa.people import PeopleIndex, compatible_roles
 from qa.types import Filters
@@ -122,16 +122,7 @@ WONG_ARTICLES = [
 
 @pytest.fixture(scope="module")
 def wongs(tmp_path_factory, embedder, splitter):
-    from qa.service import QAService
-    from qa.settings import Settings
-
-    root = tmp_path_factory.mktemp("people")
-    feed = root / "news.jsonl"
-    feed.write_text("\n".join(json.dumps(a) for a in WONG_ARTICLES) + "\n", encoding="utf-8")
-    service = QAService(Settings(home=root / "home"), embedder=embedder, splitter=splitter)
-    report = service.ingest([feed])
-    assert len(report.added) == len(WONG_ARTICLES), report.errors
-    return service
+    return ingested(tmp_path_factory.mktemp("people"), WONG_ARTICLES, embedder, splitter)
 
 
 def test_a_student_named_wong_is_not_joshua_wong(wongs):

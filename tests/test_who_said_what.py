@@ -3,10 +3,9 @@ through the real service (spaCy, the embedding model, Chroma, BM25)."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
-from conftest import assert_quotes_exact
+from conftest import assert_quotes_exact, ingested
 
 from qa.readers import NO_ANSWER
 
@@ -200,16 +199,7 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def news(tmp_path_factory, embedder, splitter):
-    from qa.service import QAService
-    from qa.settings import Settings
-
-    root = tmp_path_factory.mktemp("who-said-what")
-    feed = root / "news.jsonl"
-    feed.write_text("\n".join(json.dumps(a) for a in ARTICLES) + "\n", encoding="utf-8")
-    service = QAService(Settings(home=root / "home"), embedder=embedder, splitter=splitter)
-    report = service.ingest([feed])
-    assert len(report.added) == len(ARTICLES), report.errors
-    return service
+    return ingested(tmp_path_factory.mktemp("who-said-what"), ARTICLES, embedder, splitter)
 
 
 def quotes(answer) -> list[str]:
@@ -430,16 +420,7 @@ IVANOVA = [
 
 @pytest.fixture(scope="module")
 def ivanova(tmp_path_factory, embedder, splitter):
-    from qa.service import QAService
-    from qa.settings import Settings
-
-    root = tmp_path_factory.mktemp("ivanova")
-    feed = root / "news.jsonl"
-    feed.write_text("\n".join(json.dumps(a) for a in IVANOVA) + "\n", encoding="utf-8")
-    service = QAService(Settings(home=root / "home"), embedder=embedder, splitter=splitter)
-    report = service.ingest([feed])
-    assert len(report.added) == len(IVANOVA), report.errors
-    return service
+    return ingested(tmp_path_factory.mktemp("ivanova"), IVANOVA, embedder, splitter)
 
 
 def test_statements_are_grouped_by_report_newest_first_and_bounded(ivanova):
