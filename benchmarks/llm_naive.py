@@ -218,7 +218,11 @@ def subset(questions: list[EvalQuestion], n: int | None) -> list[EvalQuestion]:
 
 
 def evaluate(args, url: str | None) -> str:
-    questions = subset(load_set(args.set), args.limit)
+    questions = load_set(args.set)
+    if args.ids:  # only these questions (one id a line), e.g. answerable ones no earlier run asked
+        wanted = set(args.ids.read_text().split())
+        questions = [q for q in questions if q.id in wanted]
+    questions = subset(questions, args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
     extractive = QAService(Settings(home=args.home))
     if extractive.stats()["articles"] == 0:
@@ -248,7 +252,9 @@ def evaluate(args, url: str | None) -> str:
     standalone = {r["id"]: r["rewritten_question"] for r in runs[1][1].records}
     held = written_holds(runs[1][1].records, written)
     recorded_naive = args.naive_from or args.out / "naive.jsonl"
-    if not args.replay and not args.naive_from:
+    if args.no_naive:
+        naive = None
+    elif not args.replay and not args.naive_from:
         naive = naive_run(ours, questions, standalone, args.out)
     elif recorded_naive.exists():  # the naive answers of a recorded run, scored again
         by_id = {q.id: q for q in questions}
@@ -309,6 +315,9 @@ def main() -> int:
     parser.add_argument("--replay", type=Path, help="ours/written.json of an earlier run: check that text again")
     parser.add_argument("--naive-from", type=Path, help="naive.jsonl of an earlier run on the same questions: "
                         "score those answers instead of asking the model again")
+    parser.add_argument("--ids", type=Path, help="only the questions with these ids (one a line)")
+    parser.add_argument("--no-naive", action="store_true",
+                        help="leave the naive pipeline out (ours only: e.g. more answers to judge by hand)")
     args = parser.parse_args()
     args.gguf = args.gguf or smollm2_gguf()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -150,6 +150,15 @@ def failure_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def gguf_line(gguf: dict) -> str:
+    """The model file that answered (eval.runner.gguf_record), in one line."""
+    size = f"{gguf['size']:,} bytes" if gguf.get("size") is not None else "size unknown"
+    sha = f"SHA-256 {gguf['sha256_prefix']}…" if gguf.get("sha256_prefix") else "SHA-256 unknown"
+    name = f" ({_escaped(gguf['name'])})" if gguf.get("name") else ""
+    problem = f" · {_escaped(gguf['error'])}" if gguf.get("error") else ""
+    return f"Chat model file `{_escaped(gguf['path'])}`{name} · {size} · {sha}{problem}"
+
+
 def report_markdown(run, plots: list[Path]) -> str:
     meta, metrics = run.meta, run.metrics
     counts = meta["index_counts"]
@@ -161,6 +170,10 @@ def report_markdown(run, plots: list[Path]) -> str:
         "",
         f"Embedding model {meta['model']} · settings: "
         + ", ".join(f"{k}={v}" for k, v in sorted(meta["settings"].items())),
+    ]
+    if meta.get("llm_gguf"):
+        parts += ["", gguf_line(meta["llm_gguf"])]
+    parts += [
         "",
         "## Metrics",
         "",

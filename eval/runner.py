@@ -84,6 +84,8 @@ def run_set(
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
         "warnings": warnings,
     }
+    if service.settings.backend == "llamacpp" and service.settings.llm_gguf:
+        meta["llm_gguf"] = gguf_record(service.settings.llm_gguf)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     run = EvalRun(out, meta, metrics, records, warnings)
@@ -95,6 +97,24 @@ _SETTINGS_SHOWN = {
     *("chunk_chars", "chunk_overlap", "top_k", "candidates", "abstain_threshold"),
     *("backend", "llm_model", "llm_max_tokens"),  # who wrote the answers
 }
+
+
+def gguf_record(path: Path) -> dict:
+    """Which model file answered: its path, byte size, SHA-256 (the first 16 hex digits) and GGUF `general.name`.
+
+    The file is hashed once per run (a gigabyte takes seconds), so that two runs of the "same" path can be
+    told apart when the file was rebuilt or replaced."""
+    from qa.llamacpp import LlamaCppError, gguf_header, sha256_of
+
+    path = Path(path)
+    record: dict = {"path": str(path.resolve()), "size": None, "sha256_prefix": None, "name": None}
+    try:
+        record["size"] = path.stat().st_size
+        record["sha256_prefix"] = sha256_of(path)[:16]
+        record["name"] = gguf_header(path)["metadata"].get("general.name")
+    except (OSError, LlamaCppError) as exc:
+        record["error"] = " ".join(str(exc).split())[:300]
+    return record
 
 
 def _evaluate(service: QAService, question: EvalQuestion, corpus: list[str]) -> dict:

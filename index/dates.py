@@ -542,3 +542,9 @@ def _explicit_year(text: str, start: int, explicit, extra) -> date | None:
     except ValueError:
         return None
     return candidate if 0 <= (candidate - when).days <= _ANCHOR_DAYS else None
+
+
+def names_relative_date(text: str) -> bool:
+    """The text holds words resolve_dates may resolve ("yesterday", "on Monday", "March 3"): a quick
+    test, so that quotes naming none need no lookup of their article."""
+    return _PATTERN.search(text) is not None

@@ -1082,6 +1082,13 @@ class ChromaStore:
                     rows.append((meta["article_id"], tuple(speakers)))
         return rows
 
+    @_reads
+    def article_records(self) -> dict[str, dict]:
+        """Article id -> what a list of the articles shows (title, source, published, url, path, chunks,
+        sentences, indexed_at, duplicate_of), read in pages from the article records' metadata (no text)."""
+        shown = ("title", "source", "published", "url", "path", "chunks", "sentences", "indexed_at", "duplicate_of")
+        return {article_id: {k: meta.get(k) for k in shown} for article_id, meta in self._scan(self._articles)}
+
     def _article_facts(self) -> dict[str, dict]:
         """Article id -> the fields of its record in FACT_KEYS, and its `people` parsed (a copy).
 

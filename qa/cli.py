@@ -175,15 +175,24 @@ def _date(ctx, param, value: str | None) -> str | None:
         raise click.BadParameter(f"{value!r} is not a date (use {formats})") from None
 
 
+def _article_filters(command):
+    """--source, --since and --until: which stored articles a command reads (`qa ask`, `qa people`, `qa list`)."""
+    command = click.option(
+        "--until", callback=_date, help="only articles published on or before this date (the same forms)"
+    )(command)
+    command = click.option(
+        "--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"
+    )(command)
+    return click.option(
+        "--source", "sources", multiple=True, help="only articles from this source (repeat for several)"
+    )(command)
+
+
 @main.command()
 @click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")
 @click.option("--markdown", "as_markdown", is_flag=True, help="print the answer and its sources as Markdown")
-@click.option("--source", "sources", multiple=True, help="only articles from this source (repeat for several)")
-@click.option(
-    "--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"
-)
-@click.option("--until", callback=_date, help="only articles published on or before this date (the same forms)")
+@_article_filters
 @click.option(
     "--oldest-first", is_flag=True, help='"What did X say?": the oldest report first (default: the newest first)'
 )
@@ -234,11 +243,7 @@ def ask(settings, question, as_json, as_markdown, sources, since, until, oldest_
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="print the list as JSON")
-@click.option("--source", "sources", multiple=True, help="only articles from this source (repeat for several)")
-@click.option(
-    "--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"
-)
-@click.option("--until", callback=_date, help="only articles published on or before this date (the same forms)")
+@_article_filters
 @_store_options
 @_fail_cleanly
 def people(settings, as_json, sources, since, until):
@@ -287,6 +292,53 @@ def article(settings, ids, as_json):
             click.echo(f"{a.title}\n{a.published or 'undated'} · {a.source or ''} · {a.url or ''}\n\n{a.text}\n")
     if missing:
         raise click.ClickException(f"no article with id {', '.join(missing)}")
+
+
+@main.command(name="list")
+@click.argument("search", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="print the articles as a JSON list")
+@_article_filters
+@_store_options
+@_fail_cleanly
+def list_articles(settings, search, as_json, sources, since, until):
+    """List the stored articles, newest first: id, date, source, title, chunks, people quoted.
+
+    SEARCH: words the title (or id) must all hold, in any case."""
+    from qa.types import Filters
+
+    found = _service(settings).list_articles(Filters(tuple(sources), since, until), " ".join(search))
+    if as_json:
+        _print_json(found)
+        return
+    for a in found:
+        people = f"; quotes {', '.join(a['people'][:4])}" + (" …" if len(a["people"]) > 4 else "") if a["people"] else ""
+        n = a["chunks"]
+        chunks = f"{n} chunk{'s' if n != 1 else ''}" if isinstance(n, int) else "chunks not counted"
+        click.echo(f"{a['id']}  {a['published'] or 'undated'}  {a['source'] or '-'}  {a['title']}  ({chunks}{people})")
+    n = len(found)
+    filtered = " that the filters and search allow" if sources or since or until or search else ""
+    click.echo(f"{n} article{'s' if n != 1 else ''}{filtered}" if n else f"no stored article{filtered or ''}")
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="print what was deleted as JSON")
+@_store_options
+@_fail_cleanly
+def delete(settings, ids, as_json):
+    """Delete stored articles by id: their rows, their BM25 entries, and their uploaded file.
+
+    An unknown id deletes nothing (exit code 1)."""
+    done = _service(settings).delete_articles(list(ids))
+    for warning in done["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        _print_json(done)
+        return
+    for a in done["deleted"]:
+        click.echo(f"deleted {a['id']}: {a['title']} ({a['published'] or 'undated'})")
+    for name in done["files_removed"]:
+        click.echo(f"removed the uploaded file {name}")
 
 
 @main.command()
@@ -343,6 +395,29 @@ def stats(settings, as_json):
     else:
         updated = f", last updated {counts['last_updated']}" if counts.get("last_updated") else ""
         click.echo(f"{counts['articles']} articles, {counts['chunks']} chunks in {service.location}{updated}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the list as JSON")
+@click.option(
+    "--models-dir", type=click.Path(path_type=Path), help="folder of GGUF models (default ./models) [env QA_MODELS_DIR]"
+)
+@click.option("--ollama-url", default=None, help="where to look for an Ollama server (default http://127.0.0.1:11434)")
+@click.option("--timeout", type=float, default=None, help="seconds the Ollama server has to answer (default 0.5)")
+@_store_options
+@_fail_cleanly
+def answerers(settings, as_json, models_dir, ollama_url, timeout):
+    """List what can answer now: extractive, each checked GGUF model in the models folder, an Ollama server's
+    models; each with the flags that select it, then the files skipped and why."""
+    from qa.answerers import OLLAMA_TIMEOUT, OLLAMA_URL, describe, discover
+
+    if models_dir is not None:
+        settings = settings.model_copy(update={"models_dir": models_dir})
+    found = discover(settings, ollama_url=ollama_url or OLLAMA_URL, timeout=timeout or OLLAMA_TIMEOUT)
+    if as_json:
+        _print_json(found.to_dict())
+    else:
+        click.echo("\n".join(describe(found)))
 
 
 @main.group(name="eval", cls=DefaultGroup, default="run")

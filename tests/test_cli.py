@@ -125,7 +125,8 @@ def test_eval_reads_rgb_files_and_ingests_their_passages(tmp_path):
         + "\n"
     )
     home = tmp_path / "rgb-home"
-    result = qa("eval", "--format", "rgb", str(rgb), "--out", str(tmp_path / "run"), home=home)
+    # What is tested is RGB's format and its passages' ingest: the rules reader, whose answer here is known.
+    result = qa("eval", "--format", "rgb", str(rgb), "--out", str(tmp_path / "run"), home=home, QA_READER="rules")
     assert "1 questions; ingesting their 2 passages" in result.stderr and "added 2" in result.stderr
     record = json.loads((tmp_path / "run" / "results.jsonl").read_text())
     assert record["id"] == "rgb-7" and record["scores"]["hit@1"] == 1.0 and record["scores"]["correct"] is True

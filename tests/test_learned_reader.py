@@ -44,6 +44,8 @@ def test_select_answers_with_the_best_and_its_close_runners_up_or_abstains():
     assert select([0.1, 0.9, 0.5, 0.3], threshold=0.2, ratio=0.5, limit=1) == [1]
     assert select([0.1, 0.15], threshold=0.2, ratio=0.5, limit=3) == []
     assert select([], threshold=0.2, ratio=0.5, limit=3) == []
+    # The threshold decides whether to answer; what joins the best is judged against the best alone.
+    assert select([0.3, 0.16, 0.1], threshold=0.2, ratio=0.5, limit=3) == [0, 1]
 
 
 def test_every_candidate_is_described_by_every_feature(learned):
@@ -70,3 +72,31 @@ def test_the_learned_reader_quotes_the_fact_and_abstains_where_the_article_is_si
         assert c.quote == articles[c.article_id].text[c.start : c.end]
     silent = learned.ask("What is the population of Moscow?")
     assert silent.abstained and silent.answer == NO_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who won the election?", "PERSON"),
+        ("Why did the minister resign?", "NONE"),
+        ("How many people died in the fire?", "NUMBER"),
+        ("Where did the plane crash?", "PLACE"),
+        ("When did the fire start?", "TIME"),
+    ],
+)
+def test_the_committed_answer_type_model_reads_the_kind_a_question_asks_for(embedder, question, kind):
+    from qa.classifiers import KINDS, AnswerTypeClassifier
+    from qa.questions import analyse
+
+    asked = AnswerTypeClassifier.load().probabilities(question, analyse(question).answer_labels, embedder.encode([question])[0])
+    assert set(asked) == set(KINDS) and abs(sum(asked.values()) - 1.0) < 1e-9
+    assert max(asked, key=asked.get) == kind
+
+
+def test_a_name_the_small_ner_left_unlabelled_may_hold_a_person_or_an_organisation():
+    from qa.classifiers import held_probability
+
+    asked = {"PERSON": 0.6, "ORGANISATION": 0.2, "PLACE": 0.1, "NONE": 0.1}
+    assert held_probability(asked, ["NAME"]) == pytest.approx(0.8)  # "Tadej Pogacar" with no NER label
+    assert held_probability(asked, ["GPE", "LOC"]) == pytest.approx(0.1)  # one kind, counted once
+    assert held_probability(asked, ["DATE"]) == 0.0

@@ -194,6 +194,35 @@ def test_cli_answers_with_the_llamacpp_backend(llamacpp_service, llamacpp_settin
     assert answer["backend"] == "llamacpp" and "sentences" in answer
 
 
+def test_an_eval_run_records_which_model_file_answered(llamacpp_service, llamacpp_settings, tmp_path):
+    import hashlib
+
+    questions = tmp_path / "set.jsonl"
+    questions.write_text('{"id": "mars", "question": "When will China land on Mars?", "answers": []}\n')
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [str(QA), "eval", str(questions), "--out", str(run), "--backend", "llamacpp", "--llm-gguf",
+         str(llamacpp_settings.llm_gguf)],
+        env=cli_env(llamacpp_settings.home, QA_LLM_MAX_TOKENS="40", QA_LLM_THREADS="1"),
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    model = Path(llamacpp_settings.llm_gguf)
+    recorded = json.loads((run / "run.json").read_text())["llm_gguf"]
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()
+    assert recorded["path"] == str(model.resolve()) and recorded["size"] == model.stat().st_size
+    assert len(recorded["sha256_prefix"]) == 16 and sha.startswith(recorded["sha256_prefix"])
+    assert recorded["name"] and "error" not in recorded
+    report = (run / "report.md").read_text()
+    assert f"{model.stat().st_size:,} bytes" in report and f"SHA-256 {recorded['sha256_prefix']}" in report
+    # The extractive answerer uses no model file: nothing is recorded.
+    extractive = tmp_path / "extractive"
+    result = subprocess.run([str(QA), "eval", str(questions), "--out", str(extractive)],
+                            env=cli_env(llamacpp_settings.home), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "llm_gguf" not in json.loads((extractive / "run.json").read_text())
+
+
 def test_a_file_that_is_not_gguf_is_refused_in_one_line(llamacpp_service, llamacpp_settings, tmp_path):
     bogus = tmp_path / "model.gguf"
     bogus.write_bytes(b"<html>not a model</html>" * 10)

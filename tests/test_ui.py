@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import QA, SAMPLE, cli_env, running_chat
+from conftest import QA, SAMPLE, cli_env, running_chat, write_river_post_feed
 
 from index.uploads import UploadArea, UploadError, safe_name
 from qa.types import Answer, AnswerSentence, Article, Citation, Filters, ShortAnswer, parse_filter_date
@@ -141,7 +141,10 @@ def test_chat_streams_cites_and_rewrites_follow_ups(chat_server):
     assert len(updates) >= 3 and content(updates[0][1][-1]).endswith("▍")
     final = content(messages[1])
     assert "[\\[1\\]](#qa-cite=" in final and "detailed explanation" in final
-    assert "class='qa-card'" in cards and "<mark>" in cards and "characters 535–753" in cards
+    assert "class='qa-card'" in cards and "<mark>" in cards
+    # Plain words: the span is in the link, not in what people read ("paragraph 3", not "characters 535–753").
+    assert "characters" not in cards and "characters" not in final and "Exact quote, paragraph 3" in cards
+    assert "%7C535%7C753" in cards and "%7C535%7C753" in final
 
     # The same client session keeps the turns: a follow-up is rewritten, and the rewrite is shown.
     _, messages, cards, _ = c.predict(
@@ -158,7 +161,7 @@ def test_chat_streams_cites_and_rewrites_follow_ups(chat_server):
 
 
 def test_chat_offers_only_the_configured_backends(chat_server):
-    with pytest.raises(Exception, match=r"'openai'.* is not in the list of choices: \['extractive'\]"):
+    with pytest.raises(Exception, match=r"'openai'.* is not in the list of choices: \['extractive'"):
         client(chat_server).predict("What did Peskov say?", [], "openai", [], "", "", api_name="/chat")
 
 
@@ -197,7 +200,7 @@ def test_pasted_text_becomes_an_article(chat_server):
     c = client(chat_server)
     text = "The Mariupol theatre will be rebuilt by 2026, the city council said on Thursday."
     added, _, _ = c.predict("Theatre plans", "2023-03-23", "City Desk", text, api_name="/add_text")
-    assert added.startswith("**added 1,")
+    assert added.startswith("**added 1,") and "➕ added: Theatre plans (2023\\-03\\-23)" in added
     again, _, _ = c.predict("Theatre plans", "2023-03-23", "City Desk", text, api_name="/add_text")
     assert again.startswith("**added 0, updated 0, unchanged 1")
     answer = c.predict("When will the Mariupol theatre be rebuilt?", "City Desk", "", "", api_name="/ask")
@@ -563,6 +566,9 @@ def test_an_upload_report_names_each_stored_file_and_each_warning(chat_server, t
     assert "✅ new&name.txt stored as new_name-244773ec.txt (renamed: its name had characters" in text
     assert text.count("new_name-244773ec.txt") == 1  # said once
     assert "✅ stored as dam-report.md" in text and "✅ stored as linked.html" in text
+    # Each article added is named, with its date (or "undated").
+    assert "➕ added: Grain deal (2023-03-24)" in text and "➕ added: Dam report (2023-03-24)" in text
+    assert "➕ added: Linked (undated)" in text
     assert "⚠️ linked.html: url 'javascript:alert(1)' dropped: only http and https URLs are kept" in text
     answer = client(chat_server).predict("For how long was the grain deal extended?", api_name="/ask")
     assert answer["citations"] and answer["citations"][0]["title"] == "Grain deal"
@@ -706,3 +712,137 @@ def test_questions_are_answered_while_an_upload_is_parsed_and_embedded(tmp_path,
         assert answered_at < done["at"]  # answered before the upload's ingest ended
         lighthouse = client(url).predict("When was the Odesa lighthouse repainted?", api_name="/ask")
         assert lighthouse["citations"] and lighthouse["citations"][0]["title"] == "Lighthouse"
+
+
+# -- plain words, the Library, errors in their place (issue 25) --------------------------------------
+
+
+def test_cards_and_source_lines_name_each_article_once_in_plain_words():
+    text = "First paragraph.\n\nThe minister said the port reopens.\nShe said the ferry runs daily."
+    port, ferry = text.index("The minister"), text.index("She said")
+    a = Article("a", "Port news", text, published="2023-03-20", source="Wire")
+    b = Article("b", "Other report", "The port reopened on Monday.", source="Post")
+    cited = [
+        Citation(1, "a", "Port news", "2023-03-20", "Wire", None, port, port + 34, text[port : port + 34]),
+        Citation(2, "b", "Other report", None, "Post", None, 0, 28, b.text),
+        Citation(3, "a", "Port news", "2023-03-20", "Wire", None, ferry, len(text), text[ferry:]),
+    ]
+    answer = Answer("q", "x", False, cited, sentences=[AnswerSentence(c.quote, [c.n]) for c in cited])
+    cards = citation_cards(answer, {"a": a, "b": b})
+    assert cards.count("Port news") == 1 and cards.count("Other report") == 1  # one title per article
+    assert cards.count("class='qa-card'") == 3 and cards.count("class='qa-source'") == 2
+    assert "[1]</b> Exact quote, paragraph 2" in cards and "[3]</b> Exact quote, paragraph 3" in cards
+    assert "characters" not in cards and f"a%7C{port}%7C{port + 34}" in cards  # the span stays in the link
+    message = answer_message(answer)
+    sources = message.split("\n\n")[-1].splitlines()
+    assert len(sources) == 2 and sources[0].startswith("- Port news — Wire, 2023\\-03\\-20 · [\\[1\\]](#qa-cite=a%7C")
+    assert "[\\[3\\]](#qa-cite=a%7C" in sources[0] and sources[1].startswith("- Other report — Post · [\\[2\\]]")
+    assert "characters" not in message
+
+
+@pytest.fixture(scope="module")
+def library_server(tmp_path_factory, embedder, splitter):
+    """A screen of its own (the tests delete articles): the sample article and two River Post articles."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("library")
+    feed = root / "feed.jsonl"
+    write_river_post_feed(feed)
+    home = root / "home"
+    report = QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([SAMPLE, feed])
+    assert len(report.added) == 3, report.errors
+    with running_chat(home) as url:
+        yield url, home
+
+
+def listed_ids(table: dict) -> list[str]:
+    return [row[-1] for row in table["data"]]
+
+
+def test_the_library_lists_filters_and_opens_what_qa_list_does(library_server):
+    url, home = library_server
+    c = client(url)
+    table, summary = c.predict("", [], "", "", api_name="/list_articles")
+    cli = json.loads(run_qa(home, "list", "--json").stdout)
+    assert listed_ids(table) == [a["id"] for a in cli] and summary.startswith("3 articles.")
+    assert table["headers"] == ["Date", "Title", "Source", "People quoted", "Chunks", "ID"]
+    sample = next(row for row in table["data"] if row[-1] not in ("ferry", "dam"))
+    quoted = next(a["people"] for a in cli if a["id"] == sample[-1])
+    assert len(quoted) > 3 and sample[3] == ", ".join(quoted[:3]) + f" +{len(quoted) - 3}"  # the most quoted first
+    table, summary = c.predict("FERRY", ["River Post"], "2023", "", api_name="/list_articles")
+    assert listed_ids(table) == ["ferry"] and summary.startswith("1 of 3 articles match")
+    cli = json.loads(run_qa(home, "list", "--json", "--source", "River Post", "--since", "2023", "FERRY").stdout)
+    assert [a["id"] for a in cli] == ["ferry"]
+    # A bad date is refused with one message naming the field's problem; nothing is listed.
+    with pytest.raises(Exception, match="'May' is not a date: use YYYY-MM-DD, YYYY-MM or YYYY"):
+        c.predict("", [], "May", "", api_name="/list_articles")
+    with pytest.raises(Exception, match="2023-03-31 is before the “from” date, 2023-04-01"):
+        c.predict("", [], "2023-04", "2023-03", api_name="/list_articles")
+    shown, *_ = c.predict("dam", api_name="/library_open")
+    assert "<h3>Fenwick dam inspected</h3>" in shown and "Engineers inspected the Fenwick dam" in shown
+    assert "<mark" not in shown
+    assert "is no longer stored" in c.predict("<b>gone</b>", api_name="/library_open")[0]
+
+
+def test_a_bad_date_given_to_the_chat_api_is_one_clear_message(library_server):
+    url, _ = library_server
+    with pytest.raises(Exception, match="'last week' is not a date") as refused:
+        client(url).predict("What did Peskov say?", [], "extractive", [], "last week", "", api_name="/chat")
+    assert "Error(" not in str(refused.value) and "Textbox(" not in str(refused.value)
+
+
+def test_deleting_from_the_library_is_what_qa_delete_does(library_server):
+    url, home = library_server
+    c = client(url)
+    said, table, summary, chosen, stats, *_ = c.predict("dam", "", [], "", "", api_name="/delete_article")
+    assert "Deleted **Fenwick dam inspected** (2022\\-11\\-05)" in said
+    assert "dam" not in listed_ids(table) and summary.startswith("2 articles.") and chosen == ""
+    assert stats.startswith("**2** articles")
+    assert [a["id"] for a in json.loads(run_qa(home, "list", "--json").stdout)] == listed_ids(table)
+    # The screen's next question no longer finds it; an unknown id is said beside the button, and deletes nothing.
+    answer = c.predict("What did the engineers inspect on Saturday?", api_name="/ask")
+    assert all(x["article_id"] != "dam" for x in answer["citations"])
+    said, table, *_ = c.predict("dam", "", [], "", "", api_name="/delete_article")
+    assert "no article with id dam; nothing deleted" in unescaped(said) and len(table["data"]) == 2
+    # `qa delete` in another process: the screen's list and header follow.
+    done = run_qa(home, "delete", "ferry")
+    assert done.returncode == 0, done.stderr
+    table, summary = c.predict("", [], "", "", api_name="/list_articles")
+    assert listed_ids(table) == [a["id"] for a in json.loads(run_qa(home, "list", "--json").stdout)]
+    assert "ferry" not in listed_ids(table) and summary.startswith("1 article.")
+
+
+def test_the_answerer_picker_lists_extractive_and_each_gguf_model_in_the_models_folder(tmp_path):
+    """The screen as `qa serve` builds it (no server, no model loaded): the picker offers what qa/answerers.py
+    finds, and a GGUF choice answers with the in-process backend and that file."""
+    from test_answerers import chat_gguf
+
+    from qa.answerers import EXTRACTIVE_LABEL, llama_cpp_installed
+    from qa.service import QAService
+    from qa.settings import Settings
+    from ui.app import build
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    tiny = chat_gguf(folder / "tiny-chat.gguf", name="Tiny Chat 2M")  # a header-only GGUF with a chat template
+    (folder / "notes.gguf").write_text("not a model")
+    service = QAService(Settings(home=tmp_path / "home", models_dir=folder))
+    app = build(service)
+    (picker,) = [c for c in app.config["components"] if c["props"].get("elem_id") == "qa-answerer"]
+    choices = [tuple(c) for c in picker["props"]["choices"]]
+    assert choices[0] == (EXTRACTIVE_LABEL, "extractive") and picker["props"]["value"] == "extractive"
+    if not llama_cpp_installed():  # make test does not install llama-cpp-python: no model can run
+        assert choices == [(EXTRACTIVE_LABEL, "extractive")]
+        return
+    assert len(choices) == 2 and "notes.gguf" not in str(choices)  # not a GGUF file: not offered
+    label, value = choices[1]
+    assert "Tiny Chat 2M" in label and "tiny-chat.gguf" in label
+    answering = service.answering_with(value)
+    assert (answering.settings.backend, answering.settings.llm_gguf) == ("llamacpp", tiny)
+    assert answering.settings.home == service.settings.home and answering.store is service.store
+    assert answering.model_loads_first()  # nothing loaded yet: the screen says so at the first answer
+    assert service.answering_with(value) is answering  # built once
+    assert service.answering_with("extractive") is service and not service.model_loads_first()
+    with pytest.raises(ValueError, match="no answerer 'openai' is offered"):
+        service.answering_with("openai")

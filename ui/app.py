@@ -15,15 +15,20 @@ from pathlib import Path
 
 from qa.generators import GeneratorError
 from qa.service import QAService
-from qa.types import Answer, Filters
+from qa.types import Answer, Filters, parse_filter_date
 from ui.evaluate import evaluate_tab
 from ui.render import (
+    LIBRARY_HEADERS,
     answer_message,
+    articles_markdown,
     article_html,
     citation_cards,
     error_message,
     escape_markdown,
     ingest_markdown,
+    loading_message,
+    library_rows,
+    library_summary,
     missing_article_html,
     parse_cite_ref,
     question_message,
@@ -40,6 +45,15 @@ CSS = """
 .qa-empty { color: var(--body-text-color-subdued); }
 .qa-article { text-align: left; max-height: 460px; overflow-y: auto; padding: 4px 8px; }
 .qa-article-text { white-space: pre-wrap; line-height: 1.5; margin-top: 8px; }
+.qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin-bottom: 10px; }
+.qa-source-head { margin-bottom: 6px; }
+.qa-source .qa-card { border-style: dashed; margin-bottom: 6px; padding: 6px 10px; }
+.qa-card-head { color: var(--body-text-color-subdued); }
+#qa-added { min-height: 96px; }
+#qa-library-article .qa-article { max-height: 600px; }
+
+#qa-library td { cursor: pointer; }
+#qa-library-confirm { border: 1px solid var(--error-border-color, #ef4444); border-radius: 8px; padding: 8px; }
 mark { background: #ffe066; color: #000; padding: 0 1px; border-radius: 2px; }
 mark.qa-short { background: #ffb703; font-weight: 600; padding: 0; }
 """
@@ -96,6 +110,10 @@ CACHE_SWEEP_S = 60
 # The optional inputs of the `/ask` API and their defaults, so that a raw HTTP call with the question alone
 # works too (gradio_client fills them in itself; Gradio's HTTP routes want every input).
 API_DEFAULTS = {"ask": ["", "", ""]}
+# The header's figures are read again this often (seconds): another process's writes show, and while one
+# writes the header says so.
+HEADER_REFRESH_S = 3.0
+NO_LIBRARY_ARTICLE = "<p class='qa-empty'>Click an article in the list to read it here.</p>"
 
 
 class SharedLock:
@@ -162,6 +180,24 @@ def build(service: QAService):
         except ValueError as exc:
             raise gr.Error(error_message(exc)) from None
 
+    def date_problems(since: str | None, until: str | None) -> tuple[str, str]:
+        """What is wrong with the date filters as typed: (the "from" field's problem, the "until" field's);
+        "" when it is fine. The same parsing as `qa ask --since/--until` (qa.types)."""
+        problems, parsed = {"since": "", "until": ""}, {}
+        for bound, value in (("since", since), ("until", until)):
+            try:
+                parsed[bound] = parse_filter_date(value, bound)
+            except ValueError as exc:  # "since 'May' is not a date: …": the field is named by its place
+                problems[bound] = str(exc).removeprefix(f"{bound} ")
+        if not any(problems.values()) and parsed["since"] and parsed["until"] and parsed["since"] > parsed["until"]:
+            problems["until"] = f"{parsed['until']} is before the “from” date, {parsed['since']}: no article is in between"
+        return problems["since"], problems["until"]
+
+    def dates_checked(since, until) -> list:
+        """gr.validate for the two date fields: a bad one gets its message beside it, and the event does
+        not run (nothing else on the page shows an error)."""
+        return [gr.validate(not problem, problem) for problem in date_problems(since, until)]
+
     def respond(question: str, messages: list, turns: list[Answer], backend: str, sources, since, until):
         """Stream one answer into the chat; then show its citation cards and keep it in the turns."""
         if not question.strip():
@@ -175,7 +211,16 @@ def build(service: QAService):
             {"role": "assistant", "content": ""},
         ]
         written = ""
-        stream = service.ask_stream(question, history, filters, backend=backend)
+        try:
+            # A model picked on the screen answers through a service of its own (QAService.answering_with).
+            answering = service.answering_with(backend)
+        except ValueError as exc:
+            raise gr.Error(error_message(exc)) from None
+        if answering.model_loads_first():  # loading takes seconds: say so before the answer streams
+            messages[-1] = {"role": "assistant", "content": loading_message(answerer_label(backend))}
+            yield "", messages, gr.skip(), gr.skip(), gr.skip()
+        configured = backend if answering is service else None
+        stream = answering.ask_stream(question, history, filters, backend=configured)
         try:
             while True:
                 # The index is held while the answer is worked on, not while the page receives it.
@@ -195,6 +240,15 @@ def build(service: QAService):
         ]
         articles = {a.id: a for a in service.articles([c.article_id for c in answer.citations])}
         yield "", messages, citation_cards(answer, articles), NO_ARTICLE, [*turns, answer]
+
+    def answerer_label(choice: str) -> str:
+        return next((label for label, value in service.answerers() if value == choice), choice)
+
+    def answerers_now(chosen: str | None):
+        """The picker as it is now: a model added to the folder, or an Ollama server started, since the last look."""
+        choices = service.answerers(refresh=True)
+        values = [value for _, value in choices]
+        return gr.Radio(choices=choices, value=chosen if chosen in values else settings.backend)
 
     def open_citation(ref: str) -> str:
         try:
@@ -246,7 +300,11 @@ def build(service: QAService):
                     path.parent.rmdir()  # Gradio keeps each upload in a folder of its own
                 except OSError:
                     pass
-        return upload_markdown(outcome), *refreshed()
+        return upload_markdown(outcome, named_articles(outcome.report)), *refreshed()
+
+    def named_articles(report) -> dict:
+        """The articles an ingest added or updated, by id (the report names them by title and date)."""
+        return {a.id: a for a in service.articles([*report.added, *report.updated])}
 
     def add_text(title: str, published: str, source: str, text: str):
         if not text.strip():
@@ -256,7 +314,7 @@ def build(service: QAService):
                 report = service.add_text(title, text, published or None, source or None)
         except ValueError as exc:
             raise gr.Error(error_message(exc)) from None
-        return ingest_markdown(report), *refreshed()
+        return ingest_markdown(report, named_articles(report)), *refreshed()
 
     def forget():
         """A new conversation: follow-ups no longer refer to the old one."""
@@ -264,7 +322,83 @@ def build(service: QAService):
 
     def refreshed():
         """The collection stats and the source filter's choices, as they are now."""
-        return stats_markdown(service.stats()), gr.Dropdown(choices=service.sources())
+        return stats_markdown(service.stats(), service.writing_elsewhere()), gr.Dropdown(choices=service.sources())
+
+    def header(seen: dict | None):
+        """The header as the collection is now, for the timer: the figures, and a line while another
+        process holds the write lock (then the figures last read are kept: reading could wait for the
+        writer). The source filters' choices are sent only when the figures changed; `seen` is this
+        page's last figures."""
+        elsewhere = service.writing_elsewhere()
+        figures = seen if elsewhere and seen else service.stats()
+        if figures == seen:
+            return stats_markdown(figures, elsewhere), gr.skip(), gr.skip(), figures
+        choices = service.sources()
+        return stats_markdown(figures, elsewhere), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), figures
+
+    # -- the Library -------------------------------------------------------------------------
+
+    def listing(search: str, chosen: list[str] | None, since: str | None, until: str | None):
+        """The Library table and its count line: `QAService.list_articles`, the list `qa list` prints."""
+        import pandas as pd
+
+        listed = service.list_articles(filters_of(chosen, since, until), search or "")
+        table = pd.DataFrame(library_rows(listed), columns=LIBRARY_HEADERS)
+        return table, library_summary(listed, service.stats()["articles"])
+
+    def listing_checked(search, chosen, since, until) -> list:
+        return [gr.validate(True, ""), gr.validate(True, ""), *dates_checked(since, until)]
+
+    def select_listed(evt: gr.SelectData) -> str:
+        """A click on a row of the table: the id of its article (the last column), whichever cell was clicked."""
+        row = evt.row_value or []
+        return str(row[-1]) if row else gr.skip()
+
+    # Gradio finds the event data parameter by its type; with postponed annotations it sees only a string.
+    select_listed.__annotations__["evt"] = gr.SelectData
+
+    def show_listed(article_id: str):
+        """The chosen article in the Library's viewer, and the Delete button for it."""
+        if not article_id:  # (after a delete: what it said stays)
+            return NO_LIBRARY_ARTICLE, gr.Button(interactive=False), gr.Column(visible=False), gr.skip()
+        found = service.articles([article_id])
+        if not found:
+            return missing_article_html(article_id), gr.Button(interactive=False), gr.Column(visible=False), ""
+        return article_html(found[0]), gr.Button(interactive=True), gr.Column(visible=False), ""
+
+    def ask_to_delete(article_id: str):
+        found = service.articles([article_id]) if article_id else []
+        if not found:
+            return gr.Column(visible=False), "", gr.skip()
+        a = found[0]
+        question = (
+            f"Delete **{escape_markdown(a.title)}** ({escape_markdown(a.published or 'undated')})? Answers will no "
+            "longer quote it, and if it was uploaded here its file goes too. This cannot be undone."
+        )
+        return gr.Column(visible=True), question, gr.Button(interactive=False)
+
+    def delete_listed(article_id: str, search, chosen, since, until):
+        """Delete the chosen article (QAService.delete_articles, as `qa delete ID`), then show the list,
+        the header and the source choices as they are now."""
+        try:
+            with index_lock.writing():
+                done = service.delete_articles([article_id])
+                service.catch_up()
+        except ValueError as exc:
+            said = f"❌ {escape_markdown(exc)}"
+        else:
+            said = "\n".join(
+                f"🗑️ Deleted **{escape_markdown(a['title'])}** ({escape_markdown(a['published'] or 'undated')})"
+                for a in done["deleted"]
+            )
+            said += "".join(f"\n- removed the uploaded file {escape_markdown(n)}" for n in done["files_removed"])
+            said += "".join(f"\n- ⚠️ {escape_markdown(w)}" for w in done["warnings"])
+        try:
+            table, summary = listing(search, chosen, since, until)
+        except gr.Error:  # the filters were changed to a bad date meanwhile: the list stays as it is
+            table, summary = gr.skip(), gr.skip()
+        figures, choices = refreshed()
+        return said, table, summary, "", gr.Column(visible=False), figures, choices, choices
 
     # delete_cache: Gradio's copies of uploads and of shown files (evaluation sets, plots) go within minutes.
     with blocks_with_api_defaults(gr)(
@@ -272,6 +406,8 @@ def build(service: QAService):
     ) as app:
         gr.Markdown("## Ask the articles\nEvery sentence of an answer is quoted from an article and cited.")
         stats = gr.Markdown(elem_id="qa-stats")
+        seen_figures = gr.State(None)  # the header's figures this page last showed
+        header_timer = gr.Timer(HEADER_REFRESH_S)
         turns = gr.State([])
         with gr.Tab("Ask"):
             with gr.Row():
@@ -292,18 +428,61 @@ def build(service: QAService):
                             sources = gr.Dropdown([], multiselect=True, label="Sources", scale=2)
                             since = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)")
                             until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)")
+                        # What can answer now (qa/answerers.py): extractive, the configured chat model, each
+                        # GGUF model of the models folder, an Ollama server's models; looked for again on load.
                         backend = gr.Radio(
-                            settings.backends,
+                            service.answerers(),
                             value=settings.backend,
                             label="Answerer",
                             info="extractive: quoted sentences, offline; a chat model's answer is checked "
-                            "against the passages it cites",
+                            "against the passages it cites (a model is loaded at its first answer)",
+                            elem_id="qa-answerer",
                         )
                 with gr.Column(scale=2):
                     gr.Markdown("### Cited passages")
                     cards = gr.HTML("<p class='qa-empty'>Citations appear here.</p>", elem_id="qa-cards")
                     gr.Markdown("### Article")
                     article = gr.HTML(NO_ARTICLE, elem_id="qa-article")
+        with gr.Tab("Library", id="library") as library_tab:
+            with gr.Row(equal_height=True):
+                lib_search = gr.Textbox(
+                    label="Search titles", placeholder="words of the title", scale=3, elem_id="qa-library-search"
+                )
+                # Any value is taken (an API client's, or a source added after the page loaded): a source with
+                # no article lists nothing.
+                lib_sources = gr.Dropdown(
+                    service.sources(), multiselect=True, allow_custom_value=True, label="Sources", scale=2
+                )
+                lib_since = gr.Textbox(
+                    label="Published from", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)", scale=1, elem_id="qa-library-since"
+                )
+                lib_until = gr.Textbox(
+                    label="Published until", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)", scale=1, elem_id="qa-library-until"
+                )
+            with gr.Row():
+                with gr.Column(scale=7):
+                    lib_summary = gr.Markdown(elem_id="qa-library-summary")
+                    lib_table = gr.Dataframe(
+                        headers=LIBRARY_HEADERS,
+                        datatype="str",
+                        interactive=False,
+                        wrap=False,  # one line an article (ids are long slugs); the viewer shows it whole
+                        max_height=620,
+                        column_widths=["14%", "31%", "16%", "20%", "9%", "10%"],
+                        elem_id="qa-library",
+                    )
+                with gr.Column(scale=4):
+                    with gr.Row():
+                        lib_delete = gr.Button("Delete this article…", variant="stop", size="sm", interactive=False)
+                    with gr.Column(visible=False, elem_id="qa-library-confirm") as lib_confirm:
+                        lib_question = gr.Markdown()
+                        with gr.Row():
+                            lib_yes = gr.Button("Yes, delete it", variant="stop", size="sm")
+                            lib_no = gr.Button("Keep it", size="sm")
+                    lib_said = gr.Markdown(elem_id="qa-library-said")
+                    lib_article = gr.HTML(NO_LIBRARY_ARTICLE, elem_id="qa-library-article")
+            # The chosen article's id: set by a click on a row, or by an API client (/library_open).
+            lib_chosen = gr.Textbox(visible="hidden", elem_id="qa-library-chosen")
         with gr.Tab("Add articles"):
             with gr.Row():
                 with gr.Column():
@@ -336,7 +515,13 @@ def build(service: QAService):
 
         asked = [box, chat, turns, backend, sources, since, until]
         # Questions and article views run several at once ("default": ASK_CONCURRENCY); ingests one at a time.
+        # The date filters are checked first: a bad one gets its message beside the field and nothing else runs
+        # (the chat, the cards and the article stay as they are). A step of its own, so that `/chat`'s own
+        # input checks (a backend not configured) still answer API clients with their message.
         box.submit(
+            lambda *_: None, [since, until], None, validator=dates_checked, api_visibility="private",
+            show_progress="minimal",  # (queued: Gradio runs validators on queued events only)
+        ).success(
             respond,
             asked,
             [box, chat, cards, article, turns],
@@ -353,7 +538,13 @@ def build(service: QAService):
         clear.click(forget, None, [chat, turns, cards, article], api_visibility="private")
         chat.clear(forget, None, [chat, turns, cards, article], api_visibility="private")  # the chat's own bin
         add_files_button.click(
-            add_files, files, [added, stats, sources], api_name="add_files", preprocess=False, concurrency_limit=1
+            add_files,
+            files,
+            [added, stats, sources],
+            api_name="add_files",
+            preprocess=False,
+            concurrency_limit=1,
+            show_progress_on=added,  # the progress bar in the report's place, not over the header's figures
         ).then(lambda: None, None, files, api_visibility="private")  # their copies are gone: clear the list
         add_text_button.click(
             add_text,
@@ -361,6 +552,7 @@ def build(service: QAService):
             [added, stats, sources],
             api_name="add_text",
             concurrency_limit=1,
+            show_progress_on=added,
         )
         api_question.submit(
             ask_api,
@@ -369,15 +561,54 @@ def build(service: QAService):
             api_name="ask",
             concurrency_id="answers",
         )
-        app.load(refreshed, None, [stats, sources], api_visibility="private")
+        library_filters = [lib_search, lib_sources, lib_since, lib_until]
+        library_shown = [lib_table, lib_summary]
+        gr.on(
+            [lib_search.change, lib_sources.change, lib_since.submit, lib_since.blur, lib_until.submit, lib_until.blur],
+            listing,
+            library_filters,
+            library_shown,
+            api_name="list_articles",
+            trigger_mode="always_last",
+            show_progress="minimal",  # (with "hidden", Gradio 6.31 shows no validation message beside the field)
+            validator=listing_checked,
+        )
+        library_tab.select(listing, library_filters, library_shown, api_visibility="private", show_progress="hidden")
+        lib_table.select(select_listed, None, lib_chosen, api_visibility="private", show_progress="hidden")
+        lib_chosen.change(
+            show_listed, lib_chosen, [lib_article, lib_delete, lib_confirm, lib_said], api_name="library_open",
+            show_progress="hidden",
+        )
+        lib_delete.click(ask_to_delete, lib_chosen, [lib_confirm, lib_question, lib_delete], api_visibility="private")
+        lib_no.click(
+            lambda: (gr.Column(visible=False), gr.Button(interactive=True)), None, [lib_confirm, lib_delete],
+            api_visibility="private",
+        )
+        lib_yes.click(
+            delete_listed,
+            [lib_chosen, *library_filters],
+            [lib_said, lib_table, lib_summary, lib_chosen, lib_confirm, stats, sources, lib_sources],
+            api_name="delete_article",
+            concurrency_limit=1,
+            show_progress_on=lib_said,
+        )
+        header_timer.tick(
+            header, seen_figures, [stats, sources, lib_sources, seen_figures], api_visibility="private",
+            show_progress="hidden", queue=False,
+        )
+        app.load(answerers_now, backend, backend, api_visibility="private", show_progress="hidden")
+        app.load(refreshed, None, [stats, sources], api_visibility="private").then(
+            lambda: gr.Dropdown(choices=service.sources()), None, lib_sources, api_visibility="private"
+        ).then(listing, library_filters, library_shown, api_visibility="private", show_progress="hidden")
     return app
 
 
-def upload_markdown(outcome) -> str:
-    """What became of an upload: the counts; each stored file under the name it is kept as (saying so when
-    that is not the name it was uploaded under); each warning; each refused or failed file with its problem."""
+def upload_markdown(outcome, articles: dict | None = None) -> str:
+    """What became of an upload: the counts; each article added or updated (title, date); each stored file
+    under the name it is kept as (saying so when that is not the name it was uploaded under); each warning;
+    each refused or failed file with its problem."""
     report = outcome.report
-    lines = [f"**{report.summary()}**"]
+    lines = [f"**{report.summary()}**", *articles_markdown(report, articles)]
     warnings = list(report.warnings)
     for uploaded, stored in outcome.stored:
         if uploaded == stored:

@@ -117,7 +117,7 @@ def answer_message(answer: Answer) -> str:
         text = escape_markdown(s.text) + links
         parts.append(f"⚠️ **Not supported by its sources:** {text}" if s.unsupported else text)
     lines.append(" ".join(parts))
-    lines.append("\n" + "\n".join(f"{c.n}. [{_source_line(c)}]({cite_href(c)})" for c in answer.citations))
+    lines.append("\n" + "\n".join(_source_line(group) for group in _by_article(answer.citations)))
     return "\n".join(lines)
 
 
@@ -126,37 +126,73 @@ def streamed_message(written: str) -> str:
     return escape_markdown(written) + " ▍"
 
 
-def _source_line(c: Citation) -> str:
+LOADING = "Loading the model … (first answer only)"
+
+
+def loading_message(model: str) -> str:
+    """Said in the chat while a chosen model loads, before its answer streams: the first answer with it."""
+    return f"⏳ {escape_markdown(LOADING)}: {escape_markdown(model)}"
+
+
+def _by_article(citations: list[Citation]) -> list[list[Citation]]:
+    """The citations grouped by article, in the order each article is first cited: its title is said once."""
+    groups: dict[str, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.article_id, []).append(c)
+    return list(groups.values())
+
+
+def _source_line(group: list[Citation]) -> str:
+    """One article's line under an answer: its title, source and date once, then a link per citation
+    (the link carries the exact span; the words people read do not)."""
+    c = group[0]
     meta = ", ".join(escape_markdown(x) for x in (c.source, c.published) if x)
-    return escape_markdown(c.title) + (f" — {meta}" if meta else "") + f", characters {c.start}–{c.end}"
+    links = " ".join(f"[\\[{int(x.n)}\\]]({cite_href(x)})" for x in group)
+    return f"- {escape_markdown(c.title)}" + (f" — {meta}" if meta else "") + f" · {links}"
+
+
+def paragraph_number(article: Article, start: int) -> int:
+    """Which paragraph (non-empty line, counted from 1) of the article holds `start`."""
+    return sum(1 for line in article.text[:start].split("\n")[:-1] if line.strip()) + 1
 
 
 def citation_cards(answer: Answer, articles: dict[str, Article]) -> str:
-    """One card per citation: the quoted span highlighted in its paragraph (and the short answer within
-    it); a click opens the article."""
+    """The cited passages, grouped by article (its title, source and date once): one card per citation,
+    the quoted span highlighted in its paragraph (and the short answer within it); a click on a card
+    opens the article at that span."""
     if answer.abstained:
         return "<p class='qa-empty'>No passage of the articles answers this question.</p>"
     short = _short_answer(answer)
-    cards = []
-    for c in answer.citations:
-        article = articles.get(c.article_id)
-        inner = short if short and _holds(c, short) else None
-        meta = " · ".join(escape_html(x) for x in (c.source, c.published) if x)
+    groups = []
+    for group in _by_article(answer.citations):
+        first = group[0]
+        meta = " · ".join(escape_html(x) for x in (first.source, first.published) if x)
+        copies = {d["article_id"]: d for c in group for d in c.also_in}
         also = "".join(
             f"<li>{escape_html(d.get('title') or d['article_id'])}"
             f"{' — ' + escape_html(d['source']) if d.get('source') else ''}</li>"
-            for d in c.also_in
+            for d in copies.values()
         )
-        cards.append(
-            f"<a class='qa-card' href='{escape_html(cite_href(c))}' data-n='{int(c.n)}'>"
-            f"<div class='qa-card-head'><b>[{int(c.n)}] {escape_html(c.title)}</b></div>"
-            f"<small>{meta}{' · ' if meta else ''}characters {int(c.start)}–{int(c.end)}</small>"
-            f"<p class='qa-context'>{_in_context(article, c, inner) if article else _marked(c.quote, c.start, inner)}"
-            "</p>"
+        cards = []
+        for c in group:
+            article = articles.get(c.article_id)
+            inner = short if short and _holds(c, short) else None
+            where = f", paragraph {paragraph_number(article, c.start)}" if article else ""
+            cards.append(
+                f"<a class='qa-card' href='{escape_html(cite_href(c))}' data-n='{int(c.n)}'>"
+                f"<small class='qa-card-head'><b>[{int(c.n)}]</b> Exact quote{where} · open in article</small>"
+                f"<p class='qa-context'>{_in_context(article, c, inner) if article else _marked(c.quote, c.start, inner)}"
+                "</p></a>"
+            )
+        groups.append(
+            "<div class='qa-source'>"
+            f"<div class='qa-source-head'><b>{escape_html(first.title)}</b>"
+            f"{'<br><small>' + meta + '</small>' if meta else ''}</div>"
+            + "".join(cards)
             + (f"<small>Also in:</small><ul class='qa-also'>{also}</ul>" if also else "")
-            + "</a>"
+            + "</div>"
         )
-    return "\n".join(cards)
+    return "\n".join(groups)
 
 
 def _marked(quote_text: str, start: int, short=None) -> str:
@@ -183,14 +219,18 @@ def _in_context(article: Article, c: Citation, short=None) -> str:
     )
 
 
-def article_html(article: Article, start: int, end: int) -> str:
-    """The whole article, escaped, with [start, end) marked (the page scrolls the mark into view)."""
+def article_html(article: Article, start: int | None = None, end: int | None = None) -> str:
+    """The whole article, escaped, with [start, end) marked (the page scrolls the mark into view); nothing
+    marked without a span (an article opened from the Library)."""
     meta = " · ".join(escape_html(x) for x in (article.source, article.published) if x)
     url = link_url(article.url)  # old stored data may hold any scheme: only http(s) becomes a link
     link = f" · <a href='{escape_html(url)}' target='_blank' rel='noopener noreferrer'>original</a>" if url else ""
     text = article.text
-    body = escape_html(text[:start]) + f"<mark id='qa-highlight'>{escape_html(text[start:end])}</mark>"
-    body += escape_html(text[end:])
+    if start is None or end is None:
+        body = escape_html(text)
+    else:
+        body = escape_html(text[:start]) + f"<mark id='qa-highlight'>{escape_html(text[start:end])}</mark>"
+        body += escape_html(text[end:])
     return (
         f"<div class='qa-article'><h3>{escape_html(article.title)}</h3><small>{meta}{link}</small>"
         f"<div class='qa-article-text'>{body}</div></div>"
@@ -202,17 +242,61 @@ def missing_article_html(article_id: str) -> str:
     return f"<p class='qa-empty'>The article '{escape_html(article_id)}' is no longer stored.</p>"
 
 
-def stats_markdown(stats: dict) -> str:
+def stats_markdown(stats: dict, writing_elsewhere: bool = False) -> str:
+    """The header's figures; while another process writes to the collection, a line saying so."""
     updated = stats.get("last_updated")
     when = f", last updated {updated.replace('T', ' ').replace('+00:00', ' UTC')}" if updated else ""
-    return f"**{stats['articles']}** articles, **{stats['chunks']}** chunks{escape_markdown(when)}"
+    line = f"**{stats['articles']}** articles, **{stats['chunks']}** chunks{escape_markdown(when)}"
+    if writing_elsewhere:
+        line += "\n\n**Updating…** another program is adding or removing articles; questions see its changes when it is done."
+    return line
 
 
-def ingest_markdown(report) -> str:
-    """An ingest report: the counts, then each refused or failed file with its problem."""
-    lines = [f"**{report.summary()}**"]
+def articles_markdown(report, articles: dict[str, Article] | None = None) -> list[str]:
+    """One line per article an ingest added or updated: its title and date (its id when it is not found)."""
+    articles = articles or {}
+    lines = []
+    for verb, ids in (("added", report.added), ("updated", report.updated)):
+        for article_id in ids:
+            a = articles.get(article_id)
+            named = f"{escape_markdown(a.title)} ({escape_markdown(a.published or 'undated')})" if a else escape_markdown(article_id)
+            lines.append(f"- {'➕' if verb == 'added' else '🔄'} {verb}: {named}")
+    return lines
+
+
+def ingest_markdown(report, articles: dict[str, Article] | None = None) -> str:
+    """An ingest report: the counts, each article added or updated, then each refused or failed file with its problem."""
+    lines = [f"**{report.summary()}**", *articles_markdown(report, articles)]
     lines += [f"- ❌ {escape_markdown(error)}" for error in report.errors]
     return "\n".join(lines)
+
+
+LIBRARY_HEADERS = ["Date", "Title", "Source", "People quoted", "Chunks", "ID"]
+
+
+def library_rows(listed: list[dict]) -> list[list]:
+    """`QAService.list_articles` as the Library table's rows (LIBRARY_HEADERS). The table shows cells as
+    text (datatype "str"), so nothing in them is markup."""
+    rows = []
+    for a in listed:
+        people = a["people"][:3]
+        more = len(a["people"]) - len(people)
+        rows.append([
+            a["published"] or "undated",
+            a["title"],
+            a["source"] or "",
+            ", ".join(people) + (f" +{more}" if more > 0 else ""),
+            a["chunks"] if isinstance(a["chunks"], int) else "",
+            a["id"],
+        ])
+    return rows
+
+
+def library_summary(listed: list[dict], total: int) -> str:
+    shown = len(listed)
+    if shown == total:
+        return f"{total} article{'s' if total != 1 else ''}. Click a row to read the article."
+    return f"{shown} of {total} articles match. Click a row to read the article."
 
 
 # -- the Evaluate tab ------------------------------------------------------------------------
