@@ -12,13 +12,14 @@ JSON file, like the ranker's.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from qa.rankers import read_model
 
 DEFAULT_ANSWER_TYPES = Path(__file__).parent / "models" / "answer_types.json"
 
@@ -65,12 +66,7 @@ class AnswerTypeClassifier:
 
     @classmethod
     def load(cls, path: Path = DEFAULT_ANSWER_TYPES) -> AnswerTypeClassifier:
-        try:
-            model = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RuntimeError(
-                f"cannot read the answer-type model {path}: {exc} (rebuild it with `make train-reader`)"
-            ) from exc
+        model = read_model(path, "answer-type")
         kinds = tuple(model["kinds"])
         if kinds != KINDS:
             raise RuntimeError(f"the answer-type model {path} has other kinds than this version: `make train-reader`")

@@ -71,6 +71,13 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+def read_model(path: Path, what: str) -> dict:
+    """A model file `make train-reader` writes (JSON), or an error saying how to rebuild it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"cannot read the {what} model {path}: {exc} (rebuild it with `make train-reader`)") from exc
+
 @dataclass(frozen=True)
 class SentenceRanker:
     """A logistic regression over standardised FEATURES: p = sigmoid(w · (x - mean) / scale + b)."""
@@ -86,10 +93,7 @@ class SentenceRanker:
 
     @classmethod
     def load(cls, path: Path = DEFAULT_MODEL) -> SentenceRanker:
-        try:
-            model = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RuntimeError(f"cannot read the reader model {path}: {exc} (rebuild it with `make train-reader`)") from exc
+        model = read_model(path, "reader")
         features = tuple(model["features"])
         if features != FEATURES:
             raise RuntimeError(
