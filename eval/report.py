@@ -61,6 +61,31 @@ def counts_line(metrics: dict) -> str:
     return f"{metrics['questions']} questions: {metrics['answerable']} answerable, {metrics['unanswerable']} not"
 
 
+def outcomes_sentence(metrics: dict) -> str:
+    """The run in words people read first, before any table: "34 of 40 answered right (30 answered, 4
+    rightly said the articles don't say); 3 answered wrongly; 2 answered where the articles don't say;
+    1 said "don't know" wrongly". The counts are those of eval.metrics.outcome, from the run's metrics."""
+    asked, answerable, unanswerable = metrics["questions"], metrics["answerable"], metrics["unanswerable"]
+    correct = round((metrics.get("accuracy") or 0.0) * answerable)  # a share of at most 10,000 questions: exact
+    missed, invented = metrics["abstained_should_answer"], metrics["answered_should_abstain"]
+    declined = unanswerable - invented
+    wrong = answerable - correct - missed
+    right = f"{correct + declined} of {asked} answered right"
+    if declined:
+        right += f" ({correct} answered, {declined} rightly said the articles don't say)"
+    parts = [
+        right,
+        f"{wrong} answered wrongly",
+        f"{invented} answered where the articles don't say",
+        f"{missed} said \"don't know\" wrongly",
+    ]
+    validity = metrics.get("citation_validity")
+    if validity is not None:
+        parts.append("every quote is the article's exact text" if validity == 1 else
+                     f"{1 - validity:.0%} of the quotes differ from the article's text")
+    return "; ".join(parts)
+
+
 def retrieval_table(metrics: dict, tablefmt: str = "simple") -> str:
     """Retrieval as one row per k, then MRR."""
     rows = [(k, *(fmt(metrics.get(f"{name}@{k}")) for name in ("hit", "recall", "ndcg"))) for k in KS]
@@ -76,7 +101,12 @@ def quality_table(metrics: dict, tablefmt: str = "simple") -> str:
 
 
 def metrics_table(metrics: dict, tablefmt: str = "simple") -> str:
-    return "\n\n".join([counts_line(metrics), retrieval_table(metrics, tablefmt), quality_table(metrics, tablefmt)])
+    return "\n\n".join([
+        outcomes_sentence(metrics) + ".",  # in words first
+        counts_line(metrics),
+        retrieval_table(metrics, tablefmt),
+        quality_table(metrics, tablefmt),
+    ])
 
 
 def side_by_side(runs: list[tuple[str, dict]], tablefmt: str = "github") -> str:

@@ -25,6 +25,7 @@ class EvalQuestion:
     evidence: list[str] = field(default_factory=list)  # exact quotes from the articles
     history: list[tuple[str, str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    article_id: str | None = None  # the article a labelled question is about: cross-validation groups by it
 
     @property
     def answerable(self) -> bool:
@@ -60,6 +61,7 @@ def _question(record: object) -> EvalQuestion:
         evidence=_string_list(record, "evidence"),
         history=[(q, a) for q, a in history],
         tags=_string_list(record, "tags"),
+        article_id=record["article_id"] if isinstance(record.get("article_id"), str) else None,
     )
 
 

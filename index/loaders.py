@@ -1,4 +1,4 @@
-"""Loaders: files of .txt, .md, .html and .jsonl articles in, `Article`s (or clear errors) out.
+"""Loaders: files of .txt, .md, .html, .jsonl, .pdf and .docx articles in, `Article`s (or clear errors) out.
 
 Every input either loads or comes back as one-line errors naming the file (and line, for JSONL):
 nothing here raises for bad input, blocks on a special file, or drops an article without a word.
@@ -11,6 +11,7 @@ import datetime as dt
 import errno
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -40,7 +41,11 @@ SUFFIXES = {
     ".html": "html",
     ".htm": "html",
     ".jsonl": "jsonl",
+    ".pdf": "pdf",
+    ".docx": "docx",
 }
+# Binary formats whose bytes are not their text: a PDF or Word file holds fonts, images and markup too.
+_BINARY = ("pdf", "docx")
 # The default of QA_MAX_ARTICLE_CHARS: far above any news article, far below what stalls parsing.
 DEFAULT_MAX_CHARS = 2_000_000
 
@@ -167,6 +172,10 @@ def load_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> Loaded:
         data = _read_regular_file(path, kind, max_chars)
         if kind == "html":
             _load_html(path, data, loaded, max_chars)
+        elif kind == "pdf":
+            loaded.articles.append(_load_pdf(path, data, loaded, max_chars))
+        elif kind == "docx":
+            loaded.articles.append(_load_docx(path, data, max_chars))
         else:
             raw = _decode(path, data)
             if not raw.strip():
@@ -202,9 +211,10 @@ def _read_regular_file(path: Path, kind: str, max_chars: int) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise LoadError(path, f"not a regular file ({_file_kind(st.st_mode)}); skipped")
         # A file far larger than any article it could hold is refused before it is read and parsed
-        # (UTF-8 takes at most 4 bytes a character; HTML markup is allowed ten times its text).
+        # (UTF-8 takes at most 4 bytes a character; HTML markup, and a PDF's or Word file's fonts and
+        # images, are allowed ten times its text).
         if kind != "jsonl":
-            limit = max_chars * (10 if kind == "html" else 4) + 1_000_000
+            limit = max_chars * (10 if kind in ("html", *_BINARY) else 4) + 1_000_000
             if st.st_size > limit:
                 raise LoadError(
                     path, f"file of {st.st_size:,} bytes is over the size limit of its article ({_limit(max_chars)})"
@@ -558,6 +568,220 @@ def _meta_text(path: Path, meta: dict, key: str) -> str | None:
     if isinstance(value, (str, int, float, dt.date)) and not isinstance(value, bool):
         return str(value)
     raise LoadError(path, f"front matter {key!r} must be text, not {type(value).__name__}")
+
+
+# --- PDF and Word ---------------------------------------------------------------------------------
+
+# A line of a PDF ends a sentence when it ends with one of these (closing quotes and brackets after).
+_LINE_ENDS_SENTENCE = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
+# A line at least this share of the page's longest line is taken as one the layout wrapped.
+_FULL_LINE = 0.6
+_LOCKED = "encrypted PDF that needs a password to open: save an unprotected copy and add that"
+# pypdf logs what it works around ("Ignoring wrong pointing object …", even at ERROR: "Advanced encoding …
+# not implemented") without naming the file, and what it cannot work around it raises, which is reported
+# by file: its log is kept quiet. Children ("pypdf._reader") inherit the level.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+
+
+def _load_pdf(path: Path, data: bytes, loaded: Loaded, max_chars: int) -> Article:
+    """A PDF's text layer, read with pypdf: pure Python (no poppler or MuPDF to install on every
+    machine), maintained, and it reads pages in order with the document's metadata.
+
+    The text is each page's text, pages joined with blank lines. A PDF line is the page's layout, not
+    the text's: a line wrapped inside a sentence (near the page's full width, no sentence end) is joined
+    to the next with a space, so a cited sentence reads as one line; other line ends are kept. Title and
+    date come from the metadata (title, creation date), else the first line and the file's name. A PDF
+    without text (scanned pages), one locked by a password, or one pypdf cannot parse is refused."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            # An empty user password (only copying or printing restricted) opens it; anything else is locked.
+            try:
+                opened = reader.decrypt("")
+            except DependencyError:
+                raise LoadError(path, "encrypted PDF (AES) that cannot be read here: save an unprotected copy") from None
+            if not opened:
+                raise LoadError(path, _LOCKED)
+        pages = reader.pages
+        count = len(pages)
+    except LoadError:
+        raise
+    except FileNotDecryptedError:
+        raise LoadError(path, _LOCKED) from None
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        # pypdf raises its own errors, and plain ones from deep inside a damaged file's structures.
+        raise LoadError(path, f"not a readable PDF (corrupt or truncated): {_pdf_problem(exc)}") from None
+    texts: list[str] = []
+    blank: list[int] = []
+    size = 0
+    for number in range(1, count + 1):
+        try:
+            text = _unwrap_pdf_lines(pages[number - 1].extract_text())
+        except FileNotDecryptedError:
+            raise LoadError(path, _LOCKED) from None
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            loaded.warn(f"page {number} could not be read ({_pdf_problem(exc)}) and was skipped")
+            continue
+        if not any(ch.isalnum() for ch in text):
+            blank.append(number)
+            continue
+        texts.append(text)
+        size += len(text) + 2
+        if size > max_chars + 2:  # no need to read the rest of a document already over the limit
+            raise LoadError(
+                path, f"article text of over {max_chars:,} characters is over the limit ({_limit(max_chars)})"
+            )
+    if not texts:
+        if not count:
+            raise LoadError(path, "PDF with no pages: no articles in it")
+        raise LoadError(
+            path,
+            f"no text layer in its {count} page{'s' if count > 1 else ''} (scanned or image-only PDF?): "
+            "nothing to ingest; run OCR on it first",
+        )
+    if blank:
+        shown = ", ".join(map(str, blank[:10])) + (f" and {len(blank) - 10} more" if len(blank) > 10 else "")
+        several = len(blank) > 1
+        loaded.warn(
+            f"page{'s' if several else ''} {shown} had no text (scanned or image-only?) and "
+            f"{'were' if several else 'was'} skipped"
+        )
+    title, created = _pdf_metadata(reader)
+    return _article_from_file(
+        path,
+        "\n\n".join(texts),
+        max_chars,
+        title=title,
+        published=created or _date_from_name(path),
+        source=path.name,
+    )
+
+
+def _pdf_problem(exc: BaseException) -> str:
+    return _one_line(str(exc) or type(exc).__name__, 160)
+
+
+def _pdf_metadata(reader) -> tuple[str | None, str | None]:
+    """The document's title and creation date (ISO), each None when missing or unreadable: odd
+    metadata is not worth refusing the article for."""
+    try:
+        info = reader.metadata
+    except Exception:  # a damaged information dictionary: the text is still good
+        return None, None
+    if info is None:
+        return None, None
+    title = None
+    try:
+        if isinstance(info.title, str) and info.title.strip() and not _SURROGATE.search(info.title):
+            title = info.title.replace("\x00", "")
+    except Exception:
+        pass
+    try:
+        created = normalize_date(info.creation_date)
+    except Exception:  # pypdf raises ValueError for a date not in PDF's D:YYYYMMDD… form
+        created = None
+    return title, created
+
+
+def _unwrap_pdf_lines(page: str) -> str:
+    """A page's text with the lines its layout wrapped joined again (see `_load_pdf`); spaces inside a
+    line collapsed, blank lines kept as paragraph breaks. A word hyphenated at a line end keeps its hyphen.
+    A font without a proper character map can give NULs or lone surrogates, which no store keeps as text."""
+    page = _SURROGATE.sub("\ufffd", page.replace("\x00", ""))
+    paragraphs: list[str] = []
+    for block in re.split(r"\n[ \t\r\f\v]*\n", page):
+        lines = [" ".join(line.split()) for line in block.splitlines()]
+        lines = [line for line in lines if line]
+        if not lines:
+            continue
+        full = max(len(line) for line in lines) * _FULL_LINE
+        out = lines[0]
+        for previous, line in zip(lines, lines[1:]):
+            if _LINE_ENDS_SENTENCE.search(previous) or len(previous) < full:
+                out += "\n" + line
+            elif previous.endswith("-") and previous[-2:-1].isalpha():
+                out += line
+            else:
+                out += " " + line
+        paragraphs.append(out)
+    return "\n\n".join(paragraphs)
+
+
+def _load_docx(path: Path, data: bytes, max_chars: int) -> Article:
+    """A Word (.docx) file read with python-docx, the maintained reader of Word's Office Open XML
+    (on lxml, already here): its paragraphs and tables in document order, joined with blank lines
+    (a table row is its cells joined with " | ", as Markdown tables are read). Title and date come
+    from the document's properties (title, created), else the first paragraph and the file's name.
+    A file that is not a .docx package (an old binary .doc renamed, a damaged archive) is refused."""
+    import zipfile
+
+    import docx
+    from docx.table import Table
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            unpacked = sum(member.file_size for member in package.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        if data.startswith(_OLE_MAGIC):
+            problem = "an old Word .doc (Word 97-2003) named .docx: save it as .docx in Word and add that"
+        elif data.startswith(b"PK"):
+            problem = "a damaged Word .docx file: its ZIP package cannot be opened (cut short?)"
+        else:
+            problem = "not a Word .docx file (not a ZIP package)"
+        raise LoadError(path, problem) from None
+    # A zip bomb would unpack to gigabytes: Word's XML is allowed fifty times its text.
+    if unpacked > 50 * max_chars + 50_000_000:
+        raise LoadError(
+            path, f"unpacks to {unpacked:,} bytes, over the size limit of its article ({_limit(max_chars)})"
+        )
+    try:
+        document = docx.Document(io.BytesIO(data))
+        blocks: list[str] = []
+        for block in document.iter_inner_content():
+            if isinstance(block, Table):
+                blocks.extend(_docx_row(row) for row in block.rows)
+            else:
+                blocks.append(_docx_paragraph(block.text))
+        properties = document.core_properties
+        title, created = properties.title, properties.created
+    except LoadError:
+        raise
+    except Exception as exc:  # python-docx, lxml and zipfile raise many types for a damaged package
+        problem = _one_line(f"{type(exc).__name__}: {exc}", 160)
+        raise LoadError(path, f"not a readable Word .docx file: {problem}") from None
+    try:
+        published = normalize_date(created)
+    except ValueError:
+        published = None
+    return _article_from_file(
+        path,
+        "\n\n".join(b for b in blocks if b),
+        max_chars,
+        title=title if isinstance(title, str) and title.strip() else None,
+        published=published or _date_from_name(path),
+        source=path.name,
+    )
+
+
+# The first bytes of an OLE compound file: Word 97-2003's .doc (and .xls, .ppt).
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _docx_paragraph(text: str) -> str:
+    # A paragraph's line breaks (<w:br/>) stay line breaks; tabs and runs of spaces are one space.
+    return "\n".join(line for line in (" ".join(part.split()) for part in text.split("\n")) if line)
+
+
+def _docx_row(row) -> str:
+    cells: list[str] = []
+    for cell in row.cells:
+        text = " ".join(cell.text.split())
+        if text and (not cells or cells[-1] != text):  # a merged cell is returned once per grid column
+            cells.append(text)
+    return " | ".join(cells)
 
 
 # --- HTML -----------------------------------------------------------------------------------------

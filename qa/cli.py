@@ -207,19 +207,18 @@ def ask(settings, question, as_json, as_markdown, sources, since, until, oldest_
     stream = service.ask_stream(
         " ".join(question), filters=Filters(tuple(sources), since, until), oldest_first=oldest_first
     )
-    if as_json or as_markdown:
+    if as_json:
         *_, answer = stream
-        if as_json:
-            _print_json(answer.to_dict())
-        else:
-            click.echo(answer.to_markdown(), nl=False)
+        _print_json(answer.to_dict())  # the one place character offsets are shown
+        return
+    if as_markdown:
+        *_, answer = stream
+        click.echo(answer.to_markdown(service.cited_articles([answer])), nl=False)
         return
     if settings.backend == "extractive":
-        # The extractive answer is whole at once: its short answer can come first.
+        # The extractive answer is whole at once: its short answer (or the day a "When" answer means) comes first.
         *_, answer = stream
-        if answer.short_answer:
-            click.echo(f"{answer.short_answer.text}\n")
-        click.echo(answer.answer)
+        click.echo(answer.to_text(service.cited_articles([answer])))
     else:
         for piece in stream:
             if isinstance(piece, Answer):
@@ -227,16 +226,13 @@ def ask(settings, question, as_json, as_markdown, sources, since, until, oldest_
             else:
                 click.echo(piece, nl=False)  # as the model writes it
         click.echo()
-    if answer.backend != "extractive":
-        # What the model wrote is not the answer until it is checked against the passages.
-        click.echo(f"\nChecked against the articles: {answer.answer}")
-        for s in answer.sentences:
-            if s.unsupported:
-                click.echo(f"  ! not supported by the passages it cites: {s.text}")
-    for c in answer.citations:
-        dated = f" ({c.published})" if c.published else ""
-        click.echo(f"\n[{c.n}] {c.title}{dated} — {c.source or c.article_id}, characters {c.start}-{c.end}")
-        click.echo(f"    “{c.quote}”")
+        if answer.backend != "extractive":
+            # What the model wrote is not the answer until it is checked against the passages.
+            click.echo(f"\nChecked against the articles: {answer.answer}")
+            for s in answer.sentences:
+                if s.unsupported:
+                    click.echo(f"  ! not supported by the passages it cites: {s.text}")
+        click.echo(answer.sources_text(service.cited_articles([answer])))
     if answer.abstained and service.stats()["articles"] == 0:
         click.echo("(no articles are stored yet: run `qa ingest PATH`)", err=True)
 
@@ -339,6 +335,87 @@ def delete(settings, ids, as_json):
         click.echo(f"deleted {a['id']}: {a['title']} ({a['published'] or 'undated'})")
     for name in done["files_removed"]:
         click.echo(f"removed the uploaded file {name}")
+
+
+@main.group(name="conversations", cls=DefaultGroup, default="list", default_if_no_args=True)
+def conversations_group():
+    """The chat's saved conversations (kept in QA_HOME/conversations/): list, show, export, delete."""
+
+
+@conversations_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="print the list as JSON")
+@_store_options
+@_fail_cleanly
+def conversations_list(settings, as_json):
+    """List the saved conversations, the last changed first: id, date, questions, title (its first question).
+
+    A file that cannot be read is named on standard error; the others are listed all the same."""
+    found = _service(settings).conversations()
+    for problem in found.problems:
+        click.echo(f"warning: {problem}", err=True)
+    if as_json:
+        _print_json(found.conversations)
+        return
+    for c in found.conversations:
+        n = c["questions"]
+        click.echo(f"{c['id']}  {c['updated'][:16].replace('T', ' ')}  {n} question{'s' if n != 1 else ''}  {c['title']}")
+    if not found.conversations:
+        click.echo("no saved conversations")
+
+
+@conversations_group.command(name="show")
+@click.argument("conversation_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="print the conversation, every turn, as JSON")
+@_store_options
+@_fail_cleanly
+def conversations_show(settings, conversation_id, as_json):
+    """Show a saved conversation: each question, its answer and its sources."""
+    service = _service(settings)
+    conversation = service.conversation(conversation_id)
+    if as_json:
+        _print_json(conversation.to_dict())
+    else:
+        click.echo(conversation.to_markdown(service.cited_articles([t.answer for t in conversation.turns])), nl=False)
+
+
+@conversations_group.command(name="export")
+@click.argument("conversation_id", metavar="ID")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write the Markdown to FILE (default: print it)")
+@_store_options
+@_fail_cleanly
+def conversations_export(settings, conversation_id, out):
+    """Export a saved conversation as Markdown, with the sources of every answer."""
+    markdown = _service(settings).export_conversation(conversation_id)
+    if out is None:
+        click.echo(markdown, nl=False)
+        return
+    out.write_text(markdown, encoding="utf-8")
+    click.echo(f"wrote {out}")
+
+
+@conversations_group.command(name="delete")
+@click.argument("conversation_id", metavar="ID")
+@_store_options
+@_fail_cleanly
+def conversations_delete(settings, conversation_id):
+    """Delete a saved conversation. An unknown id deletes nothing (exit code 1)."""
+    done = _service(settings).delete_conversation(conversation_id)
+    click.echo(f"deleted {done['id']}: {done['title'] or '(unreadable file)'}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the overview as JSON")
+@_store_options
+@_fail_cleanly
+def overview(settings, as_json):
+    """What the collection holds, in a line, and example questions drawn from it (the chat's first screen)."""
+    found = _service(settings).overview()
+    if as_json:
+        _print_json(found)
+        return
+    click.echo(found["line"])
+    for example in found["examples"]:
+        click.echo(f"  {example['question']}  ({example['why']})")
 
 
 @main.command()

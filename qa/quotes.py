@@ -21,7 +21,7 @@ from index.store import ChromaStore
 from index.terms import STOP_WORDS
 from qa.budget import check as check_budget
 from qa.questions import AskedDate, QuestionAnalysis, analyse, asked_dates, question_names
-from qa.readers import NO_ANSWER, ExtractiveReader, fitting_entities, lead_id, previous_id
+from qa.readers import NO_ANSWER, AskedSpeaker, ExtractiveReader, fitting_entities, lead_id, previous_id
 from qa.retrievers import without_copies
 from qa.types import Citation, Filters, Passage, Sentence, day_number
 
@@ -657,6 +657,12 @@ class Reading:
     speakers: list[dict] = field(default_factory=list)  # the people the name may be, when more than one
     ambiguous: bool = False
 
+    def beside(self, retrieved: list[Passage]) -> list[Passage]:
+        """The retrieved passages, then those of the statements from other chunks: what a ranker that
+        weighs who speaks reads for "What did X say about Y?"."""
+        seen = {p.chunk_id for p in retrieved}
+        return retrieved + [p for p in self.passages if p.chunk_id not in seen]
+
 
 
 @dataclass
@@ -689,6 +695,15 @@ class StatementGroup:
         found = {"article_id": p.article_id, "title": p.title, "published": p.published, "source": p.source,
                  "url": p.url, "items": [i.to_dict() for i in self.items]}
         return found | ({"speaker": self.speaker} if self.speaker else {})
+
+
+def asked_speaker(asked: SpeakerQuestion | None, reading: Reading | None) -> AskedSpeaker | None:
+    """What a reader that weighs who speaks is told of "What did X say …?": X's name, whether X's
+    words are asked for, whether the articles quote X, and X's statements found on the topic."""
+    if asked is None:
+        return None
+    on_topic = frozenset(i for p in reading.passages for i in p.sentence_ids) if reading and reading.citations else frozenset()
+    return AskedSpeaker(frozenset(name_words(asked.who)), asked.wants_words, reading is not None, on_topic)
 
 
 def _normalised(text: str) -> str:

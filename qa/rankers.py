@@ -68,6 +68,11 @@ FEATURES: tuple[str, ...] = (
     "entity_asked",  # the probability that the answer is an entity (qa/classifiers.py: learned from the question)
     "kind_held",  # the probability that the sentence holds the kind asked for, in an entity the question does not name
     "kind_missing",  # entity_asked minus kind_held: an entity is asked for and the sentence lacks it
+    "speaker_asked",  # the question asks what someone said ("What did X say …?", "According to X …")
+    "speaker_quoted",  # ... and the articles attribute statements to X
+    "names_speaker",  # the sentence names X, in its words or the people it refers to
+    "reports_speaker",  # ... and may hold X's words: X speaks it, or it is an unattributed quotation
+    "statement_on_topic",  # the sentence is a statement of X's the statement reader finds on the topic
 )
 
 

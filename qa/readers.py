@@ -17,6 +17,7 @@ from index.store import ChromaStore
 from index.terms import FRAME_WORDS, STOP_WORDS, TermAnalyzer
 from qa.classifiers import NONE as NO_ENTITY
 from qa.classifiers import AnswerTypeClassifier, held_probability
+from qa.judges import JudgePolicy, SentenceJudge, combine, to_judge
 from qa.questions import DATE_LIKE, LABEL_PREFERENCE, NUMBER_LIKE, PERSON_LIKE, PLACE_LIKE, QuestionAnalysis, analyse
 from qa.rankers import SentenceRanker, select
 from qa.types import Citation, Passage, Sentence, ShortAnswer
@@ -88,6 +89,17 @@ class ScoredSentence:
 
 
 @dataclass(frozen=True)
+class AskedSpeaker:
+    """"What did X say …?": whose words are asked for, and what the statement reader (qa/quotes.py)
+    found of them. The learned reader weighs these as features; the rules reader does not use them."""
+
+    words: frozenset[str]  # the words of X's name
+    wants_words: bool  # "say", "tell": X's own words (not "How did X respond …?")
+    quoted: bool  # the articles attribute statements to X
+    on_topic: frozenset[str] = frozenset()  # ids of X's statements the statement reader found on the topic
+
+
+@dataclass(frozen=True)
 class ReaderAnswer:
     text: str
     citations: list[Citation]
@@ -103,6 +115,10 @@ class ExtractiveReader:
     abstains rather than offer the nearest unrelated sentence.
     """
 
+    # Whether the reader weighs who speaks itself: then "What did X say about Y?" is read like any
+    # question, rather than answered by the statement reader's rules (qa/quotes.py).
+    weighs_speakers = False
+
     def __init__(self, store: ChromaStore, threshold: float, max_sentences: int, coverage_weight: float = 0.5):
         self.store = store
         self.threshold = threshold
@@ -114,9 +130,14 @@ class ExtractiveReader:
         return set(self._analyzer.terms(text))
 
     def score(
-        self, question: str, query_vector: np.ndarray, passages: list[Passage], asked: QuestionAnalysis | None = None
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        passages: list[Passage],
+        asked: QuestionAnalysis | None = None,
+        speaker: AskedSpeaker | None = None,
     ) -> list[ScoredSentence]:
-        """Every sentence of the passages, scored, best first."""
+        """Every sentence of the passages, scored, best first (`speaker`: unused by these rules)."""
         owner: dict[str, Passage] = {}
         for passage in passages:
             for sentence_id in passage.sentence_ids:
@@ -160,6 +181,7 @@ class ExtractiveReader:
         passages: list[Passage],
         must_mention: set[str] | None = None,
         must_report: bool = False,
+        speaker: AskedSpeaker | None = None,
     ) -> ReaderAnswer:
         """The answer text with `[n]` markers, its citations and, for a typed question, the short
         answer; no citations means it abstained.
@@ -170,7 +192,7 @@ class ExtractiveReader:
         about X.
         """
         asked = analyse(question)
-        scored = self.score(question, query_vector, passages, asked)
+        scored = self.score(question, query_vector, passages, asked, speaker)
         if must_mention:
             scored = [
                 s
@@ -343,12 +365,28 @@ class LearnedReader(ExtractiveReader):
     is not known makes the answer an abstention. docs/reader.md gives its figures.
     """
 
+    # Its features hold who speaks a sentence (`speaker_named`) and the names a question gives that a
+    # sentence lacks: grouped 5-fold cross-validation over train and dev, on the 101 questions the
+    # statement reader answered, 92 right reading X's statements beside the retrieved passages against
+    # the statement reader's 82; and on the 33 other "What did X say" questions, 29 against 19 when
+    # every sentence had to name X.
+    weighs_speakers = True
+
     def __init__(
-        self, *args, ranker: SentenceRanker | None = None, answer_types: AnswerTypeClassifier | None = None, **kwargs
+        self,
+        *args,
+        ranker: SentenceRanker | None = None,
+        answer_types: AnswerTypeClassifier | None = None,
+        judge: SentenceJudge | None = None,
+        judge_policy: JudgePolicy | None = None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self._ranker = ranker
         self._answer_types = answer_types
+        # A chat model asked where the ranker is unsure (qa/judges.py); None: the ranker decides alone.
+        self._judge = judge
+        self._judge_policy = judge_policy
 
     @functools.cached_property
     def ranker(self) -> SentenceRanker:
@@ -359,11 +397,16 @@ class LearnedReader(ExtractiveReader):
         return self._answer_types or AnswerTypeClassifier.load()
 
     def score(
-        self, question: str, query_vector: np.ndarray, passages: list[Passage], asked: QuestionAnalysis | None = None
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        passages: list[Passage],
+        asked: QuestionAnalysis | None = None,
+        speaker: AskedSpeaker | None = None,
     ) -> list[ScoredSentence]:
         """Every sentence of the passages, with its features and the ranker's probability, best first."""
         asked = asked or analyse(question)
-        described = self.describe(question, query_vector, passages, asked)
+        described = self.describe(question, query_vector, passages, asked, speaker)
         probability = self.ranker.probabilities([row for *_, row in described]).tolist()
         scored = [
             ScoredSentence(sentence, passage, row[0], row[2], p, answers, row)
@@ -373,7 +416,12 @@ class LearnedReader(ExtractiveReader):
         return scored
 
     def describe(
-        self, question: str, query_vector: np.ndarray, passages: list[Passage], asked: QuestionAnalysis
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        passages: list[Passage],
+        asked: QuestionAnalysis,
+        speaker: AskedSpeaker | None = None,
     ) -> list[tuple[Sentence, Passage, tuple, tuple[float, ...]]]:
         """Every sentence of the passages with its passage, the entities that may answer a typed
         question, and its features (qa.rankers.FEATURES)."""
@@ -439,6 +487,7 @@ class LearnedReader(ExtractiveReader):
             window |= self.content_terms(following.text) if following else set()
             held = _labels_held(sentence, question_words)
             asked_names = {w for name in asked.names for w in name_words(name)}
+            names_speaker = bool(speaker and speaker.words & _named_in(sentence))
             rows.append(
                 (
                     sim,
@@ -481,6 +530,11 @@ class LearnedReader(ExtractiveReader):
                     entity_asked,
                     (kind_held := held_probability(kinds_asked, held)),
                     entity_asked - kind_held,
+                    float(speaker is not None),
+                    float(bool(speaker and speaker.quoted)),
+                    float(names_speaker),
+                    float(names_speaker and _may_report(sentence, speaker.words)),
+                    float(bool(speaker and sentence.id in speaker.on_topic)),
                 ),
             )
         if not rows:
@@ -492,7 +546,13 @@ class LearnedReader(ExtractiveReader):
     def answering(self, scored: list[ScoredSentence], asked: QuestionAnalysis, question: str) -> list[ScoredSentence]:
         """The best sentence and those close to it when the best is likely enough; none otherwise,
         nor when one says the asked-for name or cause is not known (the articles saying so)."""
-        picked = select([s.support for s in scored], self.ranker.threshold, self.ranker.runner_up_ratio, self.max_sentences)
+        probabilities = [s.support for s in scored]
+        if self._judge is not None and self._judge_policy is not None:
+            asked_about = to_judge(probabilities, self._judge_policy)
+            if asked_about:
+                said = self._judge.judge(question, [scored[i].sentence.text for i in asked_about])
+                probabilities = combine(probabilities, dict(zip(asked_about, said)), self._judge_policy)
+        picked = select(probabilities, self.ranker.threshold, self.ranker.runner_up_ratio, self.max_sentences)
         chosen = [scored[i] for i in picked]
         return [] if any(self._says_unknown(s.sentence.text, asked, question) for s in chosen) else chosen
 

@@ -16,10 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.budget import within
 from qa.settings import Settings
-from qa.types import Answer, AnswerSentence, Article, Filters, IngestReport, Passage
+from qa.types import Answer, AnswerSentence, Article, Conversation, ConversationList, Filters, IngestReport, Passage
+
+if TYPE_CHECKING:
+    from qa.quotes import Reading
 
 
 class QAService:
@@ -75,8 +79,14 @@ class QAService:
     def reader(self):
         from qa.readers import ExtractiveReader, LearnedReader
 
-        kind = LearnedReader if self.settings.reader == "learned" else ExtractiveReader
-        return kind(self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
+        args = (self.store, self.settings.abstain_threshold, self.settings.max_answer_sentences)
+        if self.settings.reader != "learned":
+            return ExtractiveReader(*args)
+        if self.settings.judge_gguf is None:
+            return LearnedReader(*args)
+        from qa.judges import QWEN_1_5B_POLICY, SentenceJudge
+
+        return LearnedReader(*args, judge=SentenceJudge(self.settings.judge_gguf), judge_policy=QWEN_1_5B_POLICY)
 
     @cached_property
     def generator(self):
@@ -249,15 +259,16 @@ class QAService:
     def _extract(self, query: str, filters: Filters | None, started: float, timings: dict, said: dict | None = None):
         from index.mentions import name_words
         from qa.briefings import dated_short_answer, parse_briefing_question
-        from qa.quotes import parse_speaker_question, repeated_once
+        from qa.quotes import asked_speaker, parse_speaker_question, repeated_once
 
         asked = parse_speaker_question(query)
         said = {} if said is None else said
-        reading = self.statements.read(asked, filters, said.get("oldest_first", False)) if asked else None
-        said["reading"] = reading
+        statements, statements_answer = self.speaker_reading(query, filters, said.get("oldest_first", False))
+        said["reading"] = statements
+        reading = statements if statements_answer else None
         short = None
         # "What happened in X?", "Timeline of X", "Compare A and B": a dated timeline of the reports.
-        if reading is None and (topic := parse_briefing_question(query)):
+        if statements is None and (topic := parse_briefing_question(query)):
             reading = self.briefings.read(topic, filters)
             said.update(timeline=reading.timeline, comparison=reading.comparison, more=reading.more)
         if reading is not None:
@@ -266,15 +277,24 @@ class QAService:
         else:
             retrieval = self.retriever.retrieve(query, filters=filters)
             timings["retrieve"] = (time.perf_counter() - started) * 1000
-            # Asked what someone said, but nothing on it is attributed to them: only sentences naming them will do.
-            must_mention = name_words(asked.who) if asked else None
+            # X's statements on Y beside the retrieved passages, for a reader that weighs who speaks.
+            passages = statements.beside(retrieval.passages) if statements is not None else retrieval.passages
+            # Asked what someone said, but nothing on it is attributed to them: only sentences naming them
+            # will do, unless a reader that weighs who speaks is asked about a topic (then it weighs the
+            # name with the rest; a bare "What did X say?" gives it nothing else to weigh).
+            weighed = self.reader.weighs_speakers and asked is not None and bool(asked.topic)
+            must_mention = name_words(asked.who) if asked and not weighed else None
             read = self.reader.read(
-                query, retrieval.query_vector, retrieval.passages, must_mention, must_report=bool(asked and asked.wants_words)
+                query,
+                retrieval.query_vector,
+                passages,
+                must_mention,
+                must_report=bool(asked and asked.wants_words),
+                speaker=asked_speaker(asked, statements),
             )
             text, citations, short = read.text, read.citations, read.short_answer
             # One sentence, one citation: a sentence two reports hold word for word is cited once ("also in").
             text, citations = repeated_once(text, citations)
-            passages = retrieval.passages
         # Real dates: "yesterday" in a cited sentence is resolved against its report's date; "When …?" says the day.
         citations = self.cited_dates.cite(citations)
         short = dated_short_answer(query, citations, short)
@@ -286,6 +306,26 @@ class QAService:
         yield pieces[-1]
         sentences = [AnswerSentence(" ".join(c.quote.split()), [c.n]) for c in citations]
         return text, citations, sentences, passages, short
+
+    @staticmethod
+    def article_types() -> list[str]:
+        """The file suffixes `ingest` reads; the screen's upload offers the same."""
+        from index.loaders import SUFFIXES
+
+        return sorted(SUFFIXES)
+
+    def speaker_reading(
+        self, question: str, filters: Filters | None = None, oldest_first: bool = False
+    ) -> tuple[Reading | None, bool]:
+        """How the extractive answerer reads "What did X say …?", the same for answers and for training:
+        X's statements (None for another question, or a speaker the articles never quote), and whether
+        they are the answer. For "… about Y" with a reader that weighs who speaks they are not: that
+        reader reads them beside the retrieved passages (`Reading.beside`)."""
+        from qa.quotes import parse_speaker_question
+
+        asked = parse_speaker_question(question)
+        reading = self.statements.read(asked, filters, oldest_first) if asked else None
+        return reading, reading is not None and not (asked.topic and self.reader.weighs_speakers)
 
     def _generate(self, query: str, filters: Filters | None, started: float, timings: dict, said: dict | None = None):
         from qa.quotes import parse_speaker_question
@@ -461,6 +501,7 @@ class QAService:
             self._collection_changed()
 
     def _collection_changed(self) -> None:
+        self.__dict__.pop("_overview", None)
         if "statements" in self.__dict__:  # only a reader already built holds what the collection was
             self.statements.forget_collection()
         if "people_directory" in self.__dict__:
@@ -630,6 +671,107 @@ class QAService:
                     notes.append(f"{Path(path).name}: could not remove the uploaded file: {exc.strerror or exc}")
         deleted = [{"id": i} | {k: records[i][k] for k in ("title", "published", "source")} for i in ids]
         return {"deleted": deleted, "files_removed": removed, "warnings": notes}
+
+    # -- saved conversations (qa/conversations.py) ---------------------------------------------
+
+    @cached_property
+    def conversation_store(self):
+        from qa.conversations import ConversationStore
+
+        return ConversationStore(self.settings.conversations_path)
+
+    def conversations(self) -> ConversationList:
+        """The saved conversations (id, title, created, updated, questions), the last changed first, and each
+        file that could not be read, named with its problem (the others are listed all the same)."""
+        return self.conversation_store.list()
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        """A saved conversation, every turn; ValueError for an unknown id or an unreadable file."""
+        return self.conversation_store.get(conversation_id)
+
+    def save_turn(self, answer: Answer, conversation_id: str | None = None) -> Conversation:
+        """Keep a question and its answer in the conversation `conversation_id` (None: a new one)."""
+        return self.conversation_store.add_turn(answer, conversation_id)
+
+    def delete_conversation(self, conversation_id: str) -> dict:
+        """Remove a saved conversation; what it was (id, title, created, updated, questions)."""
+        return self.conversation_store.delete(conversation_id)
+
+    def cited_articles(self, answers: list[Answer]) -> dict[str, Article]:
+        """The articles the answers cite, by id: their text gives each citation's paragraph number."""
+        return {a.id: a for a in self.articles(sorted({c.article_id for x in answers for c in x.citations}))}
+
+    def export_conversation(self, conversation_id: str) -> str:
+        """A saved conversation as Markdown: each question, its answer and its sources."""
+        conversation = self.conversation(conversation_id)
+        return conversation.to_markdown(self.cited_articles([t.answer for t in conversation.turns]))
+
+    # -- the first screen: what the collection holds, and questions to ask it ------------------------
+
+    def overview(self, examples: int = 4) -> dict:
+        """What the collection holds, in a line ("374 reports from 2004 to 2023, 420 people quoted"), and
+        example questions drawn from it: "What did X say?" for the people quoted in the most reports, and
+        one on the subject of each of the newest reports' titles. Kept until the collection changes.
+
+        {"articles", "first", "last", "sources", "people", "line", "examples": [{"question", "why"}]}."""
+        self.catch_up()
+        key = (self._seen_epoch, self.store.stats().get("last_updated"))
+        kept = self.__dict__.get("_overview")
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        made = self._overview(examples)
+        self._overview = (key, made)
+        return made
+
+    def _overview(self, examples: int) -> dict:
+        from qa.suggestions import collection_line, people_quoted, title_subject
+
+        facts = self.store.article_facts()
+        dates = sorted(f["published"] for f in facts.values() if f.get("published"))
+        sources = {f["source"] for f in facts.values() if f.get("source")}
+        people = people_quoted(self.people_directory.current(), facts, sources)
+        from index.mentions import name_words
+
+        suggested: list[dict] = []
+        asked_names: list[set[str]] = []
+        waiting = iter(people)  # the most reports first: someone the collection follows, not one interview
+
+        def ask_about_people(up_to: int) -> None:
+            for person in waiting:
+                if len(suggested) >= up_to:
+                    return
+                words = name_words(person["name"])
+                if len(words) < 2 or any(words <= w or w <= words for w in asked_names):  # "Trump", "Donald Trump"
+                    continue
+                asked_names.append(words)
+                n, r = person["statements"], person["reports"]
+                why = f"quoted {n} time{'s' if n != 1 else ''} in {r} report{'s' if r != 1 else ''}"
+                suggested.append({"question": f"What did {person['name']} say?", "why": why})
+
+        ask_about_people((examples + 1) // 2)
+        newest = sorted((f.get("published") or "", i) for i, f in facts.items() if not f.get("duplicate_of"))[::-1]
+        wanted = examples - len(suggested)
+        candidates = self.store.get_articles([i for _, i in newest[: wanted * 3]]) if wanted > 0 else []
+        by_id = {a.id: a for a in candidates}
+        nlp = self.splitter.nlp if candidates else None
+        for _, article_id in newest[: wanted * 3]:
+            if len(suggested) >= examples or article_id not in by_id:
+                continue
+            a = by_id[article_id]
+            subject = title_subject(nlp(a.title), sources)
+            question = f"What happened with {subject}?" if subject else None
+            if question and all(s["question"] != question for s in suggested):
+                suggested.append({"question": question, "why": f"newest report: {a.title} ({a.published or 'undated'})"})
+        ask_about_people(examples)  # fewer reports than asked for: more people
+        return {
+            "articles": len(facts),
+            "first": dates[0] if dates else None,
+            "last": dates[-1] if dates else None,
+            "sources": len(sources),
+            "people": len(people),
+            "line": collection_line(len(facts), dates, len(people)),
+            "examples": suggested,
+        }
 
     # -- the answerer picker (qa/answerers.py): what can answer now, and answering with one choice ---------
 

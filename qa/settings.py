@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     llm_gguf: Path | None = Field(
         None, description="GGUF model file that the llamacpp backend runs in this process (see docs/models.md)"
     )
+    judge_gguf: Path | None = Field(
+        None,
+        description="Qwen2.5-Coder-1.5B GGUF (make model-qwen-1.5b) that the learned reader asks where it is unsure "
+        "(qa/judges.py); off by default: seconds a question (docs/models.md)",
+    )
     models_dir: Path = Field(
         Path("models"), description="folder of GGUF chat models that the answerer picker lists (qa/answerers.py)"
     )
@@ -117,6 +122,11 @@ class Settings(BaseSettings):
     def runs_path(self) -> Path:
         """Where the chat screen's evaluation runs are written."""
         return self.home / "runs"
+
+    @property
+    def conversations_path(self) -> Path:
+        """Where the chat's conversations are kept, one JSON file each (qa/conversations.py)."""
+        return self.home / "conversations"
 
     @classmethod
     def from_flags(cls, **flags) -> "Settings":

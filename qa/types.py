@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -29,6 +30,10 @@ class Article:
     def paragraph_around(self, start: int, end: int) -> Span:
         """The paragraph (lines between newlines) that holds the span [start, end)."""
         return Span(self.text.rfind("\n", 0, start) + 1, _end_of_line(self.text, end))
+
+    def paragraph_number(self, start: int) -> int:
+        """Which paragraph (non-empty line, counted from 1) holds `start`: what people are told instead of offsets."""
+        return sum(1 for line in self.text[:start].split("\n")[:-1] if line.strip()) + 1
 
     def to_dict(self) -> dict:
         return {
@@ -223,6 +228,14 @@ class Citation:
     dates: tuple[dict, ...] = ()
     dates_note: str | None = None  # "no publication date": the quote names relative dates that cannot be resolved
 
+    def dates_said(self) -> list[str]:
+        """The relative dates inside the quote as people read them ("2019-04-15 (“yesterday”, in a report of
+        2019-04-16)"), or why they have no day."""
+        said = [d["described"] for d in self.dates if d.get("described")]
+        if self.dates_note:
+            said.append(f"its relative dates have no day: {self.dates_note}")
+        return said
+
     def to_dict(self) -> dict:
         found = asdict(self) | {"also_in": list(self.also_in), "dates": list(self.dates)}
         if self.cited_by is None:
@@ -317,26 +330,118 @@ class Answer:
         kinds = ["unsupported" if s.unsupported else s.cited_by for s in self.sentences]
         return {kind: kinds.count(kind) for kind in ("model", "attached", "unsupported")}
 
-    def to_markdown(self) -> str:
-        """The answer and its sources as Markdown, to paste elsewhere ("Copy answer", `qa ask --markdown`)."""
+    def lead(self) -> str | None:
+        """The short answer as said before the answer: for "When …?" the day with the words it comes from
+        (`described`), else the entity. None when there is none, or the answer text already opens with it."""
+        short = self.short_answer
+        if short is None or not short.text.strip():
+            return None
+        said = short.described or " ".join(short.text.split())
+        return None if self.answer.startswith(said) else said
+
+    def timeline_parts(self) -> list[tuple[str | None, list[dict]]]:
+        """A briefing's shown entries (those with a citation number) in date order, per side of a comparison
+        (side None for a plain timeline); [] for other answers."""
+        if self.comparison:
+            return [(part["side"], [e for e in part["timeline"] if e.get("n")]) for part in self.comparison]
+        if self.timeline:
+            return [(None, [e for e in self.timeline if e.get("n")])]
+        return []
+
+    def _more_reports(self) -> str | None:
+        left = (self.more or {}).get("reports") if self.timeline is not None else None
+        return f"{left} more report{'s' if left != 1 else ''}." if left else None
+
+    def timeline_text(self) -> str | None:
+        """A briefing as a dated list, one line an event: "2019-08-18 — Yesterday, … [2]" (the report's title
+        is in the sources); None for other answers."""
+        parts = self.timeline_parts()
+        if not parts:
+            return None
+        blocks = []
+        for side, entries in parts:
+            lines = [f"{e.get('date') or 'undated'} — {_one_line(e['quote'])} [{e['n']}]" for e in entries]
+            blocks.append("\n".join(([f"{side}:"] if side else []) + (lines or ["The articles don't say."])))
+        return "\n\n".join(blocks + ([more] if (more := self._more_reports()) else []))
+
+    def to_text(self, articles: Mapping[str, Article] | None = None) -> str:
+        """The whole answer as `qa ask` prints it: the short answer, the answer (a briefing as its dated
+        list), then its sources."""
+        lines = [lead, ""] if (lead := self.lead()) else []
+        lines.append(self.timeline_text() or self.answer)
+        return "\n".join(lines) + self.sources_text(articles)
+
+    def sources_text(self, articles: Mapping[str, Article] | None = None) -> str:
+        """The sources in plain words, one block an article (its title, date, source and URL once), then each
+        citation's paragraph, quote and the days its relative dates mean. `articles` (by id) give the
+        paragraph numbers; character offsets are for `--json` only."""
+        if not self.citations:
+            return ""
+        lines = ["", "", "Sources:"]
+        for group in group_by_article(self.citations):
+            c = group[0]
+            dated = f" ({c.published})" if c.published else ""
+            lines += ["", f"{c.title}{dated} — {c.source or c.article_id}" + (f" · {c.url}" if c.url else "")]
+            for x in group:
+                lines.append(f"  [{x.n}] {_where(x, articles)}“{x.quote}”")
+                lines += [f"      date: {said}" for said in x.dates_said()]
+        return "\n".join(lines)
+
+    def to_markdown(self, articles: Mapping[str, Article] | None = None) -> str:
+        """The answer and its sources as Markdown, to paste elsewhere ("Copy answer", `qa ask --markdown`):
+        the same plain words as the screen, one title per article (`articles` give paragraph numbers)."""
         lines = [f"**{self.question}**", ""]
         if self.rewritten_question:
             lines += [f"*(asked as: {self.rewritten_question})*", ""]
-        if self.short_answer:
-            lines += [f"**{self.short_answer.text}**", ""]
-        lines.append(self.answer)
+        if lead := self.lead():
+            lines += [f"**{lead}**", ""]
+        lines.append(self._markdown_body())
         for s in self.sentences:
             if s.unsupported:
                 lines.append(f"\n> Not supported by the passages it cites: {s.text}")
         if self.citations:
             lines += ["", "Sources:", ""]
-        for c in self.citations:
+        for group in group_by_article(self.citations):
+            c = group[0]
             where = ", ".join(x for x in (c.source, c.published) if x)
             # Only a web address becomes a link: a stored `javascript:` URL stays out of the Markdown.
             linkable = c.url and c.url.lower().startswith(("http://", "https://"))
             title = f"[{c.title}]({c.url})" if linkable else c.title
-            lines.append(f"{c.n}. {title}{f' ({where})' if where else ''}, characters {c.start}–{c.end}: “{c.quote}”")
+            lines.append(f"- {title}{f' — {where}' if where else ''}")
+            for x in group:
+                lines.append(f"  - [{x.n}] {_where(x, articles)}“{x.quote}”")
+                lines += [f"    - date: {said}" for said in x.dates_said()]
         return "\n".join(lines) + "\n"
+
+    def _markdown_body(self) -> str:
+        """The answer text; a briefing as its dated list. Single line breaks are kept (Markdown would join
+        the lines of a "What did X say?" report)."""
+        parts = self.timeline_parts()
+        if not parts:
+            return re.sub(r"(?<!\n)\n(?!\n)", "  \n", self.answer)
+        blocks = []
+        for side, entries in parts:
+            items = [f"- **{e.get('date') or 'undated'}** — {_one_line(e['quote'])} [{e['n']}]" for e in entries]
+            blocks.append("\n".join(([f"**{side}**", ""] if side else []) + (items or ["The articles don't say."])))
+        return "\n\n".join(blocks + ([more] if (more := self._more_reports()) else []))
+
+
+def group_by_article(citations: list[Citation]) -> list[list[Citation]]:
+    """The citations grouped by article, in the order each article is first cited: its title is said once."""
+    groups: dict[str, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.article_id, []).append(c)
+    return list(groups.values())
+
+
+def _where(c: Citation, articles: Mapping[str, Article] | None) -> str:
+    """"paragraph 3: " when the cited article is at hand, else nothing (never character offsets)."""
+    article = (articles or {}).get(c.article_id)
+    return f"paragraph {article.paragraph_number(c.start)}: " if article else ""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 @dataclass
@@ -372,3 +477,105 @@ class IngestReport:
             "warnings": self.warnings,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
+
+
+# -- saved conversations (qa/conversations.py) ------------------------------------------------------
+
+# What a saved turn keeps of an answer: what the chat shows again and the Markdown export needs. The
+# retrieved passages and a "what did X say?" answer's every statement stay out: they can be large, and
+# the citations already hold each quote.
+TURN_KEYS = ("question", "rewritten_question", "answer", "abstained", "citations", "sentences", "backend",
+             "short_answer", "more")
+
+
+def answer_from_dict(data: dict) -> Answer:
+    """An Answer from its JSON form (`Answer.to_dict()`, or a saved turn): what the chat shows of it."""
+    citations = [
+        Citation(
+            n=int(c["n"]), article_id=c["article_id"], title=c.get("title") or "", published=c.get("published"),
+            source=c.get("source"), url=c.get("url"), start=int(c["start"]), end=int(c["end"]), quote=c["quote"],
+            also_in=tuple(c.get("also_in") or ()), cited_by=c.get("cited_by"), dates=tuple(c.get("dates") or ()),
+            dates_note=c.get("dates_note"),
+        )
+        for c in data.get("citations") or ()
+    ]
+    sentences = [
+        AnswerSentence(
+            s["text"], [int(n) for n in s.get("citations") or ()], bool(s.get("unsupported")), s.get("cited_by")
+        )
+        for s in data.get("sentences") or ()
+    ]
+    short = data.get("short_answer")
+    return Answer(
+        question=data["question"],
+        answer=data["answer"],
+        abstained=bool(data.get("abstained")),
+        citations=citations,
+        rewritten_question=data.get("rewritten_question"),
+        sentences=sentences,
+        backend=data.get("backend") or "extractive",
+        short_answer=ShortAnswer(**short) if short else None,
+        more=data.get("more"),
+    )
+
+
+@dataclass
+class ConversationTurn:
+    """One question of a saved conversation and the answer it got, as the chat showed it."""
+
+    asked_at: str  # ISO time, UTC
+    answer: Answer
+
+    def to_dict(self) -> dict:
+        shown = self.answer.to_dict()
+        return {"asked_at": self.asked_at} | {k: shown.get(k) for k in TURN_KEYS}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ConversationTurn:
+        return cls(data["asked_at"], answer_from_dict(data))
+
+
+@dataclass
+class Conversation:
+    """A saved chat: its id (the file's name), title (its first question), when it began and last changed."""
+
+    id: str
+    title: str
+    created: str
+    updated: str
+    turns: list[ConversationTurn] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """What a list of conversations shows (`qa conversations --json`)."""
+        return {"id": self.id, "title": self.title, "created": self.created, "updated": self.updated,
+                "questions": len(self.turns)}
+
+    def to_dict(self) -> dict:
+        return self.summary() | {"turns": [t.to_dict() for t in self.turns]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Conversation:
+        turns = [ConversationTurn.from_dict(t) for t in data["turns"]]
+        return cls(data["id"], data["title"], data["created"], data["updated"], turns)
+
+    def to_markdown(self, articles: Mapping[str, Article] | None = None) -> str:
+        """The conversation and every answer's sources, as `Answer.to_markdown` writes one answer."""
+        n = len(self.turns)
+        asked = f"{n} question{'s' if n != 1 else ''}"
+        lines = [f"# {self.title}", "", f"Saved conversation · began {_when(self.created)} · {asked}", ""]
+        for turn in self.turns:
+            lines += ["---", "", f"*Asked {_when(turn.asked_at)}*", "", turn.answer.to_markdown(articles)]
+        return "\n".join(lines)
+
+
+def _when(iso: str) -> str:
+    """"2024-05-01 14:03 UTC" for an ISO time."""
+    return iso[:16].replace("T", " ") + " UTC" if len(iso) >= 16 else iso
+
+
+@dataclass
+class ConversationList:
+    """The saved conversations, newest first, and each file that could not be read, with its problem."""
+
+    conversations: list[dict] = field(default_factory=list)  # Conversation.summary() each
+    problems: list[str] = field(default_factory=list)

@@ -110,10 +110,13 @@ def test_only_configured_backends_answer(sample_service):
 
 def test_copy_as_markdown_holds_the_answer_and_its_sources(sample_service):
     answer = sample_service.ask("What did Peskov say?")
-    markdown = answer.to_markdown()
     first = answer.citations[0]
-    assert markdown.startswith("**What did Peskov say?**\n\n" + answer.answer + "\n\nSources:\n\n1. ")
-    assert f"(xi-moscow-2023-03-20.txt, 2023-03-20), characters {first.start}–{first.end}: “{first.quote}”" in markdown
+    markdown = answer.to_markdown({a.id: a for a in sample_service.articles([first.article_id])})
+    assert markdown.startswith("**What did Peskov say?**\n\n")
+    # Plain words, as on the screen: the title once, then each citation's paragraph and quote; no offsets.
+    assert "\n\nSources:\n\n- [President Xi Jinping makes first Moscow visit since war began in Ukraine](https://" in markdown
+    assert ") — ITV News, 2023-03-20\n" in markdown
+    assert f"  - [{first.n}] paragraph 3: “{first.quote}”" in markdown and "characters" not in markdown
 
 
 def test_paragraph_around_a_span():

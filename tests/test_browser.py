@@ -55,7 +55,7 @@ def page(browser, chat_server):
 
 def ask(page, question: str) -> tuple[float, float]:
     """Ask through the question box; seconds until the first words show and until the cited passages do."""
-    box = page.get_by_label("Question")
+    box = page.get_by_label("Question", exact=True)
     box.fill(question)
     started = time.perf_counter()
     box.press("Enter")
@@ -108,6 +108,9 @@ def test_a_click_on_a_citation_opens_its_span_in_the_article(page, chat_server):
     while "Sources:" not in (copied := page.evaluate("navigator.clipboard.readText()")) and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     assert copied.startswith("**What did Peskov say?**") and expected[0]["quote"] in copied
+    # Plain words, as on the cards: the article's title once, each quote's paragraph; no character offsets.
+    assert f"  - [1] paragraph 3: “{expected[0]['quote']}”" in copied and "characters" not in copied
+    assert copied.count("- [President Xi Jinping makes first Moscow visit since war began in Ukraine](https://") == 1
 
 
 def test_hostile_article_text_is_shown_as_text_and_runs_nothing(page):
@@ -248,8 +251,8 @@ def test_hostile_titles_sources_texts_urls_and_sets_run_nothing_on_any_tab(hosti
     # A hostile filter value comes back in the message beside the field, as text.
     page.get_by_text("Filters and answerer").click()
     page.get_by_label("Published from").first.fill("<img src=x onerror=window.__xss=51>")
-    page.get_by_label("Question").fill("What did Peskov say?")
-    page.get_by_label("Question").press("Enter")
+    page.get_by_label("Question", exact=True).fill("What did Peskov say?")
+    page.get_by_label("Question", exact=True).press("Enter")
     page.wait_for_selector(".validation-error:has-text('is not a date')")
     assert "<img src=x onerror=window.__xss=51>" in page.inner_text(".validation-error")
     nothing_ran(page)
@@ -419,8 +422,8 @@ def test_a_bad_date_in_the_chat_filters_is_said_beside_it_and_nothing_else_break
     ask(page, "What did Peskov say?")
     page.get_by_text("Filters and answerer").click()
     page.get_by_label("Published from").first.fill("May")
-    page.get_by_label("Question").fill("When did the Kherson ferry resume its crossings?")
-    page.get_by_label("Question").press("Enter")
+    page.get_by_label("Question", exact=True).fill("When did the Kherson ferry resume its crossings?")
+    page.get_by_label("Question", exact=True).press("Enter")
     page.wait_for_selector(".validation-error:has-text(\"'May' is not a date: use YYYY-MM-DD, YYYY-MM or YYYY\")")
     page.wait_for_timeout(500)
     # No red "Error" over the chat, the cards or the article; the earlier answer and its cards stay.
@@ -431,7 +434,7 @@ def test_a_bad_date_in_the_chat_filters_is_said_beside_it_and_nothing_else_break
     page.screenshot(path=SHOTS / "bad-date.png", full_page=True)
     # Fixed, the question is answered.
     page.get_by_label("Published from").first.fill("2023-04")
-    page.get_by_label("Question").press("Enter")
+    page.get_by_label("Question", exact=True).press("Enter")
     page.wait_for_function("() => document.querySelector('#qa-cards .qa-source')?.innerText.includes('Kherson ferry')")
     assert page.locator(".validation-error:visible").count() == 0
 
@@ -515,8 +518,8 @@ def test_a_gguf_model_picked_on_the_screen_loads_streams_cites_and_opens_the_art
                   f"screenshot {SHOTS / 'smollm2-picked.png'}")
             # The second answer with it loads nothing: no loading line.
             page.evaluate(WATCH_CHAT_JS)
-            page.get_by_label("Question").fill("How long is Xi Jinping's visit to Moscow?")
-            page.get_by_label("Question").press("Enter")
+            page.get_by_label("Question", exact=True).fill("How long is Xi Jinping's visit to Moscow?")
+            page.get_by_label("Question", exact=True).press("Enter")
             page.wait_for_function(
                 "() => { const bots = document.querySelectorAll('#qa-chat [data-testid=bot]');"
                 " return bots.length === 2 && /\\w/.test(bots[1].innerText) && !bots[1].innerText.includes('▍')"
@@ -525,3 +528,246 @@ def test_a_gguf_model_picked_on_the_screen_loads_streams_cites_and_opens_the_art
             assert not page.evaluate("() => window.__qaSeen.loading") and page.evaluate("() => window.__qaSeen.streamed.length")
         finally:
             context.close()
+
+
+# -- saved conversations, the Evaluate tab's sentence, a first screen that fits the collection (issue 25) ---
+
+
+@pytest.fixture(scope="module")
+def newsroom_home(tmp_path_factory, embedder, splitter):
+    """A screen of its own (its conversations are deleted, an article is added): the sample article and two
+    River Post reports."""
+    from conftest import SAMPLE, running_chat, write_river_post_feed
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("newsroom-browser")
+    feed = root / "feed.jsonl"
+    write_river_post_feed(feed)
+    home = root / "home"
+    service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
+    assert len(service.ingest([SAMPLE, feed]).added) == 3
+    with running_chat(home) as url:
+        yield url, service
+
+
+@pytest.fixture
+def newsroom_page(browser, newsroom_home):
+    url, service = newsroom_home
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#qa-chat")
+    yield page, service
+    context.close()
+
+
+def shown_examples(page) -> list[str]:
+    return page.locator("#qa-examples button").all_inner_texts()
+
+
+def above_the_fold(page, selector: str) -> bool:
+    return page.eval_on_selector(selector, "e => e.getBoundingClientRect().bottom <= innerHeight")
+
+
+def test_the_first_screen_fits_the_collection_and_follows_it(newsroom_page):
+    page, service = newsroom_page
+    overview = service.overview()
+    assert overview["line"].startswith("3 reports from 2022 to 2023, ")
+    page.wait_for_function("line => document.querySelector('#qa-overview')?.innerText.trim() === line",
+                           arg=overview["line"])
+    questions = [e["question"] for e in overview["examples"]]
+    page.wait_for_function("n => document.querySelectorAll('#qa-examples button').length === n", arg=len(questions))
+    assert [" ".join(t.split()) for t in shown_examples(page)] == questions
+    # Drawn from these articles: the people quoted most, the newest reports' subjects (not a fixed list).
+    assert any(q.startswith("What did ") for q in questions)
+    assert "What happened with the Kherson ferry?" in questions
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "first-screen-opened.png")
+    assert above_the_fold(page, "#qa-overview") and above_the_fold(page, "#qa-examples")
+    box = page.get_by_label("Question", exact=True).bounding_box()
+    assert box["y"] + box["height"] <= 1000
+
+    page.locator("#qa-examples button", has_text="What happened with the Kherson ferry?").click()
+    from playwright.sync_api import expect
+
+    expect(page.get_by_label("Question", exact=True)).to_have_value("What happened with the Kherson ferry?")
+    page.get_by_label("Question", exact=True).press("Enter")
+    page.wait_for_function("() => document.querySelector('#qa-cards .qa-source')?.innerText.includes('Kherson ferry')")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "first-screen.png")
+
+    # An article added by another process: the line and the examples follow, without a reload.
+    service.add_text("Odesa lighthouse repainted", "The Odesa lighthouse was repainted in April by the port authority.",
+                     "2023-04-20", "Port Desk")
+    page.wait_for_function("() => document.querySelector('#qa-overview')?.innerText.startsWith('4 reports from 2022 to 2023')",
+                           timeout=15_000)
+    now = [e["question"] for e in service.overview()["examples"]]
+    assert "What happened with the Odesa lighthouse?" in now
+    page.wait_for_function("q => [...document.querySelectorAll('#qa-examples button')].some(b => b.innerText.includes(q))",
+                           arg="What happened with the Odesa lighthouse?", timeout=15_000)
+    page.screenshot(path=SHOTS / "first-screen-refreshed.png")
+
+
+def test_conversations_are_kept_reopened_exported_and_deleted(newsroom_page):
+    from playwright.sync_api import expect
+
+    page, service = newsroom_page
+    for c in service.conversations().conversations:  # (another test's turns)
+        service.delete_conversation(c["id"])
+    page.reload()
+    page.wait_for_selector("#qa-chat")
+    ask(page, "What did Peskov say?")
+    first = service.conversations().conversations
+    page.wait_for_selector("#qa-conversations label:has-text('What did Peskov say?')")
+    ask_follow_up = "When are the broader talks he mentioned?"
+    page.get_by_label("Question", exact=True).fill(ask_follow_up)
+    page.get_by_label("Question", exact=True).press("Enter")
+    page.wait_for_selector("#qa-conversations label:has-text('2 questions')")
+    listed = service.conversations().conversations
+    assert len(first) == 1 and [c["id"] for c in listed] == [first[0]["id"]] and listed[0]["questions"] == 2
+    saved = service.conversation(listed[0]["id"])
+    quote = saved.turns[0].answer.citations[0].quote
+
+    # Gone on reload from the chat, kept in the list: opened again, the chat shows both turns and the last cards.
+    page.reload()
+    page.wait_for_selector("#qa-conversations label:has-text('What did Peskov say?')")
+    assert page.locator("#qa-chat [data-testid=bot]").count() == 0
+    page.locator("#qa-conversations label", has_text="What did Peskov say?").click()
+    page.wait_for_function("() => document.querySelectorAll('#qa-chat [data-testid=bot]').length === 2")
+    assert ask_follow_up in page.inner_text("#qa-chat") and " ".join(quote.split())[:60] in " ".join(
+        page.inner_text("#qa-chat").split())
+    page.wait_for_selector("#qa-cards .qa-card")
+    page.locator("#qa-chat a[href*='qa-cite=']").first.click()  # an old answer's citation still opens its span
+    assert highlighted(page) == quote
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "conversation-reopened.png")
+    # A question asked now goes on in the same saved conversation.
+    ask_more = "Who welcomed China's peace plan?"
+    page.get_by_label("Question", exact=True).fill(ask_more)
+    page.get_by_label("Question", exact=True).press("Enter")
+    page.wait_for_selector("#qa-conversations label:has-text('3 questions')")
+    assert [t.answer.question for t in service.conversation(saved.id).turns][-1] == ask_more
+
+    # Export: a Markdown file with every question and its sources.
+    with page.expect_download() as download:
+        page.locator("#qa-conversation-export").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename.startswith("what-did-peskov-say-") and download.value.suggested_filename.endswith(".md")
+    cited = service.articles(sorted({c.article_id for t in service.conversation(saved.id).turns for c in t.answer.citations}))
+    assert exported == service.conversation(saved.id).to_markdown({a.id: a for a in cited})  # as `qa conversations export`
+    assert "paragraph 3: “" in exported and "characters" not in exported
+    assert exported.startswith("# What did Peskov say?") and f"“{quote}”" in exported and ask_more in exported
+    (SHOTS / "conversation-export.md").write_text(exported, encoding="utf-8")
+
+    # A damaged file beside it is named, and the list still works.
+    (service.settings.conversations_path / "20200101-000000-abcdef.json").write_text('{"format": 1, "id": ')
+    page.reload()
+    page.wait_for_selector("#qa-conversations-problems:has-text('20200101-000000-abcdef.json: not valid JSON')")
+    page.locator("#qa-conversations label", has_text="What did Peskov say?").click()
+    page.wait_for_function("() => document.querySelectorAll('#qa-chat [data-testid=bot]').length === 3")
+
+    # Delete, after a confirmation; a second thought keeps it.
+    page.locator("#qa-conversation-delete").click()
+    page.wait_for_selector("#qa-conversation-confirm:has-text('What did Peskov say?')")
+    page.screenshot(path=SHOTS / "conversation-confirm.png")
+    page.get_by_role("button", name="Keep it").click()
+    page.wait_for_selector("#qa-conversation-confirm", state="hidden")
+    assert len(service.conversations().conversations) == 1
+    page.locator("#qa-conversation-delete").click()
+    page.get_by_role("button", name="Yes, delete it").click()
+    page.wait_for_selector("#qa-conversation-said:has-text('Deleted')")
+    page.wait_for_selector("#qa-conversations label:has-text('What did Peskov say?')", state="detached")
+    assert service.conversations().conversations == []
+    assert not (service.settings.conversations_path / f"{saved.id}.json").exists()
+    assert page.locator("#qa-chat [data-testid=bot]").count() == 0  # it was the one in the chat
+    # Nothing is chosen now: neither button can be used, and both look it (they used to look the same as enabled).
+    for button in ("#qa-conversation-export", "#qa-conversation-delete"):
+        expect(page.locator(button)).to_be_disabled()
+        page.wait_for_function("s => getComputedStyle(document.querySelector(s)).opacity < 0.6", arg=button)
+    page.screenshot(path=SHOTS / "conversation-deleted.png")
+    (service.settings.conversations_path / "20200101-000000-abcdef.json").unlink()
+
+
+def test_the_evaluate_tab_opens_with_a_sentence_people_can_read(newsroom_page, tmp_path):
+    from eval.report import outcomes_sentence
+
+    page, service = newsroom_page
+    questions = [
+        {"id": "peskov", "question": "What did Peskov say?", "answers": ["detailed explanation"], "evidence": []},
+        {"id": "ferry", "question": "When did the Kherson ferry resume its crossings?", "answers": ["Monday"]},
+        {"id": "population", "question": "What is the population of Moscow?", "answers": []},
+    ]
+    path = tmp_path / "three.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in questions))
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#qa-eval-upload input[type=file]").set_input_files(str(path))
+    page.get_by_role("button", name="Run evaluation").click()
+    page.wait_for_selector("h3:has-text('of 3 answered right')", timeout=180_000)
+    sentence = page.locator("h3:has-text('of 3 answered right')").inner_text()
+    assert "answered where the articles don't say" in sentence and "said \"don't know\" wrongly" in sentence
+    # The sentence of `qa eval` over the run's own metrics.
+    run = max(service.settings.runs_path.iterdir(), key=lambda p: p.stat().st_mtime)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert " ".join(sentence.split()) == outcomes_sentence(metrics) + "."
+    # The sentence first, then the tables.
+    top_of = lambda selector: page.locator(selector).first.bounding_box()["y"]  # noqa: E731
+    assert top_of("h3:has-text('of 3 answered right')") < top_of("h4:has-text('Retrieval')")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "evaluate-sentence.png")
+
+
+# -- real dates and timelines shown (issue 23) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dock_page(browser, tmp_path_factory, embedder, splitter):
+    """A screen over three reports of one strike, each naming its day by relative words."""
+    from conftest import ingested, running_chat
+    from test_cli import DOCK_REPORTS, RULES
+
+    service = ingested(tmp_path_factory.mktemp("dock-browser"), DOCK_REPORTS, embedder, splitter)
+    with running_chat(service.settings.home, **RULES) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#qa-chat")
+        yield page
+        context.close()
+
+
+def test_a_briefing_shows_a_dated_timeline_above_the_cards(dock_page):
+    page = dock_page
+    ask(page, "What happened with the Odesa dock strike?")
+    page.wait_for_selector("#qa-cards .qa-timeline")
+    rows = page.eval_on_selector_all("#qa-cards .qa-timeline tbody tr",
+                                     "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))")
+    assert [r[0].split("\n")[0] for r in rows] == ["2023-05-01", "2023-05-08", "2023-05-19"]  # in date order
+    assert rows[0][0].endswith("“yesterday” in a report of 2023-05-02") and rows[1][1].startswith("Odesa dock strike spreads")
+    assert [r[2] for r in rows] == ["[1]", "[2]", "[3]"]
+    # The timeline comes above the cards; the chat's answer is the same dated list.
+    top = lambda selector: page.locator(selector).first.bounding_box()["y"]  # noqa: E731
+    assert top("#qa-cards .qa-timeline") < top("#qa-cards .qa-card")
+    bot = page.inner_text("#qa-chat [data-testid=bot]")
+    assert "2023-05-08 — On Monday, the Odesa dock strike spread to the grain terminal" in bot
+    # Each card with a relative date says the day it means.
+    assert "Date: 2023-05-19 (“on Friday”, in a report of 2023-05-20)" in page.inner_text("#qa-cards")
+    page.locator("#qa-cards .qa-timeline a").nth(1).click()  # a timeline row opens its span
+    page.wait_for_function("() => document.querySelector('#qa-article mark')?.innerText.startsWith('On Monday')")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "timeline.png")
+
+
+def test_a_when_answer_shows_the_day_not_the_word_yesterday(dock_page):
+    page = dock_page
+    ask(page, "When did the dock workers in Odesa walk out?")
+    # (After the briefing's cards, which name the same report: until this answer's single card shows.)
+    page.wait_for_function("() => document.querySelectorAll('#qa-cards .qa-card').length === 1")
+    bot = page.locator("#qa-chat [data-testid=bot]").last.inner_text()
+    assert bot.startswith("2023-05-01 (“yesterday”, in a report of 2023-05-02)")
+    card = page.locator("#qa-cards .qa-card").first
+    assert "paragraph 1" in card.inner_text() and "characters" not in page.inner_text("#qa-cards")
+    assert "Date: 2023-05-01 (“yesterday”, in a report of 2023-05-02)" in card.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "when-real-date.png")

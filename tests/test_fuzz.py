@@ -319,7 +319,7 @@ def test_hostile_html(html, encoding):
 @fuzz
 @given(
     files=st.lists(
-        st.tuples(st.binary(max_size=300) | broken_utf8(), st.sampled_from(SUFFIXES + [".pdf", ""])), max_size=6
+        st.tuples(st.binary(max_size=300) | broken_utf8(), st.sampled_from(SUFFIXES + [".odt", ""])), max_size=6
     )
 )
 def test_discover_then_load_a_folder(files):

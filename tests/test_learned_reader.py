@@ -100,3 +100,32 @@ def test_a_name_the_small_ner_left_unlabelled_may_hold_a_person_or_an_organisati
     assert held_probability(asked, ["NAME"]) == pytest.approx(0.8)  # "Tadej Pogacar" with no NER label
     assert held_probability(asked, ["GPE", "LOC"]) == pytest.approx(0.1)  # one kind, counted once
     assert held_probability(asked, ["DATE"]) == 0.0
+
+
+def test_the_committed_model_records_its_grouped_cross_validation():
+    model = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    for key in ("cv_right", "cv_answerable_right", "cv_unanswerable_abstained", "cv_speaker_right"):
+        assert 0 < model[key] <= 1, key
+    assert model["cv_questions"] == model["train_questions"] + model["dev_questions"]
+
+
+def test_what_x_said_on_a_topic_is_read_beside_the_retrieved_passages_and_weighed(learned):
+    from qa.quotes import asked_speaker, parse_speaker_question
+    from qa.questions import analyse
+
+    question = "What did Medvedev say about the court in The Hague?"
+    statements, statements_answer = learned.speaker_reading(question)
+    # Medvedev's statements on it are found, but the learned reader, not the statement reader, answers.
+    assert statements is not None and statements.citations and not statements_answer
+    retrieval = learned.retriever.retrieve(question)
+    passages = statements.beside(retrieval.passages)
+    assert {p.chunk_id for p in retrieval.passages} <= {p.chunk_id for p in passages}
+    speaker = asked_speaker(parse_speaker_question(question), statements)
+    assert speaker.quoted and speaker.on_topic and "medvedev" in speaker.words
+    rows = learned.reader.describe(question, retrieval.query_vector, passages, analyse(question), speaker)
+    on_topic = FEATURES.index("statement_on_topic")
+    assert {s.id for s, _, _, row in rows if row[on_topic]} == set(speaker.on_topic) & {s.id for s, *_ in rows}
+    answer = learned.ask(question)
+    assert any("could be a target for a Russian missile strike" in c.quote for c in answer.citations)
+    # "What did Peskov say?" (no topic) is still every statement of his, grouped by report.
+    assert learned.speaker_reading("What did Peskov say?")[1]

@@ -22,14 +22,26 @@ def only_article(path):
     return loaded.articles[0]
 
 
-def test_sample_article_date_prefix_becomes_metadata():
+def test_sample_article_header_gives_its_headline_source_and_url():
     article = only_article(SAMPLE)
+    assert article.published == "2023-03-20"
+    assert article.text.startswith("China's President Xi Jinping has arrived in Moscow")
+    assert "Title:" not in article.text and "ITV" not in article.text[:200]
+    assert article.title == "President Xi Jinping makes first Moscow visit since war began in Ukraine"
+    assert article.source == "ITV News"
+    assert article.path == str(SAMPLE.resolve())
+    assert article.url.startswith("https://www.itv.com/news/2023-03-20/")
+
+
+def test_a_date_prefix_becomes_metadata(tmp_path):
+    path = tmp_path / "xi.txt"
+    path.write_text(" date 2023-03-20 China's President Xi Jinping has arrived in Moscow.\n\nMore text.\n")
+    article = only_article(path)
     assert article.published == "2023-03-20"
     assert article.text.startswith("China's President Xi Jinping has arrived in Moscow")
     assert "date 2023" not in article.text
     assert article.title.startswith("China's President Xi Jinping has arrived in Moscow")
-    assert article.source == SAMPLE.name  # no source given: the file name
-    assert article.path == str(SAMPLE.resolve())
+    assert article.source == "xi.txt"  # no source given: the file name
     assert article.url is None
 
 
@@ -124,21 +136,21 @@ def test_bad_files_give_an_error_naming_the_file(tmp_path, name, content, proble
 def test_unreadable_paths_are_reported_not_raised(tmp_path):
     broken = tmp_path / "gone.txt"
     broken.symlink_to(tmp_path / "nowhere.txt")
-    unsupported = tmp_path / "report.pdf"
+    unsupported = tmp_path / "report.odt"
     unsupported.write_bytes(b"%PDF-1.4")
     files, errors = discover([broken, tmp_path / "missing-dir", unsupported])
     assert files == []
     assert [str(e) for e in errors] == [
         f"{broken}: cannot read: broken symbolic link",
         f"{tmp_path / 'missing-dir'}: no such file or directory",
-        f"{unsupported}: unsupported file type (supported: .htm, .html, .jsonl, .markdown, .md, .txt)",
+        f"{unsupported}: unsupported file type (supported: .docx, .htm, .html, .jsonl, .markdown, .md, .pdf, .txt)",
     ]
 
 
 def test_discover_walks_directories_and_skips_hidden_and_other_files(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / ".git").mkdir()
-    for rel in ["a.txt", "sub/b.html", "sub/c.jsonl", ".git/d.txt", "notes.pdf", "sub/.e.md"]:
+    for rel in ["a.txt", "sub/b.html", "sub/c.jsonl", ".git/d.txt", "notes.odt", "sub/.e.md"]:
         (tmp_path / rel).write_text("x")
     files, errors = discover([tmp_path, tmp_path / "a.txt"])
     assert errors == []

@@ -53,13 +53,29 @@ def test_what_did_x_say_gathers_every_statement_verbatim(sample_service):
         assert [c.start for c in answer.citations] == sorted(c.start for c in answer.citations)
 
 
+NEAR_MISSES = ("What did Peskov say about oil prices?", "What did Medvedev say about China's peace plan?",
+               "What did Zelenskyy say about the ICC?", "When did Xi Jinping last visit Washington?")
+
+
 def test_statements_on_a_topic_and_near_misses(sample_service):
     target = sample_service.ask("What did Medvedev warn could be a target for a Russian missile strike?")
-    assert quotes(target) == ["He also cautioned the court in The Hague could be a target for a Russian missile strike."]
-    for near_miss in ("What did Peskov say about oil prices?", "What did Medvedev say about China's peace plan?",
-                      "What did Zelenskyy say about the ICC?", "When did Xi Jinping last visit Washington?"):
-        answer = sample_service.ask(near_miss)
+    expected = "He also cautioned the court in The Hague could be a target for a Russian missile strike."
+    assert quotes(target)[-1] == expected  # the learned reader may add a statement of his before it
+    # The statement reader's topic rules (QA_READER=rules) abstain on every near miss.
+    from qa.service import QAService
+
+    rules = QAService(
+        sample_service.settings.model_copy(update={"reader": "rules"}),
+        embedder=sample_service.embedder,
+        splitter=sample_service.splitter,
+    )
+    assert quotes(rules.ask("What did Medvedev warn could be a target for a Russian missile strike?")) == [expected]
+    for near_miss in NEAR_MISSES:
+        answer = rules.ask(near_miss)
         assert answer.abstained and answer.answer == NO_ANSWER, near_miss
+    # The learned reader (the default) answers two of them: known misses (docs/reader.md).
+    answered = [q for q in NEAR_MISSES if not sample_service.ask(q).abstained]
+    assert answered == ["What did Peskov say about oil prices?", "What did Zelenskyy say about the ICC?"]
 
 
 def test_statements_are_ordered_by_publication_date(service, tmp_path):

@@ -81,7 +81,7 @@ def test_ask_endpoint_takes_the_filters(chat_server):
     c = client(chat_server)
     elsewhere = c.predict("What did Peskov say?", "Reuters", "", "", api_name="/ask")
     assert elsewhere["abstained"] and elsewhere["citations"] == []
-    dated = c.predict("What did Peskov say?", SAMPLE.name, "2023-03-20", "2023-03-20", api_name="/ask")
+    dated = c.predict("What did Peskov say?", "ITV News", "2023-03-20", "2023-03-20", api_name="/ask")
     assert not dated["abstained"]
     with pytest.raises(Exception, match="not a date"):
         c.predict("What did Peskov say?", "", "last week", "", api_name="/ask")
@@ -101,8 +101,8 @@ def test_a_filter_that_excludes_every_article_says_so(chat_server):
     assert typo["answer"] == "No stored article is from 'Reutres', so there is nothing to answer from."
     later = c.predict("What did Peskov say?", "", "2030", "", api_name="/ask")
     assert later["answer"].startswith("No stored article was published on or after 2030-01-01")
-    both = c.predict("What did Peskov say?", SAMPLE.name, "2023-03-21", "2023-03-31", api_name="/ask")
-    assert both["answer"].startswith(f"No stored article from '{SAMPLE.name}' was published between 2023-03-21 and")
+    both = c.predict("What did Peskov say?", "ITV News", "2023-03-21", "2023-03-31", api_name="/ask")
+    assert both["answer"].startswith(f"No stored article from 'ITV News' was published between 2023-03-21 and")
     # The chat shows the same sentence, streamed like any answer.
     _, messages, cards, _ = c.predict("What did Peskov say?", [], "extractive", [], "2030", "", api_name="/chat")
     assert "No stored article was published on or after 2030" in content(messages[-1]) and "No passage" in cards
@@ -183,7 +183,7 @@ def test_adding_files_reports_each_refused_or_failed_file(chat_server, tmp_path)
     )
     empty = tmp_path / "empty.txt"
     empty.write_text("   \n")
-    wrong = tmp_path / "slides.pdf"
+    wrong = tmp_path / "slides.odt"
     wrong.write_bytes(b"%PDF-1.4")
     c = client(chat_server)
     added, stats, _ = c.predict([handle_file(str(p)) for p in (good, empty, wrong)], api_name="/add_files")

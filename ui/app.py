@@ -18,6 +18,10 @@ from qa.service import QAService
 from qa.types import Answer, Filters, parse_filter_date
 from ui.evaluate import evaluate_tab
 from ui.render import (
+    conversation_choices,
+    conversation_file_name,
+    conversations_problems,
+    overview_markdown,
     LIBRARY_HEADERS,
     answer_message,
     articles_markdown,
@@ -49,10 +53,22 @@ CSS = """
 .qa-source-head { margin-bottom: 6px; }
 .qa-source .qa-card { border-style: dashed; margin-bottom: 6px; padding: 6px 10px; }
 .qa-card-head { color: var(--body-text-color-subdued); }
+.qa-dates { display: block; margin-top: 4px; color: var(--body-text-color-subdued); }
+.qa-timeline { margin-bottom: 12px; }
+.qa-timeline table { width: 100%; border-collapse: collapse; font-size: 0.92em; margin-top: 4px; }
+.qa-timeline th, .qa-timeline td { text-align: left; vertical-align: top; padding: 4px 6px;
+  border-bottom: 1px solid var(--border-color-primary); }
+.qa-timeline .qa-when { white-space: nowrap; }
+.qa-timeline .qa-side { background: var(--background-fill-secondary); }
+/* A disabled button must look it: Gradio's secondary buttons look the same enabled or not. */
+#qa-sidebar button:disabled { opacity: 0.45; cursor: not-allowed; }
 #qa-added { min-height: 96px; }
 #qa-library-article .qa-article { max-height: 600px; }
 
 #qa-library td { cursor: pointer; }
+#qa-overview p { margin: 0; }
+#qa-conversation-confirm { border: 1px solid var(--error-border-color, #ef4444); border-radius: 8px; padding: 8px; }
+#qa-conversations label { width: 100%; }
 #qa-library-confirm { border: 1px solid var(--error-border-color, #ef4444); border-radius: 8px; padding: 8px; }
 mark { background: #ffe066; color: #000; padding: 0 1px; border-radius: 2px; }
 mark.qa-short { background: #ffb703; font-weight: 600; padding: 0; }
@@ -88,14 +104,33 @@ async (markdown) => {
   }
 }
 """
-EXAMPLES = [
-    "What did Peskov say?",
-    "Who welcomed China's peace plan?",
-    "Why does the International Criminal Court want to put Putin on trial?",
-    "How did Washington respond to Beijing's call for a cease-fire?",
-]
-ARTICLE_TYPES = [".txt", ".md", ".html", ".jsonl"]
+# Saves a conversation's Markdown (QAService.export_conversation) as a file: made in the page, so no copy is
+# kept on the server and a download never finds its file swept away.
+DOWNLOAD_JS = """
+(markdown, name) => {
+  if (!markdown) return;
+  const link = Object.assign(document.createElement("a"), {
+    href: URL.createObjectURL(new Blob([markdown], { type: "text/markdown;charset=utf-8" })), download: name || "conversation.md",
+  });
+  document.body.append(link); link.click(); link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+"""
+ARTICLE_TYPES = QAService.article_types()
+
+
+def _delete_confirmation(elem_id: str):
+    """A hidden "delete it?" box (its question, yes and no) that a delete button shows: (box, question, yes, no)."""
+    import gradio as gr
+
+    with gr.Column(visible=False, elem_id=elem_id) as box:
+        question = gr.Markdown()
+        with gr.Row():
+            yes = gr.Button("Yes, delete it", variant="stop", size="sm")
+            no = gr.Button("Keep it", size="sm")
+    return box, question, yes, no
 NO_ARTICLE = "<p class='qa-empty'>Click a citation to read it in its article.</p>"
+NO_CARDS = "<p class='qa-empty'>Citations appear here.</p>"
 # Questions answered at once (GRADIO_DEFAULT_CONCURRENCY_LIMIT overrides it). One at a time, every request
 # also waited for the queue's round trips of all those before it (benchmarks/concurrent_clients.py). The
 # models are shared and only read while answering: the embedder (torch, and a tokenizer whose settings
@@ -198,10 +233,14 @@ def build(service: QAService):
         not run (nothing else on the page shows an error)."""
         return [gr.validate(not problem, problem) for problem in date_problems(since, until)]
 
-    def respond(question: str, messages: list, turns: list[Answer], backend: str, sources, since, until):
-        """Stream one answer into the chat; then show its citation cards and keep it in the turns."""
+    def respond(
+        question: str, messages: list, turns: list[Answer], backend: str, sources, since, until,
+        conversation_id: str | None = None,
+    ):
+        """Stream one answer into the chat; then show its citation cards, keep it in the turns, and save it
+        in the conversation (QAService.save_turn: a new one for the first question)."""
         if not question.strip():
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         filters = filters_of(sources, since, until)
         history = [(t.question, t.answer) for t in turns]
@@ -218,7 +257,7 @@ def build(service: QAService):
             raise gr.Error(error_message(exc)) from None
         if answering.model_loads_first():  # loading takes seconds: say so before the answer streams
             messages[-1] = {"role": "assistant", "content": loading_message(answerer_label(backend))}
-            yield "", messages, gr.skip(), gr.skip(), gr.skip()
+            yield "", messages, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         configured = backend if answering is service else None
         stream = answering.ask_stream(question, history, filters, backend=configured)
         try:
@@ -231,7 +270,7 @@ def build(service: QAService):
                     break
                 written += piece
                 messages[-1] = {"role": "assistant", "content": streamed_message(written)}
-                yield "", messages, gr.skip(), gr.skip(), gr.skip()
+                yield "", messages, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except (ValueError, GeneratorError) as exc:  # bad input, a bad setting, an unreachable model: say so
             raise gr.Error(error_message(exc)) from None
         messages[-2:] = [
@@ -239,7 +278,11 @@ def build(service: QAService):
             {"role": "assistant", "content": answer_message(answer)},
         ]
         articles = {a.id: a for a in service.articles([c.article_id for c in answer.citations])}
-        yield "", messages, citation_cards(answer, articles), NO_ARTICLE, [*turns, answer]
+        try:
+            conversation_id = service.save_turn(answer, conversation_id).id
+        except (OSError, ValueError) as exc:  # a full disk, a damaged file: the answer is still shown
+            gr.Warning(error_message(f"This answer could not be saved: {exc}"))
+        yield "", messages, citation_cards(answer, articles), NO_ARTICLE, [*turns, answer], conversation_id
 
     def answerer_label(choice: str) -> str:
         return next((label for label, value in service.answerers() if value == choice), choice)
@@ -317,8 +360,100 @@ def build(service: QAService):
         return ingest_markdown(report, named_articles(report)), *refreshed()
 
     def forget():
-        """A new conversation: follow-ups no longer refer to the old one."""
-        return [], [], "", NO_ARTICLE
+        """A new conversation: follow-ups no longer refer to the old one, and the next question starts a new
+        saved conversation (the old one stays in the list)."""
+        return [], [], "", NO_ARTICLE, None, gr.Radio(value=None), gr.Button(interactive=False), gr.Button(
+            interactive=False
+        ), gr.Column(visible=False)
+
+    # -- saved conversations (QAService.conversations …, as `qa conversations`) -------------------------
+
+    def conversations_now(chosen: str | None):
+        """The list of saved conversations as it is now (another server's too), `chosen` selected; and the
+        files that could not be read."""
+        found = service.conversations()
+        ids = [c["id"] for c in found.conversations]
+        chosen = chosen if chosen in ids else None
+        return (
+            gr.Radio(choices=conversation_choices(found.conversations), value=chosen, visible=bool(ids)),
+            conversations_problems(found.problems, listed=len(ids)),
+            gr.Button(interactive=chosen is not None),
+            gr.Button(interactive=chosen is not None),
+        )
+
+    def open_conversation(conversation_id: str | None):
+        """A saved conversation back in the chat: every turn, the last answer's cards; follow-ups go on from it,
+        and new questions are saved in it."""
+        if not conversation_id:
+            return (gr.skip(),) * 9
+        try:
+            conversation = service.conversation(conversation_id)
+        except ValueError as exc:
+            gr.Warning(error_message(exc))
+            return (gr.skip(),) * 9
+        answers = [t.answer for t in conversation.turns]
+        messages = []
+        for a in answers:
+            messages += [{"role": "user", "content": question_message(a)}, {"role": "assistant", "content": answer_message(a)}]
+        last = answers[-1] if answers else None
+        cited = service.articles(sorted({c.article_id for c in last.citations})) if last else []
+        cards_now = citation_cards(last, {a.id: a for a in cited}) if last else NO_CARDS
+        return (
+            messages, answers, cards_now, NO_ARTICLE, conversation.id, gr.Button(interactive=True),
+            gr.Button(interactive=True), gr.Column(visible=False), "",
+        )
+
+    def ask_to_delete_conversation(conversation_id: str | None):
+        if not conversation_id:
+            return gr.Column(visible=False), "", gr.skip()
+        try:
+            title = service.conversation(conversation_id).title
+        except ValueError:
+            title = conversation_id
+        question = f"Delete the conversation **{escape_markdown(title)}**? This cannot be undone."
+        return gr.Column(visible=True), question, gr.Button(interactive=False)
+
+    def delete_conversation(chosen: str | None, current: str | None):
+        """Delete the chosen saved conversation; when it is the one in the chat, the chat starts anew."""
+        try:
+            done = service.delete_conversation(chosen or "")
+        except ValueError as exc:
+            said = f"❌ {escape_markdown(exc)}"
+        else:
+            said = f"🗑️ Deleted **{escape_markdown(done['title'] or done['id'])}**"
+        listed, problems, *_ = conversations_now(None)
+        closed = (gr.Button(interactive=False), gr.Button(interactive=False), gr.Column(visible=False))
+        if chosen and chosen == current:
+            return said, listed, problems, *closed, [], [], NO_CARDS, NO_ARTICLE, None
+        return said, listed, problems, *closed, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+
+    def export_conversation(conversation_id: str | None) -> tuple[str, str]:
+        """The chosen conversation as Markdown, and a file name for it (the page saves it: DOWNLOAD_JS)."""
+        if not conversation_id:
+            raise gr.Error("Choose a saved conversation first.")
+        try:
+            conversation = service.conversation(conversation_id)
+        except ValueError as exc:
+            raise gr.Error(error_message(exc)) from None
+        return conversation.to_markdown(service.cited_articles([t.answer for t in conversation.turns])), conversation_file_name(
+            conversation
+        )
+
+    def copied_markdown(shown: list[Answer]) -> str:
+        """The last answer and its sources as Markdown, as `qa ask --markdown` prints it."""
+        return shown[-1].to_markdown(service.cited_articles(shown[-1:])) if shown else ""
+
+    def overview_now():
+        """What the collection holds and questions drawn from it (QAService.overview, as `qa overview`)."""
+        found = service.overview()
+        questions = [[e["question"]] for e in found["examples"]]
+        placeholder = found["examples"][0]["question"] if questions else "Ask the articles a question"
+        return (
+            overview_markdown(found),
+            gr.Dataset(samples=questions or [[""]], visible=bool(questions)),
+            gr.Textbox(placeholder=placeholder),
+            [q for q, in questions],
+        )
 
     def refreshed():
         """The collection stats and the source filter's choices, as they are now."""
@@ -332,9 +467,11 @@ def build(service: QAService):
         elsewhere = service.writing_elsewhere()
         figures = seen if elsewhere and seen else service.stats()
         if figures == seen:
-            return stats_markdown(figures, elsewhere), gr.skip(), gr.skip(), figures
+            return stats_markdown(figures, elsewhere), gr.skip(), gr.skip(), figures, *(gr.skip(),) * 4
         choices = service.sources()
-        return stats_markdown(figures, elsewhere), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), figures
+        # The first screen follows the collection too: its line and example questions.
+        shown = overview_now() if not elsewhere else (gr.skip(),) * 4
+        return stats_markdown(figures, elsewhere), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), figures, *shown
 
     # -- the Library -------------------------------------------------------------------------
 
@@ -409,20 +546,40 @@ def build(service: QAService):
         seen_figures = gr.State(None)  # the header's figures this page last showed
         header_timer = gr.Timer(HEADER_REFRESH_S)
         turns = gr.State([])
+        conversation_id = gr.State(None)  # the saved conversation the chat's questions go to (None: a new one)
+        with gr.Sidebar(label="Conversations", open=True, width=300, elem_id="qa-sidebar"):
+            gr.Markdown("### Saved conversations")
+            conversations = gr.Radio([], show_label=False, label="Saved conversations", elem_id="qa-conversations")
+            conversation_problems = gr.Markdown(elem_id="qa-conversations-problems")
+            with gr.Row():
+                export = gr.Button("Export as Markdown", size="sm", interactive=False, elem_id="qa-conversation-export")
+                delete_conv = gr.Button(
+                    "Delete…", variant="stop", size="sm", interactive=False, elem_id="qa-conversation-delete"
+                )
+            conv_confirm, conv_question, conv_yes, conv_no = _delete_confirmation("qa-conversation-confirm")
+            conv_said = gr.Markdown(elem_id="qa-conversation-said")
         with gr.Tab("Ask"):
+            # Above the fold: what the collection holds, and questions drawn from it (QAService.overview).
+            overview = gr.Markdown(elem_id="qa-overview")
             with gr.Row():
                 with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="Chat", height=520, sanitize_html=True, elem_id="qa-chat")
+                    chat = gr.Chatbot(label="Chat", height=440, sanitize_html=True, elem_id="qa-chat")
                     box = gr.Textbox(
                         label="Question",
-                        placeholder="What did Peskov say?",
+                        placeholder="Ask the articles a question",
                         submit_btn=True,
                         max_length=settings.max_question_chars,
                     )
+                    # (type "index": the samples shown are this page's, kept in `example_questions`; the
+                    # component's own are those it was built with)
+                    examples = gr.Dataset(
+                        components=[box], samples=[[""]], type="index", label="Try asking", visible=False,
+                        elem_id="qa-examples",
+                    )
+                    example_questions = gr.State([])
                     with gr.Row():
                         copy = gr.Button("Copy answer", size="sm", elem_id="qa-copy")
                         clear = gr.Button("New conversation", size="sm")
-                    gr.Examples(EXAMPLES, inputs=box, label="Examples (sample articles)")
                     with gr.Accordion("Filters and answerer", open=False):
                         with gr.Row():
                             sources = gr.Dropdown([], multiselect=True, label="Sources", scale=2)
@@ -440,7 +597,7 @@ def build(service: QAService):
                         )
                 with gr.Column(scale=2):
                     gr.Markdown("### Cited passages")
-                    cards = gr.HTML("<p class='qa-empty'>Citations appear here.</p>", elem_id="qa-cards")
+                    cards = gr.HTML(NO_CARDS, elem_id="qa-cards")
                     gr.Markdown("### Article")
                     article = gr.HTML(NO_ARTICLE, elem_id="qa-article")
         with gr.Tab("Library", id="library") as library_tab:
@@ -474,11 +631,7 @@ def build(service: QAService):
                 with gr.Column(scale=4):
                     with gr.Row():
                         lib_delete = gr.Button("Delete this article…", variant="stop", size="sm", interactive=False)
-                    with gr.Column(visible=False, elem_id="qa-library-confirm") as lib_confirm:
-                        lib_question = gr.Markdown()
-                        with gr.Row():
-                            lib_yes = gr.Button("Yes, delete it", variant="stop", size="sm")
-                            lib_no = gr.Button("Keep it", size="sm")
+                    lib_confirm, lib_question, lib_yes, lib_no = _delete_confirmation("qa-library-confirm")
                     lib_said = gr.Markdown(elem_id="qa-library-said")
                     lib_article = gr.HTML(NO_LIBRARY_ARTICLE, elem_id="qa-library-article")
             # The chosen article's id: set by a click on a row, or by an API client (/library_open).
@@ -508,12 +661,13 @@ def build(service: QAService):
         # Hidden plumbing: the citation a click asked for, the Markdown a copy takes, the JSON API.
         opened = gr.Textbox(visible="hidden", elem_id="qa-open")
         copied = gr.Textbox(visible="hidden", elem_id="qa-copied")
+        exported, exported_name = gr.Textbox(visible="hidden"), gr.Textbox(visible="hidden")
         api_question = gr.Textbox(visible=False, max_length=settings.max_question_chars)
         # Defaults, so API clients that send only the question keep working.
         api_sources, api_since, api_until = (gr.Textbox("", visible=False) for _ in range(3))
         api_answer = gr.JSON(visible=False)
 
-        asked = [box, chat, turns, backend, sources, since, until]
+        asked = [box, chat, turns, backend, sources, since, until, conversation_id]
         # Questions and article views run several at once ("default": ASK_CONCURRENCY); ingests one at a time.
         # The date filters are checked first: a bad one gets its message beside the field and nothing else runs
         # (the chat, the cards and the article stay as they are). A step of its own, so that `/chat`'s own
@@ -524,19 +678,41 @@ def build(service: QAService):
         ).success(
             respond,
             asked,
-            [box, chat, cards, article, turns],
+            [box, chat, cards, article, turns, conversation_id],
             api_name="chat",
             api_visibility="undocumented",
             concurrency_id="answers",
+        ).then(conversations_now, conversation_id, [conversations, conversation_problems, export, delete_conv],
+               api_visibility="private", show_progress="hidden")
+        examples.click(
+            lambda i, shown: shown[i] if isinstance(i, int) and 0 <= i < len(shown) else gr.skip(),
+            [examples, example_questions], box, api_visibility="private", show_progress="hidden",
+        )
+        conversation_shown = [chat, turns, cards, article, conversation_id, export, delete_conv, conv_confirm, conv_said]
+        conversations.input(open_conversation, conversations, conversation_shown, api_visibility="private")
+        export.click(export_conversation, conversations, [exported, exported_name], api_name="export_conversation").then(
+            None, [exported, exported_name], None, js=DOWNLOAD_JS
+        )
+        delete_conv.click(ask_to_delete_conversation, conversations, [conv_confirm, conv_question, delete_conv],
+                          api_visibility="private")
+        conv_no.click(lambda: (gr.Column(visible=False), gr.Button(interactive=True)), None, [conv_confirm, delete_conv],
+                      api_visibility="private")
+        conv_yes.click(
+            delete_conversation,
+            [conversations, conversation_id],
+            [conv_said, conversations, conversation_problems, export, delete_conv, conv_confirm,
+             chat, turns, cards, article, conversation_id],
+            api_visibility="private",
         )
         opened.change(open_citation, opened, article, api_name="open", api_visibility="undocumented").then(
             None, js=SCROLL_TO_HIGHLIGHT_JS
         )
-        copy.click(lambda t: t[-1].to_markdown() if t else "", turns, copied, api_visibility="private").then(
+        copy.click(copied_markdown, turns, copied, api_visibility="private").then(
             None, copied, None, js=COPY_JS
         )
-        clear.click(forget, None, [chat, turns, cards, article], api_visibility="private")
-        chat.clear(forget, None, [chat, turns, cards, article], api_visibility="private")  # the chat's own bin
+        forgotten = [chat, turns, cards, article, conversation_id, conversations, export, delete_conv, conv_confirm]
+        clear.click(forget, None, forgotten, api_visibility="private")
+        chat.clear(forget, None, forgotten, api_visibility="private")  # the chat's own bin
         add_files_button.click(
             add_files,
             files,
@@ -593,10 +769,15 @@ def build(service: QAService):
             show_progress_on=lib_said,
         )
         header_timer.tick(
-            header, seen_figures, [stats, sources, lib_sources, seen_figures], api_visibility="private",
+            header, seen_figures, [stats, sources, lib_sources, seen_figures, overview, examples, box, example_questions],
+            api_visibility="private",
             show_progress="hidden", queue=False,
         )
         app.load(answerers_now, backend, backend, api_visibility="private", show_progress="hidden")
+        app.load(overview_now, None, [overview, examples, box, example_questions], api_visibility="private",
+                 show_progress="hidden")
+        app.load(conversations_now, conversation_id, [conversations, conversation_problems, export, delete_conv],
+                 api_visibility="private", show_progress="hidden")
         app.load(refreshed, None, [stats, sources], api_visibility="private").then(
             lambda: gr.Dropdown(choices=service.sources()), None, lib_sources, api_visibility="private"
         ).then(listing, library_filters, library_shown, api_visibility="private", show_progress="hidden")
@@ -788,6 +969,7 @@ def serve(service: QAService) -> None:
     folder = Path(os.environ["GRADIO_TEMP_DIR"])
     settings = service.settings
     service.warm_up()
+    service.overview()  # the first screen's line and examples (it parses titles: spaCy loads now, not on a page load)
     settings.runs_path.mkdir(parents=True, exist_ok=True)
     app = build(service)
     stop = threading.Event()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from eval.report import counts_line, failures, quality_table, retrieval_table, tags_table
+from eval.report import counts_line, failures, outcomes_sentence, quality_table, retrieval_table, tags_table
 from eval.runner import new_run_dir, run_set
 from eval.sets import EvalSetError, bundled_sets, load_set
 from qa.service import QAService
@@ -69,8 +69,9 @@ def evaluate_tab(service: QAService, reading: Callable[[], AbstractContextManage
         # Tags come from the set: escaped like every other text of it (a `|` would also split the row).
         tagged = m | {"by_tag": {escape_markdown(tag): row for tag, row in m.get("by_tag", {}).items()}}
         return (
-            f"**{counts_line(m)}.** The run's files (report.md, results.jsonl, metrics.json) are in "
-            f"{escape_markdown(out)}.",
+            # The run in words first (as `qa eval` prints it), then the counts and where its files are.
+            f"### {escape_markdown(outcomes_sentence(m))}.\n\n{counts_line(m)}. The run's files (report.md, "
+            f"results.jsonl, metrics.json) are in {escape_markdown(out)}.",
             f"#### Retrieval\n\n{retrieval_table(m, 'github')}",
             f"#### Answers, citations, abstention, latency\n\n{quality_table(m, 'github')}",
             f"#### By tag\n\n{tags_table(tagged, 'github')}" if m.get("by_tag") else "",

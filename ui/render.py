@@ -21,7 +21,7 @@ import re
 import string
 from urllib.parse import quote, unquote, urlsplit
 
-from qa.types import Answer, Article, Citation
+from qa.types import Answer, Article, Citation, group_by_article
 
 CITE_PREFIX = "#qa-cite="
 CONTEXT_CHARS = 300  # of the paragraph shown around a quoted span on its card
@@ -110,7 +110,15 @@ def answer_message(answer: Answer) -> str:
             lines += [f"- ⚠️ ~~{escape_markdown(s.text)}~~" for s in flagged]
         return "\n".join(lines)
     if short := _short_answer(answer):
-        lines.append(f"**{escape_markdown(' '.join(short.text.split()))}**\n")
+        if short.described:  # "yesterday" alone says nothing: the day, then the words it comes from
+            day, _, words = short.described.partition(" ")
+            lines.append(f"**{escape_markdown(day)}** {escape_markdown(words)}\n")
+        else:
+            lines.append(f"**{escape_markdown(' '.join(short.text.split()))}**\n")
+    if answer.timeline_parts():
+        lines.append(_timeline_message(answer, by_n))
+        lines.append("\n" + "\n".join(_source_line(group) for group in _by_article(answer.citations)))
+        return "\n".join(lines)
     parts = []
     for s in answer.sentences:
         links = "".join(f" [\\[{n}\\]]({cite_href(by_n[n])})" for n in s.citations if n in by_n)
@@ -136,10 +144,25 @@ def loading_message(model: str) -> str:
 
 def _by_article(citations: list[Citation]) -> list[list[Citation]]:
     """The citations grouped by article, in the order each article is first cited: its title is said once."""
-    groups: dict[str, list[Citation]] = {}
-    for c in citations:
-        groups.setdefault(c.article_id, []).append(c)
-    return list(groups.values())
+    return group_by_article(citations)
+
+
+def _timeline_message(answer: Answer, by_n: dict[int, Citation]) -> str:
+    """A briefing in the chat: a dated list, one event a line ("**2019-08-18** — Yesterday, … [2]"), under
+    each side's name for a comparison, then how many reports are left out."""
+    blocks = []
+    for side, entries in answer.timeline_parts():
+        items = []
+        for e in entries:
+            n = int(e["n"])
+            link = f" [\\[{n}\\]]({cite_href(by_n[n])})" if n in by_n else ""
+            items.append(f"- **{escape_markdown(e.get('date') or 'undated')}** — {escape_markdown(' '.join(e['quote'].split()))}{link}")
+        head = [f"**{escape_markdown(side)}**", ""] if side else []
+        blocks.append("\n".join(head + (items or [escape_markdown("The articles don't say.")])))
+    left = (answer.more or {}).get("reports")
+    if left:
+        blocks.append(escape_markdown(f"{left} more report{'s' if left != 1 else ''}."))
+    return "\n\n".join(blocks)
 
 
 def _source_line(group: list[Citation]) -> str:
@@ -153,7 +176,36 @@ def _source_line(group: list[Citation]) -> str:
 
 def paragraph_number(article: Article, start: int) -> int:
     """Which paragraph (non-empty line, counted from 1) of the article holds `start`."""
-    return sum(1 for line in article.text[:start].split("\n")[:-1] if line.strip()) + 1
+    return article.paragraph_number(start)
+
+
+def timeline_html(answer: Answer) -> str:
+    """A briefing's timeline above the cards: one row an event, its day (and the words that name it, when
+    the sentence says "yesterday"), the report, and its citation link; "" for other answers."""
+    parts = answer.timeline_parts()
+    if not parts:
+        return ""
+    by_n = {c.n: c for c in answer.citations}
+    rows = []
+    for side, entries in parts:
+        if side:
+            rows.append(f"<tr><th colspan='3' class='qa-side'>{escape_html(side)}</th></tr>")
+        for e in entries:
+            n = int(e["n"])
+            words = e.get("date_words")
+            said = (f"<br><small>“{escape_html(words)}” in a report of {escape_html(e.get('published') or '')}</small>"
+                    if words and e.get("published") and e.get("date") != e.get("published") else "")
+            meta = " · ".join(escape_html(x) for x in (e.get("source"), e.get("published")) if x)
+            link = (f"<a class='qa-timeline-link' href='{escape_html(cite_href(by_n[n]))}'>[{n}]</a>"
+                    if n in by_n else f"[{n}]")
+            rows.append(
+                f"<tr><td class='qa-when'><b>{escape_html(e.get('date') or 'undated')}</b>{said}</td>"
+                f"<td>{escape_html(e.get('title') or e['article_id'])}<br><small>{meta}</small></td><td>{link}</td></tr>"
+            )
+    return (
+        "<div class='qa-timeline'><b>Timeline</b><table><thead><tr><th>Date</th><th>Report</th><th></th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def citation_cards(answer: Answer, articles: dict[str, Article]) -> str:
@@ -163,7 +215,7 @@ def citation_cards(answer: Answer, articles: dict[str, Article]) -> str:
     if answer.abstained:
         return "<p class='qa-empty'>No passage of the articles answers this question.</p>"
     short = _short_answer(answer)
-    groups = []
+    groups = [timeline_html(answer)] if answer.timeline_parts() else []
     for group in _by_article(answer.citations):
         first = group[0]
         meta = " · ".join(escape_html(x) for x in (first.source, first.published) if x)
@@ -182,7 +234,8 @@ def citation_cards(answer: Answer, articles: dict[str, Article]) -> str:
                 f"<a class='qa-card' href='{escape_html(cite_href(c))}' data-n='{int(c.n)}'>"
                 f"<small class='qa-card-head'><b>[{int(c.n)}]</b> Exact quote{where} · open in article</small>"
                 f"<p class='qa-context'>{_in_context(article, c, inner) if article else _marked(c.quote, c.start, inner)}"
-                "</p></a>"
+                "</p>" + "".join(f"<small class='qa-dates'>Date: {escape_html(said)}</small>" for said in c.dates_said())
+                + "</a>"
             )
         groups.append(
             "<div class='qa-source'>"
@@ -342,3 +395,36 @@ def failure_markdown(record: dict) -> str:
             f"- token F1 {scores['f1']:.2f} · evidence cited {scores['evidence_cited']}/{scores['evidence_units']}"
         )
     return "\n".join(lines)
+
+
+# -- the first screen and saved conversations ---------------------------------------------------
+
+
+def overview_markdown(overview: dict) -> str:
+    """`QAService.overview`'s line, under the header (`qa overview` prints the same line)."""
+    return f"**{escape_markdown(overview['line'])}**"
+
+
+def conversation_choices(conversations: list[dict]) -> list[tuple[str, str]]:
+    """The saved conversations as the list's choices, (label, id): the first question and the date. The
+    list shows labels as text, not markup."""
+    choices = []
+    for c in conversations:
+        title = " ".join(c["title"].split())
+        title = title if len(title) <= 80 else title[:79] + "…"
+        n = c["questions"]
+        choices.append((f"{title} · {c['updated'][:10]} · {n} question{'s' if n != 1 else ''}", c["id"]))
+    return choices
+
+
+def conversations_problems(problems: list[str], listed: int = 1) -> str:
+    """The saved conversation files that could not be read, each with its problem (the rest are listed);
+    with nothing listed, what the list is for."""
+    lines = [] if listed else ["Each question you ask is kept here, with its answer, to open again or export."]
+    return "\n".join([*lines, *(f"- ⚠️ {escape_markdown(p)}" for p in problems)])
+
+
+def conversation_file_name(conversation) -> str:
+    """A download's file name: the first question's words, then the id ("what-did-peskov-say-2024….md")."""
+    words = re.findall(r"[a-z0-9]+", conversation.title.lower())[:8]
+    return "-".join([*words, conversation.id]) + ".md"
