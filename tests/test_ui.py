@@ -189,7 +189,7 @@ def test_adding_files_reports_each_refused_or_failed_file(chat_server, tmp_path)
     added, stats, _ = c.predict([handle_file(str(p)) for p in (good, empty, wrong)], api_name="/add_files")
     assert added.startswith("**added 1, updated 0, unchanged 0, failed 2**")
     assert "empty\\.txt\\: empty file" in added
-    assert "slides\\.pdf\\: unsupported file type" in added  # the screen takes article files only
+    assert "slides\\.odt\\: unsupported file type" in added  # the screen takes article files only
     assert "tmp" not in added and "gradio" not in added  # errors name the file, not where the server keeps it
     assert "articles" in stats and "last updated" in stats
     answer = c.predict("When did the Kherson ferry resume service?", "River Post", "", "", api_name="/ask")
