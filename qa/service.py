@@ -501,7 +501,7 @@ class QAService:
             self._collection_changed()
 
     def _collection_changed(self) -> None:
-        self.__dict__.pop("_overview", None)
+        self.__dict__.pop("_overview_kept", None)
         if "statements" in self.__dict__:  # only a reader already built holds what the collection was
             self.statements.forget_collection()
         if "people_directory" in self.__dict__:
@@ -716,11 +716,11 @@ class QAService:
         {"articles", "first", "last", "sources", "people", "line", "examples": [{"question", "why"}]}."""
         self.catch_up()
         key = (self._seen_epoch, self.store.stats().get("last_updated"))
-        kept = self.__dict__.get("_overview")
+        kept = self.__dict__.get("_overview_kept")
         if kept is not None and kept[0] == key:
             return kept[1]
         made = self._overview(examples)
-        self._overview = (key, made)
+        self._overview_kept = (key, made)  # not `_overview`, the method that makes it
         return made
 
     def _overview(self, examples: int) -> dict:

@@ -498,7 +498,9 @@ def test_a_gguf_model_picked_on_the_screen_loads_streams_cites_and_opens_the_art
             page.get_by_text("Filters and answerer").click()
             picker = page.locator("#qa-answerer")
             assert "extractive (offline)" in picker.inner_text() and label in picker.inner_text()
-            picker.get_by_label(label, exact=True).check()
+            # The label is what a person clicks (the radio's own box may sit under a neighbour's label).
+            picker.locator("label", has_text=label).click()
+            assert picker.get_by_label(label, exact=True).is_checked()
             SHOTS.mkdir(parents=True, exist_ok=True)
             picker.screenshot(path=SHOTS / "answerer-picker.png")
             page.evaluate(WATCH_CHAT_JS)

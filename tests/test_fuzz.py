@@ -30,7 +30,7 @@ fuzz = settings(
 )
 SMALL_LIMIT = 5_000  # a small QA_MAX_ARTICLE_CHARS, so the size check is exercised too
 
-SUFFIXES = [".txt", ".md", ".html", ".jsonl"]
+SUFFIXES = [".txt", ".md", ".html", ".jsonl", ".pdf", ".docx"]
 
 
 def check_loaded(path: Path, max_chars: int = SMALL_LIMIT) -> None:
