@@ -277,7 +277,7 @@ def build(service: QAService):
             {"role": "user", "content": question_message(answer)},
             {"role": "assistant", "content": answer_message(answer)},
         ]
-        articles = {a.id: a for a in service.articles([c.article_id for c in answer.citations])}
+        articles = service.cited_articles([answer])
         try:
             conversation_id = service.save_turn(answer, conversation_id).id
         except (OSError, ValueError) as exc:  # a full disk, a damaged file: the answer is still shown
@@ -396,8 +396,7 @@ def build(service: QAService):
         for a in answers:
             messages += [{"role": "user", "content": question_message(a)}, {"role": "assistant", "content": answer_message(a)}]
         last = answers[-1] if answers else None
-        cited = service.articles(sorted({c.article_id for c in last.citations})) if last else []
-        cards_now = citation_cards(last, {a.id: a for a in cited}) if last else NO_CARDS
+        cards_now = citation_cards(last, service.cited_articles([last])) if last else NO_CARDS
         return (
             messages, answers, cards_now, NO_ARTICLE, conversation.id, gr.Button(interactive=True),
             gr.Button(interactive=True), gr.Column(visible=False), "",

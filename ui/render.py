@@ -117,7 +117,7 @@ def answer_message(answer: Answer) -> str:
             lines.append(f"**{escape_markdown(' '.join(short.text.split()))}**\n")
     if answer.timeline_parts():
         lines.append(_timeline_message(answer, by_n))
-        lines.append("\n" + "\n".join(_source_line(group) for group in _by_article(answer.citations)))
+        lines.append("\n" + "\n".join(_source_line(group) for group in group_by_article(answer.citations)))
         return "\n".join(lines)
     parts = []
     for s in answer.sentences:
@@ -125,7 +125,7 @@ def answer_message(answer: Answer) -> str:
         text = escape_markdown(s.text) + links
         parts.append(f"⚠️ **Not supported by its sources:** {text}" if s.unsupported else text)
     lines.append(" ".join(parts))
-    lines.append("\n" + "\n".join(_source_line(group) for group in _by_article(answer.citations)))
+    lines.append("\n" + "\n".join(_source_line(group) for group in group_by_article(answer.citations)))
     return "\n".join(lines)
 
 
@@ -140,11 +140,6 @@ LOADING = "Loading the model … (first answer only)"
 def loading_message(model: str) -> str:
     """Said in the chat while a chosen model loads, before its answer streams: the first answer with it."""
     return f"⏳ {escape_markdown(LOADING)}: {escape_markdown(model)}"
-
-
-def _by_article(citations: list[Citation]) -> list[list[Citation]]:
-    """The citations grouped by article, in the order each article is first cited: its title is said once."""
-    return group_by_article(citations)
 
 
 def _timeline_message(answer: Answer, by_n: dict[int, Citation]) -> str:
@@ -172,11 +167,6 @@ def _source_line(group: list[Citation]) -> str:
     meta = ", ".join(escape_markdown(x) for x in (c.source, c.published) if x)
     links = " ".join(f"[\\[{int(x.n)}\\]]({cite_href(x)})" for x in group)
     return f"- {escape_markdown(c.title)}" + (f" — {meta}" if meta else "") + f" · {links}"
-
-
-def paragraph_number(article: Article, start: int) -> int:
-    """Which paragraph (non-empty line, counted from 1) of the article holds `start`."""
-    return article.paragraph_number(start)
 
 
 def timeline_html(answer: Answer) -> str:
@@ -216,7 +206,7 @@ def citation_cards(answer: Answer, articles: dict[str, Article]) -> str:
         return "<p class='qa-empty'>No passage of the articles answers this question.</p>"
     short = _short_answer(answer)
     groups = [timeline_html(answer)] if answer.timeline_parts() else []
-    for group in _by_article(answer.citations):
+    for group in group_by_article(answer.citations):
         first = group[0]
         meta = " · ".join(escape_html(x) for x in (first.source, first.published) if x)
         copies = {d["article_id"]: d for c in group for d in c.also_in}
@@ -229,7 +219,7 @@ def citation_cards(answer: Answer, articles: dict[str, Article]) -> str:
         for c in group:
             article = articles.get(c.article_id)
             inner = short if short and _holds(c, short) else None
-            where = f", paragraph {paragraph_number(article, c.start)}" if article else ""
+            where = f", paragraph {article.paragraph_number(c.start)}" if article else ""
             cards.append(
                 f"<a class='qa-card' href='{escape_html(cite_href(c))}' data-n='{int(c.n)}'>"
                 f"<small class='qa-card-head'><b>[{int(c.n)}]</b> Exact quote{where} · open in article</small>"
