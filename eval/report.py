@@ -203,6 +203,8 @@ def report_markdown(run, plots: list[Path]) -> str:
     ]
     if meta.get("llm_gguf"):
         parts += ["", gguf_line(meta["llm_gguf"])]
+    if meta.get("scope"):
+        parts += ["", f"Evaluated on {_escaped(meta['scope'])}."]
     parts += [
         "",
         "## Metrics",

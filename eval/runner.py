@@ -22,6 +22,7 @@ from eval.metrics import (
     aggregate_by_tag,
     evidence_units,
     holds,
+    normalize,
     relevant,
     score_answer,
     score_citations,
@@ -30,6 +31,7 @@ from eval.metrics import (
 )
 from eval.report import write_report
 from eval.sets import EvalQuestion
+from qa.types import Filters
 
 if TYPE_CHECKING:
     from qa.service import QAService
@@ -57,18 +59,32 @@ def new_run_dir(runs: Path, set_name: str) -> Path:
 
 
 def run_set(
-    service: QAService, questions: list[EvalQuestion], out: Path, *, set_name: str, progress: Progress | None = None
+    service: QAService,
+    questions: list[EvalQuestion],
+    out: Path,
+    *,
+    set_name: str,
+    progress: Progress | None = None,
+    filters: Filters | None = None,
+    scope: str | None = None,
 ) -> EvalRun:
-    """Answer every question (with its history), score it, and write the run's files to `out`."""
+    """Answer every question (with its history), score it, and write the run's files to `out`.
+
+    `filters`: ask and retrieve only from the articles they allow (a selection: `Filters.article_ids`), so
+    other articles of the collection neither answer nor count as retrieval misses; `scope` says in words
+    what was evaluated on (kept in run.json and the report)."""
     out.mkdir(parents=True, exist_ok=True)
-    corpus = [p.text for p in service.all_passages()]
+    corpus = [
+        p.text for p in service.all_passages()
+        if not filters or filters.allows(p.source, p.published, p.article_id)
+    ]
     warnings = _unfindable_evidence(questions, corpus)
     records: list[dict] = []
     with (out / "results.jsonl").open("w", encoding="utf-8") as results:
         for done, question in enumerate(questions):
             if progress:
                 progress(done, len(questions))
-            record = _evaluate(service, question, corpus)
+            record = _evaluate(service, question, corpus, filters)
             records.append(record)
             results.write(json.dumps(record, ensure_ascii=False) + "\n")
     if progress:
@@ -83,7 +99,11 @@ def run_set(
         "settings": service.settings.model_dump(mode="json", include=_SETTINGS_SHOWN),
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
         "warnings": warnings,
+        "scope": scope or ("the articles the filters allow" if filters else "the whole collection"),
     }
+    if filters:
+        meta["filters"] = {"sources": list(filters.sources), "since": filters.since, "until": filters.until,
+                           "article_ids": list(filters.article_ids)}
     if service.settings.backend == "llamacpp" and service.settings.llm_gguf:
         meta["llm_gguf"] = gguf_record(service.settings.llm_gguf)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
@@ -117,11 +137,11 @@ def gguf_record(path: Path) -> dict:
     return record
 
 
-def _evaluate(service: QAService, question: EvalQuestion, corpus: list[str]) -> dict:
-    answer = service.ask(question.question, history=question.history).to_dict()
+def _evaluate(service: QAService, question: EvalQuestion, corpus: list[str], filters: Filters | None = None) -> dict:
+    answer = service.ask(question.question, history=question.history, filters=filters).to_dict()
     # Retrieval is scored on the question the answer was retrieved for (a follow-up's rewrite);
     # the ranking's first top_k passages are the ones the answer read.
-    ranked = service.retrieve(answer["rewritten_question"] or answer["question"], k=max(KS))
+    ranked = service.retrieve(answer["rewritten_question"] or answer["question"], k=max(KS), filters=filters)
     cited_ids = list(dict.fromkeys(c["article_id"] for c in answer["citations"]))
     articles = {a.id: a.text for a in service.articles(cited_ids)}
     scores = (
@@ -152,3 +172,46 @@ def _unfindable_evidence(questions: list[EvalQuestion], corpus: list[str]) -> li
             if not any(holds(unit, text) for text in corpus):
                 warnings.append(f"{question.id}: no stored passage contains {' / '.join(map(repr, unit))}")
     return warnings
+
+
+# -- what a set is evaluated on: its own articles, or a fresh index of its own corpus -----------------
+
+ROOT = Path(__file__).resolve().parent.parent
+# The articles the bundled sets were written from, where the repository holds them: a fresh index of these
+# answers the set without the rest of a collection (`qa eval --own-index`, the Evaluate tab).
+SET_CORPORA = {
+    "sample.jsonl": [ROOT / "corpus" / "xi-moscow-2023-03-20.txt"],
+    "wikinews.jsonl": [ROOT / "corpus" / "wikinews" / "articles.jsonl"],
+}
+
+
+def set_corpus(set_name: str) -> list[Path] | None:
+    """The corpus files of a bundled set (SET_CORPORA), None for a set without one here."""
+    found = SET_CORPORA.get(Path(set_name).name)
+    return found if found and all(p.exists() for p in found) else None
+
+
+def evidence_articles(service: QAService, questions: list[EvalQuestion]) -> list[str]:
+    """The stored articles that hold some of the set's evidence quotes (a passage of theirs holds one): the set's own articles in the collection, to restrict a run to (`qa eval --own-articles`)."""
+    quotes = {normalize(quote) for q in questions if q.answerable for quote in q.evidence} - {""}
+    found: dict[str, None] = {}
+    for passage in service.all_passages():
+        if passage.article_id not in found and quotes:
+            text = normalize(passage.text)
+            if any(quote in text for quote in quotes):
+                found[passage.article_id] = None
+    return list(found)
+
+
+def own_index(service: QAService, corpus: list[Path], home: Path) -> tuple[QAService, str]:
+    """A fresh index in `home` (embedded Chroma) of the `corpus` files only, sharing `service`'s loaded
+    models; and the ingest's summary. ValueError when no article of the corpus could be stored."""
+    from qa.service import QAService
+
+    settings = service.settings.model_copy(update={"home": Path(home), "chroma_host": None})
+    fresh = QAService(settings, embedder=service.embedder, splitter=service.splitter)
+    report = fresh.ingest([Path(p) for p in corpus], progress=False)
+    if not fresh.stats()["articles"]:
+        raise ValueError(f"no article of {', '.join(Path(p).name for p in corpus)} could be stored: "
+                         + ("; ".join(report.errors[:3]) or "nothing in it"))
+    return fresh, report.summary()

@@ -404,6 +404,11 @@ class BM25Index:
     def _allowed(self, filters: Filters) -> np.ndarray:
         """The chunks the filters let through (the rule of Filters.allows, on every chunk at once)."""
         mask = np.ones(len(self._chunks), bool)
+        if filters.article_ids:
+            chosen = np.zeros(len(self._chunks), bool)
+            for article_id in filters.article_ids:
+                chosen[self._by_article.get(article_id, [])] = True
+            mask &= chosen
         if filters.sources:
             codes = [self._sources[s] for s in filters.sources if s in self._sources]
             mask &= np.isin(self._source_codes, codes)

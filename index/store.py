@@ -89,17 +89,22 @@ def _row_meta(rows: ArticleRows) -> dict:
     )
 
 
-def where_clause(filters: Filters | None) -> dict | None:
-    """The Chroma `where` that keeps the rows of the articles the filters allow."""
+def where_clause(filters: Filters | None, by_article_id: bool = True) -> dict | None:
+    """The Chroma `where` that keeps the rows of the articles the filters allow. `by_article_id`: the rows
+    carry `article_id` (chunks, sentences); the articles' own records are chosen by their ids instead."""
     if not filters:
         return None
     clauses: list[dict] = []
+    if filters.article_ids and by_article_id:
+        clauses.append({"article_id": {"$in": list(filters.article_ids)}})
     if filters.sources:
         clauses.append({"source": {"$in": list(filters.sources)}})
     if filters.since_day:
         clauses.append({"published_day": {"$gte": filters.since_day}})
     if filters.until_day:
         clauses.append({"published_day": {"$lte": filters.until_day}})
+    if not clauses:
+        return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
@@ -294,6 +299,11 @@ class StoreAccess:
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, self.generation_path)
         self._seen = text
+
+    @property
+    def seen(self) -> str | None:
+        """The generation this process last saw or wrote (None: no lock, nothing to follow)."""
+        return self._seen if self.enabled else None
 
     def _taken(self) -> None:
         """The OS lock was just taken by this process: move to a new epoch if another process wrote."""
@@ -583,6 +593,12 @@ class ChromaStore:
         self._facts: dict[str, dict] | None = None  # article id -> FACT_KEYS and parsed people; None: not read yet
         self._facts_stamp = 0  # the newest `indexed_ns` seen
         self._facts_lock = threading.Lock()  # the chat screen serves several requests at once
+        # Article id -> its live version (None: absent), for the generation in `_versions_of`: every
+        # search drops rows of stale versions, and reading them from Chroma each time cost a fifth of a
+        # question (4 reads of 5 ms). Kept only where the generation covers every writer (see
+        # `_known_versions`).
+        self._versions: dict[str, str | None] = {}
+        self._versions_of: str | None = None
         with self.access.reading():
             self._collections()  # opened now: a store that cannot be opened fails here, in one line
 
@@ -856,11 +872,27 @@ class ChromaStore:
         """Article id -> the version of its live rows; `None` asks for every article."""
         if ids is None:
             return {i: m.get("version", "") for i, m in self._article_facts().items()}
-        out: dict[str, str] = {}
-        for part in _batches(list(dict.fromkeys(ids)), self._max_batch):
+        wanted = list(dict.fromkeys(ids))
+        known = self._known_versions()
+        missing = [i for i in wanted if i not in known]
+        for part in _batches(missing, self._max_batch):
             got = self._articles.get(ids=part, include=["metadatas"])
-            out.update({i: (m or {}).get("version", "") for i, m in zip(got["ids"], got["metadatas"])})
-        return out
+            fetched: dict[str, str | None] = dict.fromkeys(part)
+            fetched.update({i: (m or {}).get("version", "") for i, m in zip(got["ids"], got["metadatas"])})
+            known.update(fetched)  # one update: another thread never sees a live article as absent
+        return {i: known[i] for i in wanted if known.get(i) is not None}
+
+    def _known_versions(self) -> dict[str, str | None]:
+        """The versions read in this generation of the store, or an empty dict to fill and forget.
+
+        Kept only for an embedded Chroma behind QA_HOME's lock: every writer then bumps the generation
+        (StoreAccess), and no reader runs meanwhile. A Chroma server may have writers that do not."""
+        seen = self.access.seen
+        if self._server is not None or seen is None:
+            return {}
+        if seen != self._versions_of:
+            self._versions, self._versions_of = {}, seen
+        return self._versions
 
     @_reads
     def signatures(self) -> dict[str, tuple[list[int], str, str | None]]:
@@ -1126,7 +1158,9 @@ class ChromaStore:
     @_reads
     def has_articles(self, filters: Filters | None) -> bool:
         """Whether any stored article passes the filters (a question asked under them has something to read)."""
-        return bool(self._articles.get(where=where_clause(filters), limit=1, include=[])["ids"])
+        ids = list(filters.article_ids) if filters and filters.article_ids else None  # records: chosen by id
+        where = where_clause(filters, by_article_id=False)
+        return bool(self._articles.get(ids=ids, where=where, limit=1, include=[])["ids"])
 
     # -- checking --------------------------------------------------------------------------
 

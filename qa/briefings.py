@@ -188,7 +188,7 @@ def period_filters(filters: Filters | None, dates: tuple[AskedDate, ...]) -> Fil
         until = min(until, last) if until else last
     if since and until and since > until:
         since, until = until, until  # the question's period is outside the filters': nothing passes it
-    narrowed = Filters(filters.sources if filters else (), since, until)
+    narrowed = Filters(filters.sources if filters else (), since, until, filters.article_ids if filters else ())
     return narrowed if narrowed else None
 
 

@@ -194,19 +194,34 @@ def _article_filters(command):
 @click.option("--markdown", "as_markdown", is_flag=True, help="print the answer and its sources as Markdown")
 @_article_filters
 @click.option(
+    "--article", "article_ids", multiple=True, metavar="ID",
+    help="answer only from this stored article (repeat for several: a selection, as the Library's \"Ask about these\")",
+)
+@click.option(
+    "--matching", metavar="WORDS",
+    help="answer only from the articles `qa list WORDS` lists (with the other filters): the Library's "
+    "\"Ask about these\" with nothing chosen",
+)
+@click.option(
     "--oldest-first", is_flag=True, help='"What did X say?": the oldest report first (default: the newest first)'
 )
 @_backend_options
 @_store_options
 @_fail_cleanly
-def ask(settings, question, as_json, as_markdown, sources, since, until, oldest_first):
+def ask(settings, question, as_json, as_markdown, sources, since, until, article_ids, matching, oldest_first):
     """Answer QUESTION from the stored articles."""
     from qa.types import Answer, Filters
 
     service = _service(settings)
-    stream = service.ask_stream(
-        " ".join(question), filters=Filters(tuple(sources), since, until), oldest_first=oldest_first
-    )
+    if matching:
+        listed = service.list_articles(Filters.build(sources, since, until, article_ids), matching)
+        if not listed:
+            raise click.ClickException(f"no stored article matches {matching!r} (see `qa list {matching}`)")
+        article_ids = tuple(a["id"] for a in listed)
+    filters = Filters.build(sources, since, until, article_ids)
+    if filters.article_ids and not as_json:  # the selection asked about, in a line (the chat shows it above the answer)
+        click.echo(_selection_line(service, filters.article_ids), err=True)
+    stream = service.ask_stream(" ".join(question), filters=filters, oldest_first=oldest_first)
     if as_json:
         *_, answer = stream
         _print_json(answer.to_dict())  # the one place character offsets are shown
@@ -235,6 +250,14 @@ def ask(settings, question, as_json, as_markdown, sources, since, until, oldest_
         click.echo(answer.sources_text(service.cited_articles([answer])))
     if answer.abstained and service.stats()["articles"] == 0:
         click.echo("(no articles are stored yet: run `qa ingest PATH`)", err=True)
+
+
+def _selection_line(service, article_ids) -> str:
+    """"Asking 3 articles: …" for a selection of article ids (qa/suggestions.py: the chat says the same)."""
+    from qa.suggestions import selection_line
+    from qa.types import Filters
+
+    return selection_line(service.list_articles(Filters(article_ids=tuple(article_ids))), len(article_ids))
 
 
 @main.command()
@@ -335,6 +358,33 @@ def delete(settings, ids, as_json):
         click.echo(f"deleted {a['id']}: {a['title']} ({a['published'] or 'undated'})")
     for name in done["files_removed"]:
         click.echo(f"removed the uploaded file {name}")
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="rewrite unchanged (and pasted) articles too, from their stored text")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@_store_options
+@_fail_cleanly
+def reingest(settings, ids, force, as_json):
+    """Read the articles IDS again from the files they came from (uploads too) and update the changed ones."""
+    service = _service(settings)
+    report = service.reingest_articles(list(ids), force=force)
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        named = {a.id: a for a in service.articles([*report.updated, *report.unchanged])}
+        for said, ids_ in (("updated", report.updated), ("unchanged", report.unchanged)):
+            for i in ids_:
+                a = named.get(i)
+                click.echo(f"{said} {i}: {a.title} ({a.published or 'undated'})" if a else f"{said} {i}")
+        click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
 
 
 @main.group(name="conversations", cls=DefaultGroup, default="list", default_if_no_args=True)
@@ -515,18 +565,37 @@ def eval_group():
     show_default=True,
     help="jsonl: our evaluation sets; rgb: an RGB benchmark file, whose passages are ingested first",
 )
+@click.option(
+    "--article", "article_ids", multiple=True, metavar="ID",
+    help="evaluate on these stored articles only (repeat for several): a selection, as the Library's",
+)
+@click.option(
+    "--own-articles", is_flag=True,
+    help="evaluate on the stored articles that hold the set's evidence only: others neither answer nor count as misses",
+)
+@click.option(
+    "--own-index", is_flag=True,
+    help="evaluate on a fresh index (in OUT/index) of the set's own corpus: --corpus, or a bundled set's own",
+)
+@click.option(
+    "--corpus", "corpus", multiple=True, type=click.Path(exists=True, path_type=Path),
+    help="the files of the set's own corpus, for --own-index (repeat for several)",
+)
 @_backend_options
 @_store_options
 @_fail_cleanly
-def eval_run(settings, set_path, out, set_format):
+def eval_run(settings, set_path, out, set_format, article_ids, own_articles, own_index, corpus):
     """Answer every question of SET; write results, metrics, report.md and plots to OUT."""
     from tqdm import tqdm
 
     from eval.importers import read_rgb
     from eval.report import metrics_table, tags_table
-    from eval.runner import run_set
+    from eval.runner import evidence_articles, own_index as fresh_index, run_set, set_corpus
     from eval.sets import load_set
+    from qa.types import Filters
 
+    if sum([bool(article_ids), own_articles, own_index or bool(corpus)]) > 1:
+        raise click.UsageError("choose one of --article, --own-articles and --own-index")
     service = _service(settings)
     if set_format == "rgb":
         questions, articles = read_rgb(set_path)
@@ -535,10 +604,33 @@ def eval_run(settings, set_path, out, set_format):
         click.echo(service.ingest_articles(articles).summary(), err=True)
     else:
         questions = load_set(set_path)
+    filters, scope = None, None
+    if own_index or corpus:
+        files = list(corpus) or set_corpus(set_path.name)
+        if not files:
+            raise click.UsageError(f"{set_path.name} has no corpus of its own here: name its files with --corpus")
+        click.echo(f"building a fresh index of {', '.join(p.name for p in files)} in {out / 'index'}", err=True)
+        service, summary = fresh_index(service, files, out / "index")
+        click.echo(summary, err=True)
+        scope = f"a fresh index of {', '.join(p.name for p in files)}"
+    elif own_articles:
+        ids = evidence_articles(service, questions)
+        if not ids:
+            raise click.ClickException("no stored article holds the set's evidence")
+        filters = Filters(article_ids=tuple(ids))
+        scope = f"the {len(ids)} stored article{'s that hold' if len(ids) != 1 else ' that holds'} the set's evidence"
+        click.echo(f"evaluating on {scope}", err=True)
+    elif article_ids:
+        filters = Filters.build(article_ids=article_ids)
+        click.echo(_selection_line(service, filters.article_ids), err=True)
+        scope = f"a selection of {len(filters.article_ids)} articles"
     with tqdm(total=len(questions), desc="evaluating", unit="question", file=sys.stderr) as bar:
         run = run_set(
-            service, questions, out, set_name=set_path.name, progress=lambda done, _: bar.update(done - bar.n)
+            service, questions, out, set_name=set_path.name, progress=lambda done, _: bar.update(done - bar.n),
+            filters=filters, scope=scope,
         )
+    if scope:
+        click.echo(f"evaluated on {scope}")
     click.echo(metrics_table(run.metrics))
     if run.metrics.get("by_tag"):
         click.echo("\n" + tags_table(run.metrics))

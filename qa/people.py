@@ -211,7 +211,7 @@ class PeopleIndex:
     def people(self, filters: Filters | None = None) -> list[dict]:
         """Everyone quoted in the articles the filters allow: name, roles, statements, reports, first
         and last date; most quoted first."""
-        key = (filters.sources, filters.since, filters.until) if filters else ((), None, None)
+        key = (filters.sources, filters.since, filters.until, filters.article_ids) if filters else ((), None, None, ())
         if key not in self._listed:
             if len(self._listed) >= 64:  # filters seen in one process are few; never grow without end
                 self._listed.clear()
@@ -224,7 +224,7 @@ class PeopleIndex:
             dates, statements, reports, sources = [], 0, 0, set()
             for article_id, n in person.statements.items():
                 published, source = self.articles.get(article_id, (None, None))
-                if filters and not filters.allows(source, published):
+                if filters and not filters.allows(source, published, article_id):
                     continue
                 statements += n
                 reports += 1

@@ -481,7 +481,7 @@ class StatementReader:
         said = [
             (sentence, passage)
             for sentence, passage in self.store.sentences_by_speaker(asked.keys)
-            if not filters or filters.allows(passage.source, passage.published)
+            if not filters or filters.allows(passage.source, passage.published, passage.article_id)
         ]
         # What a report says around its statements, as words: its title, its lead (where news names
         # people with their full titles) and the passages that hold the statements. Read once, at the

@@ -52,8 +52,14 @@ def said_words(text: str) -> set[str]:
 def mentions_name(name: str, words: set[str]) -> bool:
     """`words` (from `said_words`) name `name` by one of its words, whatever its accents or number:
     "Erdoğan" is the title's "Erdogan", "Canadians" the quotation's "Canadian people"."""
-    own = {role_head(_folded(w)) for w in name_words(name)}
-    return bool(own & {role_head(_folded(w)) for w in words})
+    own = {_name_head(w) for w in name_words(name)}
+    return bool(own & {_name_head(w) for w in words})
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _name_head(word: str) -> str:
+    # Memoised: every candidate sentence of every question folds the same words again.
+    return role_head(_folded(word))
 
 
 _CAPITALISED_WORDS = re.compile(r"(?:\b[A-Z]\w+(?:\s+(?:of|the|and)\s+|\s+)?)+")
@@ -428,21 +434,26 @@ class LearnedReader(ExtractiveReader):
         for passage in passages:
             for sentence_id in passage.sentence_ids:
                 owner.setdefault(sentence_id, passage)
-        sentences, vectors = self.store.get_sentences(list(owner))
-        keep = [i for i, s in enumerate(sentences) if _WORD.search(s.text)]  # "[", "…" alone is never an answer
+        # The candidates and the sentences before and after each, in one read of the store.
+        around = dict.fromkeys(n for i in owner for n in _around(i) if n not in owner)
+        fetched, fetched_vectors = self.store.get_sentences(list(owner) + list(around))
+        if not fetched:
+            return []
+        fetched_similarity = (fetched_vectors @ np.asarray(query_vector, dtype=np.float32)).tolist()
+        keep = [i for i, s in enumerate(fetched) if s.id in owner and _WORD.search(s.text)]  # "[", "…" alone never answers
         if asked.ordinals:  # "the final debate": a sentence about another one is no candidate
-            keep = [i for i in keep if set(asked.ordinals) <= set(_WORD.findall(sentences[i].text.lower()))]
-        sentences = [sentences[i] for i in keep]
+            keep = [i for i in keep if set(asked.ordinals) <= set(_WORD.findall(fetched[i].text.lower()))]
+        sentences = [fetched[i] for i in keep]
         if not sentences:
             return []
-        similarity = (vectors[keep] @ np.asarray(query_vector, dtype=np.float32)).tolist()
+        similarity = [fetched_similarity[i] for i in keep]
         # A date the question names is matched as a whole (publication date or the sentence's words),
         # not as words: "in March 2020" is answered by an article of March 2020.
         terms = self.content_terms(question) - self.content_terms(" ".join(d.text for d in asked.dates))
         question_words = set(_WORD.findall(question.lower()))
         key_heads = self.content_terms(asked.key_head) if asked.key_head else set()
         rank = {p.chunk_id: i for i, p in reversed(list(enumerate(passages)))}
-        before, after, beside = self._neighbours(sentences, np.asarray(query_vector, dtype=np.float32))
+        before, after, beside = _neighbours(sentences, fetched, fetched_similarity)
         own_terms = [self.content_terms(s.text) for s in sentences]
         # A word most candidates share (the story's own name) tells them apart less than a rare one.
         held = Counter(t for words in own_terms for t in words & terms)
@@ -555,18 +566,27 @@ class LearnedReader(ExtractiveReader):
         chosen = [scored[i] for i in picked]
         return [] if any(self._says_unknown(s.sentence.text, asked, question) for s in chosen) else chosen
 
-    def _neighbours(
-        self, sentences: list[Sentence], query_vector: np.ndarray
-    ) -> tuple[dict[str, Sentence], dict[str, Sentence], dict[str, float]]:
-        """Sentence id -> the sentence before it, and -> the one after it, in its article; and each
-        neighbour's similarity to the question (by its own id). One read of the store for both."""
-        previous = {previous_id(s): s.id for s in sentences if s.index > 0}
-        following = {f"{s.id.rsplit(':s', 1)[0]}:s{s.index + 1}": s.id for s in sentences}
-        found, vectors = self.store.get_sentences(list(previous) + list(following))
-        similarity = (vectors @ query_vector).tolist() if found else []
-        before = {previous[n.id]: n for n in found if n.id in previous}
-        after = {following[n.id]: n for n in found if n.id in following}
-        return before, after, {n.id: sim for n, sim in zip(found, similarity)}
+
+def _around(sentence_id: str) -> tuple[str, ...]:
+    """The ids of the sentences before and after this one: ids are `article:version:sN` (index/splitters.py)."""
+    prefix, index = sentence_id.rsplit(":s", 1)
+    n = int(index)
+    return (f"{prefix}:s{n - 1}", f"{prefix}:s{n + 1}") if n > 0 else (f"{prefix}:s{n + 1}",)
+
+
+def _neighbours(
+    sentences: list[Sentence], fetched: list[Sentence], similarity: list[float]
+) -> tuple[dict[str, Sentence], dict[str, Sentence], dict[str, float]]:
+    """Sentence id -> the sentence before it, and -> the one after it, in its article (those of
+    `fetched` there are); and each fetched sentence's similarity to the question (by its own id)."""
+    by_id = {s.id: s for s in fetched}
+    before, after = {}, {}
+    for s in sentences:
+        if s.index > 0 and (previous := by_id.get(previous_id(s))) is not None:
+            before[s.id] = previous
+        if (following := by_id.get(f"{s.id.rsplit(':s', 1)[0]}:s{s.index + 1}")) is not None:
+            after[s.id] = following
+    return before, after, {s.id: sim for s, sim in zip(fetched, similarity)}
 
 
 # "an unidentified third officer", "the man, who has not been named,": whose name is not known.

@@ -151,9 +151,13 @@ class QAService:
 
     def warm_up(self) -> None:
         """Load the models and indexes answering needs now, not during the first question."""
-        _ = (self.retriever, self.rewriter, self.reader)  # cached properties: reading one builds it
-        self.embedder.encode(["warm-up"])  # the ONNX session is made on first use
+        _ = (self.retriever, self.rewriter, self.reader, self._embedder_ready)  # cached: reading one builds it
         self.people_directory.current()  # who is who across reports ("What did X say?"): kept until a write
+
+    @cached_property
+    def _embedder_ready(self) -> bool:
+        self.embedder.encode(["warm-up"])  # the ONNX session is made on first use (once: 8 ms a question)
+        return True
 
     def ask(
         self,
@@ -243,6 +247,8 @@ class QAService:
         """None when some stored article passes the filters; else a sentence naming the filter that excludes all."""
         if not filters or self.store.has_articles(filters) or not self.store.has_articles(None):
             return None  # (an empty index: the usual abstention, and the CLI's hint to ingest, say it better)
+        if filters.article_ids:  # a selection: say whether its articles are gone, or which filter excludes them
+            return self._selection_excludes_all(filters)
         sources = " or ".join(repr(s) for s in filters.sources)
         if filters.since and filters.until:
             dates = f"between {filters.since} and {filters.until}"
@@ -255,6 +261,20 @@ class QAService:
         else:
             problem = f"from {sources} was published {dates}"
         return f"No stored article {problem}, so there is nothing to answer from."
+
+    def _selection_excludes_all(self, filters: Filters) -> str:
+        """Why no article of a selection (`Filters.article_ids`) can be read: gone, or left out by the other filters."""
+        chosen = Filters(article_ids=filters.article_ids)
+        n = len(filters.article_ids)
+        if not self.store.has_articles(chosen):
+            said = "The chosen article is not" if n == 1 else f"None of the {n} chosen articles is"
+            return f"{said} stored, so there is nothing to answer from."
+        parts = [f"from {' or '.join(repr(x) for x in filters.sources)}"] if filters.sources else []
+        if filters.since and filters.until:
+            parts.append(f"published between {filters.since} and {filters.until}")
+        elif filters.since or filters.until:
+            parts.append(f"published on or {'after' if filters.since else 'before'} {filters.since or filters.until}")
+        return f"No chosen article is {' and '.join(parts)}, so there is nothing to answer from."
 
     def _extract(self, query: str, filters: Filters | None, started: float, timings: dict, said: dict | None = None):
         from index.mentions import name_words
@@ -604,7 +624,7 @@ class QAService:
         words = search.lower().split()
         listed = []
         for article_id, record in records.items():
-            if filters and not filters.allows(record["source"], record["published"]):
+            if filters and not filters.allows(record["source"], record["published"], article_id):
                 continue
             title = record["title"] or ""
             if words and not all(w in f"{title}\n{article_id}".lower() for w in words):
@@ -671,6 +691,65 @@ class QAService:
                     notes.append(f"{Path(path).name}: could not remove the uploaded file: {exc.strerror or exc}")
         deleted = [{"id": i} | {k: records[i][k] for k in ("title", "published", "source")} for i in ids]
         return {"deleted": deleted, "files_removed": removed, "warnings": notes}
+
+    def reingest_articles(self, ids: list[str], force: bool = False, progress: bool | None = None) -> IngestReport:
+        """Read stored articles again from where they came from (the file each was ingested from, an upload
+        in the uploads area included) and update those whose text or metadata changed; the others are
+        `unchanged`. Only the chosen articles of a file are read again, not its other ones. An article whose
+        file is gone or no longer holds it, or that has no file (pasted text), is kept as stored, with a line
+        in `errors` saying why. `force`: the unchanged (and the fileless) are rewritten from their stored text
+        too, with today's splitting and attribution (`updated`). An unknown id is refused (ValueError naming
+        it) and nothing is read. Under the write lock, as `ingest` (`qa reingest ID…`, the Library's button)."""
+        from index.loaders import load_file
+
+        ids = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
+        if not ids:
+            raise ValueError("no article id given")
+        self.catch_up()
+        records = self.store.article_records()
+        missing = [i for i in ids if i not in records]
+        if missing:
+            raise ValueError(f"no article with id {', '.join(missing)}; nothing re-ingested")
+        report = IngestReport()
+        fresh, kept = [], []  # read again from their files; kept as stored (no file to read them from)
+        by_path: dict[str, list[str]] = {}
+        for i in ids:
+            path = records[i]["path"]
+            if path:
+                by_path.setdefault(path, []).append(i)
+            else:
+                kept.append(i)
+                if not force:
+                    report.errors.append(f"{i}: no file to read it from (pasted text); kept as stored")
+        for path, chosen in by_path.items():
+            loaded = load_file(Path(path), max_chars=self.settings.max_article_chars)
+            found = {a.id: a for a in loaded.articles if a.id in chosen}
+            report.warnings.extend(str(w) for w in loaded.warnings)
+            for i in chosen:
+                if i in found:
+                    fresh.append(found[i])
+                    continue
+                kept.append(i)
+                why = "; ".join(str(e) for e in loaded.errors) or f"{Path(path).name} no longer holds it"
+                if not force:
+                    report.errors.append(f"{i}: cannot read it again ({why}); kept as stored")
+        with self.writing() as notes:
+            try:
+                if fresh:
+                    done = self.ingestor.ingest_articles(fresh, progress=progress)
+                    report.updated += done.added + done.updated
+                    report.unchanged += done.unchanged
+                    report.errors += done.errors
+                    report.timings = done.timings
+                if force and (again := [*report.unchanged, *kept]):
+                    repaired, errors = self.ingestor.repair(again, progress=progress)
+                    report.unchanged = [i for i in report.unchanged if i not in repaired]
+                    report.updated += repaired
+                    report.errors += errors
+            finally:
+                self._collection_changed()
+        report.warnings = notes + report.warnings
+        return report
 
     # -- saved conversations (qa/conversations.py) ---------------------------------------------
 

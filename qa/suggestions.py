@@ -79,3 +79,20 @@ def collection_line(articles: int, dates: list[str], people: int) -> str:
             line += f" ({articles - len(dates):,} undated)"
     quoted = "nobody quoted" if not people else f"{people:,} {'person' if people == 1 else 'people'} quoted"
     return f"{line}, {quoted}"
+
+
+def selection_line(articles: list[dict], asked: int | None = None, shown: int = 3) -> str:
+    """A selection asked about, in a line: "Asking 3 articles: Title (2023-03-20), Title (undated) and 1 more".
+    `articles` are `QAService.list_articles` rows of the chosen ids; `asked`, how many ids were chosen (some may
+    be gone since: "2 of the 3 chosen articles are still stored")."""
+    n = len(articles)
+    asked = n if asked is None else asked
+    if not n:
+        return f"Asking {asked} chosen article{'s' if asked != 1 else ''}: none is stored any more."
+    named = [f"{a['title'] or a['id']} ({a['published'] or 'undated'})" for a in articles[:shown]]
+    more = n - len(named)
+    said = ", ".join(named[:-1]) + (" and " if len(named) > 1 and not more else ", " if more else "") + named[-1]
+    said = named[0] if len(named) == 1 else said
+    tail = f" and {more} more" if more else ""
+    gone = f" ({asked - n} of the {asked} chosen are no longer stored)" if asked > n else ""
+    return f"Asking {n} article{'s' if n != 1 else ''}: {said}{tail}{gone}"

@@ -135,7 +135,8 @@ def parse_filter_date(value: str | None, bound: Literal["since", "until"] = "sin
 
 @dataclass(frozen=True)
 class Filters:
-    """Which articles a question may be answered from: by source, and by publication date (inclusive).
+    """Which articles a question may be answered from: by source, by publication date (inclusive), and
+    a selection of articles by id (the Library's "Ask about these", `qa ask --article ID`).
 
     `Filters.build` reads them as people type them; the constructor takes ISO dates and refuses
     a `since` after `until`, which no article could pass.
@@ -144,20 +145,23 @@ class Filters:
     sources: tuple[str, ...] = ()
     since: str | None = None  # YYYY-MM-DD
     until: str | None = None
+    article_ids: tuple[str, ...] = ()  # when given, only these articles (and the other filters still apply)
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since > self.until:
             raise ValueError(f"since {self.since} is after until {self.until}: no article can be in between")
 
     @classmethod
-    def build(cls, sources=(), since: str | None = None, until: str | None = None) -> Filters:
-        """From user input (CLI, screen, API): sources, and dates as YYYY-MM-DD, YYYY-MM or YYYY."""
+    def build(cls, sources=(), since: str | None = None, until: str | None = None, article_ids=()) -> Filters:
+        """From user input (CLI, screen, API): sources, dates as YYYY-MM-DD, YYYY-MM or YYYY, article ids."""
         sources = [sources] if isinstance(sources, str) else sources or ()
         chosen = tuple(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
-        return cls(chosen, parse_filter_date(since, "since"), parse_filter_date(until, "until"))
+        article_ids = [article_ids] if isinstance(article_ids, str) else article_ids or ()
+        ids = tuple(dict.fromkeys(i.strip() for i in article_ids if i and i.strip()))
+        return cls(chosen, parse_filter_date(since, "since"), parse_filter_date(until, "until"), ids)
 
     def __bool__(self) -> bool:
-        return bool(self.sources or self.since or self.until)
+        return bool(self.sources or self.since or self.until or self.article_ids)
 
     @property
     def since_day(self) -> int | None:
@@ -167,8 +171,12 @@ class Filters:
     def until_day(self) -> int | None:
         return day_number(self.until)
 
-    def allows(self, source: str | None, published: str | None) -> bool:
-        """The rule Chroma's `where` applies too (index.store.where_clause): undated articles fail a date filter."""
+    def allows(self, source: str | None, published: str | None, article_id: str | None = None) -> bool:
+        """The rule Chroma's `where` applies too (index.store.where_clause): undated articles fail a date filter.
+        With a selection (`article_ids`), an article outside it fails, and so does one whose id is not given:
+        a caller that cannot say which article it asks about never lets one outside the selection through."""
+        if self.article_ids and article_id not in self.article_ids:
+            return False
         if self.sources and source not in self.sources:
             return False
         day = day_number(published)

@@ -282,3 +282,30 @@ def test_a_when_answer_opens_with_the_day_and_the_words_it_comes_from(dock_home)
     assert not out.startswith("yesterday")  # the bare relative word is not the answer
     markdown = qa("ask", "--markdown", "When did the dock workers in Odesa walk out?", home=dock_home, **RULES).stdout
     assert markdown.count("2023-05-01 (“yesterday”, in a report of 2023-05-02)") == 2  # the answer's first line; its source
+
+
+def test_eval_on_its_own_articles_a_selection_or_a_fresh_index(home, tmp_path):
+    """`qa eval --own-articles`, `--article ID` and `--own-index --corpus FILE`: what the run was on is said and kept."""
+    questions = [
+        {"id": "length", "question": "How long is Xi Jinping's visit to Moscow?", "answers": ["three-day"],
+         "evidence": ["China's President Xi Jinping has arrived in Moscow for a three-day visit"]},
+        {"id": "population", "question": "What is the population of Moscow?", "answers": []},
+    ]
+    set_path = tmp_path / "two.jsonl"
+    set_path.write_text("".join(json.dumps(q) + "\n" for q in questions))
+    sample = json.loads(qa("list", "--json", home=home).stdout)[0]["id"]
+
+    own = qa("eval", str(set_path), "--own-articles", "--out", str(tmp_path / "own"), home=home)
+    assert "evaluated on the 1 stored article that holds the set's evidence" in own.stdout
+    assert json.loads((tmp_path / "own" / "run.json").read_text())["filters"]["article_ids"] == [sample]
+    chosen = qa("eval", str(set_path), "--article", sample, "--out", str(tmp_path / "chosen"), home=home)
+    assert chosen.stderr.startswith("Asking 1 article: ") and "evaluated on a selection of 1 articles" in chosen.stdout
+    fresh = qa("eval", str(set_path), "--own-index", "--corpus", str(SAMPLE), "--out", str(tmp_path / "fresh"), home=home)
+    assert "evaluated on a fresh index of xi-moscow-2023-03-20.txt" in fresh.stdout
+    meta = json.loads((tmp_path / "fresh" / "run.json").read_text())
+    assert meta["index_counts"]["articles"] == 1 and (tmp_path / "fresh" / "index" / "chroma").is_dir()
+    refused = qa("eval", str(set_path), "--own-index", "--out", str(tmp_path / "none"), home=home, check=False)
+    assert refused.returncode == 2 and "two.jsonl has no corpus of its own here" in refused.stderr
+    both = qa("eval", str(set_path), "--own-articles", "--article", sample, "--out", str(tmp_path / "x"), home=home,
+              check=False)
+    assert both.returncode == 2 and "choose one of" in both.stderr

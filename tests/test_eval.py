@@ -291,3 +291,56 @@ def test_compare_names_a_directory_that_is_not_a_run(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunError, match="empty: not a readable evaluation run"):
         compare_runs(tmp_path / "empty", tmp_path / "empty")
+
+
+# -- a set on its own articles, a selection, or a fresh index of its own corpus (issue 25) -------------
+
+OTHER_ARTICLES = [
+    # Another report that also speaks of Peskov and Moscow: on the whole collection it can answer the set.
+    {"id": "elsewhere", "title": "Kremlin briefing", "published": "2023-03-22", "source": "Other Desk",
+     "text": "Kremlin spokesman Dmitry Peskov said the talks in Moscow would go on for another week."},
+    {"id": "ferry", "title": "Kherson ferry resumes", "published": "2023-04-03", "source": "River Post",
+     "text": "The Kherson ferry resumed its crossings of the Dnipro on Monday."},
+]
+
+
+@pytest.fixture
+def crowded_service(service, tmp_path):
+    feed = tmp_path / "others.jsonl"
+    feed.write_text("".join(json.dumps(a) + "\n" for a in OTHER_ARTICLES), encoding="utf-8")
+    assert len(service.ingest([SAMPLE, feed]).added) == 3
+    return service
+
+
+def test_a_set_runs_on_its_own_articles_or_a_selection_and_others_do_not_answer(crowded_service, tmp_path):
+    from eval.runner import evidence_articles
+
+    from qa.types import Filters
+
+    questions = load_set(SAMPLE_SET)[:12]
+    sample_id = next(a["id"] for a in crowded_service.list_articles() if a["source"] == "ITV News")
+    assert evidence_articles(crowded_service, questions) == [sample_id]  # only the article holding its evidence
+
+    whole = run_set(crowded_service, questions, tmp_path / "whole", set_name="sample.jsonl")
+    own = run_set(crowded_service, questions, tmp_path / "own", set_name="sample.jsonl",
+                  filters=Filters(article_ids=(sample_id,)), scope="the 1 stored article that holds the set's evidence")
+    assert {p["article_id"] for r in whole.records for p in r["retrieved"]} > {sample_id}  # others turn up
+    assert {p["article_id"] for r in own.records for p in r["retrieved"]} == {sample_id}  # they do not
+    assert {c["article_id"] for r in own.records for c in r["citations"]} <= {sample_id}
+    assert own.meta["filters"]["article_ids"] == [sample_id] and own.meta["scope"].startswith("the 1 stored article")
+    assert "Evaluated on the 1 stored article" in (tmp_path / "own" / "report.md").read_text()
+    assert whole.meta["scope"] == "the whole collection" and "filters" not in whole.meta
+
+
+def test_a_set_runs_on_a_fresh_index_of_its_own_corpus(crowded_service, tmp_path):
+    from eval.runner import own_index, set_corpus
+
+    assert set_corpus("sample.jsonl") == [SAMPLE] and set_corpus("uploaded.jsonl") is None
+    fresh, summary = own_index(crowded_service, [SAMPLE], tmp_path / "run" / "index")
+    assert summary == "added 1, updated 0, unchanged 0, failed 0"
+    assert fresh.stats()["articles"] == 1 and crowded_service.stats()["articles"] == 3  # the collection is untouched
+    assert fresh.embedder is crowded_service.embedder  # the loaded model is shared
+    run = run_set(fresh, load_set(SAMPLE_SET)[:6], tmp_path / "run", set_name="sample.jsonl", scope="a fresh index")
+    assert run.meta["index_counts"]["articles"] == 1 and str(tmp_path / "run" / "index") in run.meta["index"]
+    with pytest.raises(ValueError, match="could be stored"):
+        own_index(crowded_service, [write_lines(tmp_path / "empty.txt", "")], tmp_path / "other" / "index")

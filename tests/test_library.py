@@ -160,3 +160,128 @@ def test_qa_delete_in_another_process_is_seen_by_the_next_question(service, tmp_
     assert "ferry" not in service.lexical.versions
     assert [a["id"] for a in service.list_articles()] != [] and "ferry" not in {a["id"] for a in service.list_articles()}
     assert service.stats()["articles"] == 1
+
+
+# -- a selection the chat asks about, and re-ingest (issue 25) -----------------------------------------
+
+
+def test_a_selection_of_articles_is_all_a_question_is_answered_from(library):
+    sample = next(a["id"] for a in library.list_articles() if a["source"] == "ITV News")
+    both = library.ask("What did Peskov say?")
+    assert {c.article_id for c in both.citations} == {sample}
+    # Chosen: the River Post reports only. Neither Chroma's where nor the BM25 mask lets the sample through.
+    chosen = Filters.build(article_ids=["ferry", "dam"])
+    assert chosen and not chosen.allows("ITV News", "2023-03-20", sample) and chosen.allows("River Post", None, "dam")
+    assert not chosen.allows("River Post", None)  # an article that is not named is never let through
+    assert {p.article_id for p in library.retrieve("Peskov Putin Xi Moscow", k=10, filters=chosen)} <= {"ferry", "dam"}
+    assert {p.article_id for p in library.retrieve("Kherson ferry Dnipro", k=10, filters=chosen)} == {"ferry", "dam"}
+    assert library.lexical.search("Peskov", 10, chosen) == []
+    assert library.lexical.search("ferry", 10, Filters(article_ids=("dam",))) == []
+    assert library.ask("What did Peskov say?", filters=chosen).abstained
+    assert library.ask("What happened in Moscow?", filters=chosen).citations == []  # a briefing too
+    answer = library.ask("When did the Kherson ferry resume its crossings?", filters=chosen)
+    assert {c.article_id for c in answer.citations} == {"ferry"}
+    # With the other filters: both must hold.
+    assert library.list_articles(Filters.build(sources=["River Post"], since="2023", article_ids=["ferry", "dam"])) == [
+        a for a in library.list_articles() if a["id"] == "ferry"
+    ]
+    said = library.ask("When did the Kherson ferry resume?", filters=Filters.build(since="2024", article_ids=["ferry"]))
+    assert said.answer == "No chosen article is published on or after 2024-01-01, so there is nothing to answer from."
+    gone = library.ask("When did the Kherson ferry resume?", filters=Filters.build(article_ids=["nope", "gone"]))
+    assert gone.abstained and gone.answer == "None of the 2 chosen articles is stored, so there is nothing to answer from."
+
+
+def test_a_selection_holding_the_speaker_answers_with_their_statements_grouped(library):
+    sample = next(a["id"] for a in library.list_articles() if a["source"] == "ITV News")
+    everywhere = library.ask("What did Peskov say?")
+    chosen = library.ask("What did Peskov say?", filters=Filters(article_ids=(sample, "ferry")))
+    # The statement reader's grouped answer, as without a selection, not a retrieval of sentences.
+    assert chosen.statements and chosen.statements == everywhere.statements
+    assert [c.quote for c in chosen.citations] == [c.quote for c in everywhere.citations]
+    # Who is quoted, within the selection only.
+    assert any("Peskov" in p["name"] for p in library.people(Filters(article_ids=(sample,))))
+    assert library.people(Filters(article_ids=("ferry", "dam"))) == []
+
+
+def test_the_selection_line_says_what_is_asked(library):
+    from qa.suggestions import selection_line
+
+    chosen = library.list_articles(Filters(article_ids=("ferry", "dam", "gone")))
+    assert selection_line(chosen, 3) == (
+        "Asking 2 articles: Kherson ferry resumes (2023-04-03) and Fenwick dam inspected (2022-11-05)"
+        " (1 of the 3 chosen are no longer stored)"
+    )
+
+
+def test_re_ingest_reads_the_chosen_articles_again_from_their_file(service, tmp_path):
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    note = folder / "harbour.txt"
+    note.write_text("Title: Harbour reopens\nDate: 2023-04-10\n\nThe harbour of Izmail reopened on Monday.\n")
+    feed = folder / "feed.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"id": "ferry", "title": "Ferry", "text": "The ferry sailed at dawn."},
+        {"id": "dam", "title": "Dam", "text": "The dam was inspected."},
+    ]))
+    service.ingest([folder])
+    pasted = service.add_text("Pasted note", "A note pasted by hand about the harbour.", "2023-04-11").added[0]
+    harbour = next(a["id"] for a in service.list_articles(search="harbour reopens"))
+
+    same = service.reingest_articles([harbour, "ferry"])
+    assert sorted(same.unchanged) == sorted([harbour, "ferry"]) and not same.updated and not same.errors
+
+    note.write_text("Title: Harbour reopens\nDate: 2023-04-10\n\nThe harbour of Izmail reopened on Monday after repairs.\n")
+    feed.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"id": "ferry", "title": "Ferry", "text": "The ferry sailed at noon."},
+        {"id": "dam", "title": "Dam", "text": "The dam was inspected twice."},
+    ]))
+    done = service.reingest_articles([harbour, "ferry"])
+    assert sorted(done.updated) == sorted([harbour, "ferry"]) and not done.errors
+    texts = {a.id: a.text for a in service.articles([harbour, "ferry", "dam"])}
+    assert "after repairs" in texts[harbour] and "at noon" in texts["ferry"]
+    assert texts["dam"] == "The dam was inspected."  # not chosen: not read again
+    # The next question sees it (BM25 and Chroma both).
+    assert service.lexical.search("repairs", 5) and service.retrieve("repairs", k=1)[0].article_id == harbour
+
+    kept = service.reingest_articles([pasted])  # no file: kept as stored, said why
+    assert not kept.updated and kept.errors == [f"{pasted}: no file to read it from (pasted text); kept as stored"]
+    note.unlink()
+    lost = service.reingest_articles([harbour])
+    assert not lost.updated and "cannot read it again" in lost.errors[0] and "kept as stored" in lost.errors[0]
+    assert "after repairs" in service.articles([harbour])[0].text
+    forced = service.reingest_articles([harbour, pasted, "ferry"], force=True)  # rewritten from the stored text
+    assert sorted(forced.updated) == sorted([harbour, pasted, "ferry"]) and not forced.errors
+    assert service.check()["damaged"] == {}
+    with pytest.raises(ValueError, match="no article with id nope; nothing re-ingested"):
+        service.reingest_articles(["nope", "ferry"])
+
+
+def test_qa_reingest_and_qa_ask_article_on_the_command_line(tmp_path):
+    home = tmp_path / "home"
+    note = tmp_path / "harbour.txt"
+    note.write_text("Title: Harbour reopens\nDate: 2023-04-10\n\nThe harbour of Izmail reopened on Monday.\n")
+    assert run_qa(home, "ingest", str(SAMPLE), str(note)).returncode == 0
+    listed = json.loads(run_qa(home, "list", "--json").stdout)
+    harbour = next(a["id"] for a in listed if a["title"] == "Harbour reopens")
+    sample = next(a["id"] for a in listed if a["source"] == "ITV News")
+
+    asked = run_qa(home, "ask", "--article", harbour, "What did Peskov say?")
+    assert asked.returncode == 0 and asked.stderr.startswith("Asking 1 article: Harbour reopens (2023-04-10)")
+    assert "The articles don't say." in asked.stdout
+    both = json.loads(run_qa(home, "ask", "--json", "--article", harbour, "--article", sample, "What did Peskov say?").stdout)
+    assert {c["article_id"] for c in both["citations"]} == {sample}
+    # The Library's "Ask about these" with nothing chosen: the articles its search lists.
+    matching = run_qa(home, "ask", "--matching", "harbour", "What did Peskov say?")
+    assert matching.stderr.startswith("Asking 1 article: Harbour reopens") and "The articles don't say." in matching.stdout
+    none = run_qa(home, "ask", "--matching", "zebra crossing", "What did Peskov say?")
+    assert none.returncode == 1 and "no stored article matches 'zebra crossing'" in none.stderr
+
+    unchanged = run_qa(home, "reingest", harbour)
+    assert unchanged.returncode == 0 and f"unchanged {harbour}: Harbour reopens (2023-04-10)" in unchanged.stdout
+    note.write_text("Title: Harbour reopens\nDate: 2023-04-10\n\nThe harbour of Izmail reopened on Tuesday.\n")
+    updated = run_qa(home, "reingest", "--json", harbour)
+    assert updated.returncode == 0 and json.loads(updated.stdout)["updated"] == [harbour]
+    answer = json.loads(run_qa(home, "ask", "--json", "--article", harbour, "When did the harbour of Izmail reopen?").stdout)
+    assert "Tuesday" in answer["citations"][0]["quote"]
+    refused = run_qa(home, "reingest", "nope")
+    assert refused.returncode == 1 and "no article with id nope" in refused.stderr

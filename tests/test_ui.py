@@ -846,3 +846,70 @@ def test_the_answerer_picker_lists_extractive_and_each_gguf_model_in_the_models_
     assert service.answering_with("extractive") is service and not service.model_loads_first()
     with pytest.raises(ValueError, match="no answerer 'openai' is offered"):
         service.answering_with("openai")
+
+
+# -- the selection, re-ingest, evaluation scopes and the people quoted, through the API (issue 25) ------
+
+
+@pytest.fixture(scope="module")
+def selection_server(tmp_path_factory, embedder, splitter):
+    """A screen over the sample article and the two River Post reports (a served QAService over the same home)."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("selection-ui")
+    feed = root / "feed.jsonl"
+    write_river_post_feed(feed)
+    home = root / "home"
+    service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
+    assert len(service.ingest([SAMPLE, feed]).added) == 3
+    with running_chat(home) as url:
+        yield url, service, feed
+
+
+def test_the_api_asks_a_selection_lists_people_re_ingests_and_evaluates_on_a_scope(selection_server):
+    url, service, feed = selection_server
+    c = client(url)
+    sample = next(a["id"] for a in service.list_articles() if a["source"] == "ITV News")
+    # /ask with article ids: the same as `qa ask --article`.
+    assert c.predict("What did Peskov say?", "", "", "", "ferry,dam", api_name="/ask")["abstained"]
+    answer = c.predict("What did Peskov say?", "", "", "", f"{sample},dam", api_name="/ask")
+    assert {x["article_id"] for x in answer["citations"]} == {sample}
+    # /people: the list `qa people` prints (QAService.people).
+    table, said = c.predict(api_name="/people")
+    assert [row[0] for row in table["data"]] == [p["name"] for p in service.people()]
+    assert [row[2] for row in table["data"]] == [p["statements"] for p in service.people()]
+    assert said.startswith(f"{len(service.people())} speakers are quoted")
+    # /reingest: QAService.reingest_articles, as `qa reingest`.
+    said, *_ = c.predict(["ferry"], "", "", [], "", "", api_name="/reingest")
+    assert said.startswith("**Re-ingested: 0 updated, 1 unchanged, 0 failed**") and "Kherson ferry resumes" in said
+    feed.write_text(feed.read_text().replace("on Monday.", "on Monday, after a year."))
+    said, *_ = c.predict([], "ferry", "", [], "", "", api_name="/reingest")  # none chosen: the open article
+    assert said.startswith("**Re-ingested: 1 updated") and "updated: Kherson ferry resumes (2023\\-04\\-03)" in said
+    assert c.predict("When did the Kherson ferry resume its crossings?", "", "", "", "ferry", api_name="/ask")["citations"][0][
+        "quote"
+    ].endswith("after a year.")
+    with pytest.raises(Exception, match="Choose articles"):
+        c.predict([], "", "", [], "", "", api_name="/reingest")
+    # /evaluate on the set's own articles: nothing else is retrieved.
+    summary, *_ = c.predict("sample.jsonl", None, "own-articles", api_name="/evaluate")
+    assert "Evaluated on the 1 stored article that holds the set" in summary
+    with pytest.raises(Exception, match="Choose articles in the Library"):
+        c.predict("sample.jsonl", None, "selection", api_name="/evaluate")
+    with pytest.raises(Exception, match="has no corpus of its own here"):
+        c.predict("wikinews-heldout.jsonl", None, "own-index", api_name="/evaluate")
+
+
+def test_the_selection_words_and_people_rows_are_escaped():
+    from ui.render import people_rows, pick_choices, reingest_markdown, selection_markdown
+
+    from qa.types import IngestReport
+
+    assert selection_markdown("Asking 1 article: <b>[x](javascript:1)</b> (undated)") == (
+        "**Asking 1 article\\: &lt;b&gt;\\[x\\]\\(javascript\\:1\\)&lt;\\/b&gt; \\(undated\\)**"
+    )
+    assert pick_choices([{"id": "a", "title": "", "published": None}]) == [("a (undated)", "a")]
+    row = people_rows([{"name": "N", "roles": ["a", "b"], "statements": 2, "reports": 1, "first": None, "last": "2023"}])
+    assert row == [["N", "a, b", 2, 1, "undated", "2023"]]
+    said = reingest_markdown(IngestReport(updated=["x"], errors=["x: *bad*"]), {})
+    assert "- 🔄 updated: x" in said and "- ❌ x\\: \\*bad\\*" in said

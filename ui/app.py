@@ -35,7 +35,13 @@ from ui.render import (
     library_summary,
     missing_article_html,
     parse_cite_ref,
+    PEOPLE_HEADERS,
+    people_rows,
+    people_summary,
+    pick_choices,
     question_message,
+    reingest_markdown,
+    selection_markdown,
     stats_markdown,
     streamed_message,
 )
@@ -70,6 +76,12 @@ CSS = """
 #qa-conversation-confirm { border: 1px solid var(--error-border-color, #ef4444); border-radius: 8px; padding: 8px; }
 #qa-conversations label { width: 100%; }
 #qa-library-confirm { border: 1px solid var(--error-border-color, #ef4444); border-radius: 8px; padding: 8px; }
+/* Keyboard: a focused citation link or card shows where the focus is (Enter or Space opens it). */
+a.qa-card:focus-visible, #qa-chat a[href*='qa-cite=']:focus-visible, a.qa-timeline-link:focus-visible {
+  outline: 3px solid var(--color-accent); outline-offset: 2px; }
+#qa-selection { border: 1px solid var(--color-accent); border-radius: 8px; padding: 4px 10px; align-items: center; }
+#qa-selection p { margin: 0; }
+#qa-people td { cursor: pointer; }
 mark { background: #ffe066; color: #000; padding: 0 1px; border-radius: 2px; }
 mark.qa-short { background: #ffb703; font-weight: 600; padding: 0; }
 """
@@ -88,6 +100,14 @@ PAGE_JS = """
     box.dispatchEvent(new Event("input", { bubbles: true }));
     document.querySelectorAll(".qa-card").forEach((card) =>
       card.classList.toggle("qa-open", card.getAttribute("href") === link.getAttribute("href")));
+  }, true);
+  // Keyboard: Tab reaches every citation link and card (they are links); Enter or Space opens it, as a click.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    const link = event.target.closest && event.target.closest("a[href*='#qa-cite=']");
+    if (!link || event.altKey || event.ctrlKey || event.metaKey) return;
+    event.preventDefault();
+    link.click();
   }, true);
 }
 """
@@ -144,7 +164,7 @@ CACHE_AGE_S = 300
 CACHE_SWEEP_S = 60
 # The optional inputs of the `/ask` API and their defaults, so that a raw HTTP call with the question alone
 # works too (gradio_client fills them in itself; Gradio's HTTP routes want every input).
-API_DEFAULTS = {"ask": ["", "", ""]}
+API_DEFAULTS = {"ask": ["", "", "", ""]}
 # The header's figures are read again this often (seconds): another process's writes show, and while one
 # writes the header says so.
 HEADER_REFRESH_S = 3.0
@@ -209,9 +229,9 @@ def build(service: QAService):
     settings = service.settings
     index_lock = SharedLock()
 
-    def filters_of(sources: list[str] | None, since: str | None, until: str | None) -> Filters:
+    def filters_of(sources: list[str] | None, since: str | None, until: str | None, article_ids=()) -> Filters:
         try:
-            return Filters.build(sources or (), since, until)
+            return Filters.build(sources or (), since, until, article_ids or ())
         except ValueError as exc:
             raise gr.Error(error_message(exc)) from None
 
@@ -235,14 +255,14 @@ def build(service: QAService):
 
     def respond(
         question: str, messages: list, turns: list[Answer], backend: str, sources, since, until,
-        conversation_id: str | None = None,
+        conversation_id: str | None = None, selection: list[str] | None = None,
     ):
         """Stream one answer into the chat; then show its citation cards, keep it in the turns, and save it
         in the conversation (QAService.save_turn: a new one for the first question)."""
         if not question.strip():
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        filters = filters_of(sources, since, until)
+        filters = filters_of(sources, since, until, selection)  # the Library's selection, if one is asked about
         history = [(t.question, t.answer) for t in turns]
         messages = [
             *messages,
@@ -303,10 +323,13 @@ def build(service: QAService):
             return missing_article_html(article_id)
         return article_html(found[0], start, end)
 
-    def ask_api(question: str, sources: str | None = "", since: str | None = "", until: str | None = "") -> dict:
-        """The same JSON as `qa ask --json`; `sources` is comma-separated."""
+    def ask_api(
+        question: str, sources: str | None = "", since: str | None = "", until: str | None = "",
+        article_ids: str | None = "",
+    ) -> dict:
+        """The same JSON as `qa ask --json`; `sources` and `article_ids` (`qa ask --article`) are comma-separated."""
         chosen = (sources or "").split(",")
-        filters = filters_of(chosen, since, until)
+        filters = filters_of(chosen, since, until, (article_ids or "").split(","))
         try:
             with index_lock.reading():
                 return service.ask(question or "", filters=filters).to_dict()
@@ -536,6 +559,89 @@ def build(service: QAService):
         figures, choices = refreshed()
         return said, table, summary, "", gr.Column(visible=False), figures, choices, choices
 
+    # -- the selection the chat asks about, and re-ingest (as `qa ask --article ID`, `qa reingest ID`) ------
+
+    def listed_ids(table) -> list[str]:
+        """The ids of the articles the Library table lists now (its last column)."""
+        try:
+            return [str(i) for i in table.iloc[:, -1].tolist() if str(i)] if table is not None and len(table) else []
+        except (AttributeError, IndexError):
+            return [str(row[-1]) for row in (table or []) if row]
+
+    def pick_now(table, picked: list[str] | None):
+        """The "chosen articles" choices: those listed now, and those already chosen (kept when the list is
+        filtered); the chosen stay chosen."""
+        picked = [i for i in picked or [] if i]
+        listed = listed_ids(table)
+        shown = service.list_articles(Filters(article_ids=tuple(dict.fromkeys([*listed, *picked])))) if listed or picked else []
+        stored = {a["id"] for a in shown}
+        return gr.Dropdown(choices=pick_choices(shown), value=[i for i in picked if i in stored])
+
+    def selection_shown(ids: list[str]):
+        """The line above the chat ("Asking 3 articles: …", qa.suggestions.selection_line, as `qa ask --article`
+        prints it) and its row, hidden when the chat asks every article."""
+        from qa.suggestions import selection_line
+
+        if not ids:
+            return gr.Row(visible=False), ""
+        listed = service.list_articles(Filters(article_ids=tuple(ids)))
+        return gr.Row(visible=True), selection_markdown(selection_line(listed, len(ids)))
+
+    def ask_about(picked: list[str] | None, table, search, chosen, since, until):
+        """"Ask about these": the chosen articles (none chosen: the articles the filtered list shows) become
+        the selection the chat answers from; the chat opens, the selection shown above it."""
+        ids = [i for i in picked or [] if i]
+        if not ids and (search or chosen or since or until):
+            ids = listed_ids(table)
+        if not ids:
+            raise gr.Error("Choose articles first (or filter the list: then the articles it shows are asked).")
+        row, line = selection_shown(ids)
+        return ids, row, line, gr.Tabs(selected="ask")
+
+    def clear_selection():
+        return [], gr.Row(visible=False), ""
+
+    def reingest(picked: list[str] | None, opened: str, search, chosen, since, until):
+        """Re-ingest the chosen articles (none chosen: the one open) from the files they came from:
+        QAService.reingest_articles, as `qa reingest ID…`."""
+        ids = [i for i in picked or [] if i] or ([opened] if opened else [])
+        if not ids:
+            raise gr.Error("Choose articles (or open one) to re-ingest.")
+        try:
+            with index_lock.writing():
+                report = service.reingest_articles(ids, progress=False)
+                service.catch_up()
+        except ValueError as exc:
+            said = f"❌ {escape_markdown(exc)}"
+        else:
+            said = reingest_markdown(report, {a.id: a for a in service.articles([*report.updated, *report.unchanged])})
+        try:
+            table, summary = listing(search, chosen, since, until)
+        except gr.Error:
+            table, summary = gr.skip(), gr.skip()
+        figures, _ = refreshed()
+        # The open article as it is now stored (its text may have changed).
+        found = service.articles([opened]) if opened else []
+        shown = article_html(found[0]) if found else gr.skip()
+        return said, table, summary, figures, shown
+
+    # -- the people quoted (QAService.people, as `qa people`) ------------------------------------------
+
+    def people_listing():
+        import pandas as pd
+
+        found = service.people()
+        return pd.DataFrame(people_rows(found), columns=PEOPLE_HEADERS), people_summary(found)
+
+    def person_question(evt: gr.SelectData):
+        """A click on a person: their statements, asked as "What did NAME say?" in the chat."""
+        row = evt.row_value or []
+        if not row or not str(row[0]).strip():
+            return gr.skip(), gr.skip()
+        return f"What did {row[0]} say?", gr.Tabs(selected="ask")
+
+    person_question.__annotations__["evt"] = gr.SelectData
+
     # delete_cache: Gradio's copies of uploads and of shown files (evaluation sets, plots) go within minutes.
     with blocks_with_api_defaults(gr)(
         title="qa — answers from the articles", delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)
@@ -546,6 +652,7 @@ def build(service: QAService):
         header_timer = gr.Timer(HEADER_REFRESH_S)
         turns = gr.State([])
         conversation_id = gr.State(None)  # the saved conversation the chat's questions go to (None: a new one)
+        selection = gr.State([])  # the article ids the chat asks about (the Library's "Ask about these"); []: all
         with gr.Sidebar(label="Conversations", open=True, width=300, elem_id="qa-sidebar"):
             gr.Markdown("### Saved conversations")
             conversations = gr.Radio([], show_label=False, label="Saved conversations", elem_id="qa-conversations")
@@ -557,116 +664,142 @@ def build(service: QAService):
                 )
             conv_confirm, conv_question, conv_yes, conv_no = _delete_confirmation("qa-conversation-confirm")
             conv_said = gr.Markdown(elem_id="qa-conversation-said")
-        with gr.Tab("Ask"):
-            # Above the fold: what the collection holds, and questions drawn from it (QAService.overview).
-            overview = gr.Markdown(elem_id="qa-overview")
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="Chat", height=440, sanitize_html=True, elem_id="qa-chat")
-                    box = gr.Textbox(
-                        label="Question",
-                        placeholder="Ask the articles a question",
-                        submit_btn=True,
-                        max_length=settings.max_question_chars,
-                    )
-                    # (type "index": the samples shown are this page's, kept in `example_questions`; the
-                    # component's own are those it was built with)
-                    examples = gr.Dataset(
-                        components=[box], samples=[[""]], type="index", label="Try asking", visible=False,
-                        elem_id="qa-examples",
-                    )
-                    example_questions = gr.State([])
-                    with gr.Row():
-                        copy = gr.Button("Copy answer", size="sm", elem_id="qa-copy")
-                        clear = gr.Button("New conversation", size="sm")
-                    with gr.Accordion("Filters and answerer", open=False):
-                        with gr.Row():
-                            sources = gr.Dropdown([], multiselect=True, label="Sources", scale=2)
-                            since = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)")
-                            until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)")
-                        # What can answer now (qa/answerers.py): extractive, the configured chat model, each
-                        # GGUF model of the models folder, an Ollama server's models; looked for again on load.
-                        backend = gr.Radio(
-                            service.answerers(),
-                            value=settings.backend,
-                            label="Answerer",
-                            info="extractive: quoted sentences, offline; a chat model's answer is checked "
-                            "against the passages it cites (a model is loaded at its first answer)",
-                            elem_id="qa-answerer",
+        with gr.Tabs(selected="ask", elem_id="qa-tabs") as tabs:
+            with gr.Tab("Ask", id="ask"):
+                # Above the fold: what the collection holds, and questions drawn from it (QAService.overview).
+                overview = gr.Markdown(elem_id="qa-overview")
+                # The selection the chat answers from, above the answers, with a way back to every article.
+                with gr.Row(visible=False, elem_id="qa-selection") as selection_row:
+                    selection_said = gr.Markdown(elem_id="qa-selection-line")
+                    selection_clear = gr.Button("Ask all articles again", size="sm", scale=0, elem_id="qa-selection-clear")
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chat = gr.Chatbot(label="Chat", height=440, sanitize_html=True, elem_id="qa-chat")
+                        box = gr.Textbox(
+                            label="Question",
+                            placeholder="Ask the articles a question",
+                            submit_btn=True,
+                            max_length=settings.max_question_chars,
                         )
-                with gr.Column(scale=2):
-                    gr.Markdown("### Cited passages")
-                    cards = gr.HTML(NO_CARDS, elem_id="qa-cards")
-                    gr.Markdown("### Article")
-                    article = gr.HTML(NO_ARTICLE, elem_id="qa-article")
-        with gr.Tab("Library", id="library") as library_tab:
-            with gr.Row(equal_height=True):
-                lib_search = gr.Textbox(
-                    label="Search titles", placeholder="words of the title", scale=3, elem_id="qa-library-search"
-                )
-                # Any value is taken (an API client's, or a source added after the page loaded): a source with
-                # no article lists nothing.
-                lib_sources = gr.Dropdown(
-                    service.sources(), multiselect=True, allow_custom_value=True, label="Sources", scale=2
-                )
-                lib_since = gr.Textbox(
-                    label="Published from", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)", scale=1, elem_id="qa-library-since"
-                )
-                lib_until = gr.Textbox(
-                    label="Published until", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)", scale=1, elem_id="qa-library-until"
-                )
-            with gr.Row():
-                with gr.Column(scale=7):
-                    lib_summary = gr.Markdown(elem_id="qa-library-summary")
-                    lib_table = gr.Dataframe(
-                        headers=LIBRARY_HEADERS,
-                        datatype="str",
-                        interactive=False,
-                        wrap=False,  # one line an article (ids are long slugs); the viewer shows it whole
-                        max_height=620,
-                        column_widths=["14%", "31%", "16%", "20%", "9%", "10%"],
-                        elem_id="qa-library",
+                        # (type "index": the samples shown are this page's, kept in `example_questions`; the
+                        # component's own are those it was built with)
+                        examples = gr.Dataset(
+                            components=[box], samples=[[""]], type="index", label="Try asking", visible=False,
+                            elem_id="qa-examples",
+                        )
+                        example_questions = gr.State([])
+                        with gr.Row():
+                            copy = gr.Button("Copy answer", size="sm", elem_id="qa-copy")
+                            clear = gr.Button("New conversation", size="sm")
+                        with gr.Accordion("Filters and answerer", open=False):
+                            with gr.Row():
+                                sources = gr.Dropdown([], multiselect=True, label="Sources", scale=2)
+                                since = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)")
+                                until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)")
+                            # What can answer now (qa/answerers.py): extractive, the configured chat model, each
+                            # GGUF model of the models folder, an Ollama server's models; looked for again on load.
+                            backend = gr.Radio(
+                                service.answerers(),
+                                value=settings.backend,
+                                label="Answerer",
+                                info="extractive: quoted sentences, offline; a chat model's answer is checked "
+                                "against the passages it cites (a model is loaded at its first answer)",
+                                elem_id="qa-answerer",
+                            )
+                    with gr.Column(scale=2):
+                        gr.Markdown("### Cited passages")
+                        cards = gr.HTML(NO_CARDS, elem_id="qa-cards")
+                        gr.Markdown("### Article")
+                        article = gr.HTML(NO_ARTICLE, elem_id="qa-article")
+            with gr.Tab("Library", id="library") as library_tab:
+                with gr.Row(equal_height=True):
+                    lib_search = gr.Textbox(
+                        label="Search titles", placeholder="words of the title", scale=3, elem_id="qa-library-search"
                     )
-                with gr.Column(scale=4):
-                    with gr.Row():
-                        lib_delete = gr.Button("Delete this article…", variant="stop", size="sm", interactive=False)
-                    lib_confirm, lib_question, lib_yes, lib_no = _delete_confirmation("qa-library-confirm")
-                    lib_said = gr.Markdown(elem_id="qa-library-said")
-                    lib_article = gr.HTML(NO_LIBRARY_ARTICLE, elem_id="qa-library-article")
-            # The chosen article's id: set by a click on a row, or by an API client (/library_open).
-            lib_chosen = gr.Textbox(visible="hidden", elem_id="qa-library-chosen")
-        with gr.Tab("Add articles"):
-            with gr.Row():
-                with gr.Column():
-                    files = gr.File(
-                        label=f"Files ({', '.join(ARTICLE_TYPES)}; up to {settings.max_upload_mb:g} MB "
-                        f"= {_max_upload_bytes(settings):,} bytes each)",
-                        file_count="multiple",
-                        file_types=ARTICLE_TYPES,
-                        type="filepath",
-                        elem_id="qa-files",
+                    # Any value is taken (an API client's, or a source added after the page loaded): a source with
+                    # no article lists nothing.
+                    lib_sources = gr.Dropdown(
+                        service.sources(), multiselect=True, allow_custom_value=True, label="Sources", scale=2
                     )
-                    add_files_button = gr.Button("Add files", variant="primary")
-                with gr.Column():
-                    title = gr.Textbox(label="Title")
-                    with gr.Row():
-                        published = gr.Textbox(label="Publication date", placeholder="YYYY-MM-DD")
-                        source = gr.Textbox(label="Source", placeholder="pasted")
-                    text = gr.Textbox(label="Text", lines=8, placeholder="Paste the article's text here")
-                    add_text_button = gr.Button("Add text", variant="primary")
-            added = gr.Markdown(elem_id="qa-added")
-        with gr.Tab("Evaluate"):
-            evaluate_tab(service, index_lock.reading)
+                    lib_since = gr.Textbox(
+                        label="Published from", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)", scale=1, elem_id="qa-library-since"
+                    )
+                    lib_until = gr.Textbox(
+                        label="Published until", placeholder="YYYY-MM-DD (or YYYY-MM, YYYY)", scale=1, elem_id="qa-library-until"
+                    )
+                with gr.Row():
+                    # The articles the chat will ask about ("Ask about these") or that are re-ingested.
+                    lib_pick = gr.Dropdown(
+                        [], value=[], multiselect=True, allow_custom_value=True, label="Chosen articles", scale=3,
+                        elem_id="qa-library-pick",
+                        info="Ask about these: the chosen articles (none chosen: those the filtered list shows)",
+                    )
+                    with gr.Column(scale=2):
+                        with gr.Row():
+                            lib_choose = gr.Button("Choose the open article", size="sm", interactive=False,
+                                                   elem_id="qa-library-choose")
+                            lib_choose_all = gr.Button("Choose all listed", size="sm", elem_id="qa-library-choose-all")
+                        with gr.Row():
+                            lib_ask = gr.Button("Ask about these", variant="primary", size="sm", elem_id="qa-library-ask")
+                            lib_reingest = gr.Button("Re-ingest", size="sm", elem_id="qa-library-reingest")
+                with gr.Row():
+                    with gr.Column(scale=7):
+                        lib_summary = gr.Markdown(elem_id="qa-library-summary")
+                        lib_table = gr.Dataframe(
+                            headers=LIBRARY_HEADERS,
+                            datatype="str",
+                            interactive=False,
+                            wrap=False,  # one line an article (ids are long slugs); the viewer shows it whole
+                            max_height=620,
+                            column_widths=["14%", "31%", "16%", "20%", "9%", "10%"],
+                            elem_id="qa-library",
+                        )
+                    with gr.Column(scale=4):
+                        with gr.Row():
+                            lib_delete = gr.Button("Delete this article…", variant="stop", size="sm", interactive=False)
+                        lib_confirm, lib_question, lib_yes, lib_no = _delete_confirmation("qa-library-confirm")
+                        lib_said = gr.Markdown(elem_id="qa-library-said")
+                        lib_article = gr.HTML(NO_LIBRARY_ARTICLE, elem_id="qa-library-article")
+                # The chosen article's id: set by a click on a row, or by an API client (/library_open).
+                lib_chosen = gr.Textbox(visible="hidden", elem_id="qa-library-chosen")
+            with gr.Tab("People", id="people") as people_tab:
+                people_said = gr.Markdown(elem_id="qa-people-summary")
+                people_table = gr.Dataframe(
+                    headers=PEOPLE_HEADERS, datatype="str", interactive=False, wrap=True, max_height=620,
+                    column_widths=["22%", "30%", "10%", "8%", "15%", "15%"], elem_id="qa-people",
+                )
+            with gr.Tab("Add articles", id="add"):
+                with gr.Row():
+                    with gr.Column():
+                        files = gr.File(
+                            label=f"Files ({', '.join(ARTICLE_TYPES)}; up to {settings.max_upload_mb:g} MB "
+                            f"= {_max_upload_bytes(settings):,} bytes each)",
+                            file_count="multiple",
+                            file_types=ARTICLE_TYPES,
+                            type="filepath",
+                            elem_id="qa-files",
+                        )
+                        add_files_button = gr.Button("Add files", variant="primary")
+                    with gr.Column():
+                        title = gr.Textbox(label="Title")
+                        with gr.Row():
+                            published = gr.Textbox(label="Publication date", placeholder="YYYY-MM-DD")
+                            source = gr.Textbox(label="Source", placeholder="pasted")
+                        text = gr.Textbox(label="Text", lines=8, placeholder="Paste the article's text here")
+                        add_text_button = gr.Button("Add text", variant="primary")
+                added = gr.Markdown(elem_id="qa-added")
+            with gr.Tab("Evaluate", id="evaluate"):
+                evaluate_tab(service, index_lock.reading, selection)
         # Hidden plumbing: the citation a click asked for, the Markdown a copy takes, the JSON API.
         opened = gr.Textbox(visible="hidden", elem_id="qa-open")
         copied = gr.Textbox(visible="hidden", elem_id="qa-copied")
         exported, exported_name = gr.Textbox(visible="hidden"), gr.Textbox(visible="hidden")
         api_question = gr.Textbox(visible=False, max_length=settings.max_question_chars)
         # Defaults, so API clients that send only the question keep working.
-        api_sources, api_since, api_until = (gr.Textbox("", visible=False) for _ in range(3))
+        api_sources, api_since, api_until, api_articles = (gr.Textbox("", visible=False) for _ in range(4))
         api_answer = gr.JSON(visible=False)
 
-        asked = [box, chat, turns, backend, sources, since, until, conversation_id]
+        asked = [box, chat, turns, backend, sources, since, until, conversation_id, selection]
         # Questions and article views run several at once ("default": ASK_CONCURRENCY); ingests one at a time.
         # The date filters are checked first: a bad one gets its message beside the field and nothing else runs
         # (the chat, the cards and the article stay as they are). A step of its own, so that `/chat`'s own
@@ -731,7 +864,7 @@ def build(service: QAService):
         )
         api_question.submit(
             ask_api,
-            [api_question, api_sources, api_since, api_until],
+            [api_question, api_sources, api_since, api_until, api_articles],
             api_answer,
             api_name="ask",
             concurrency_id="answers",
@@ -754,6 +887,34 @@ def build(service: QAService):
             show_listed, lib_chosen, [lib_article, lib_delete, lib_confirm, lib_said], api_name="library_open",
             show_progress="hidden",
         )
+        # The selection the chat asks about, and re-ingest.
+        lib_table.change(pick_now, [lib_table, lib_pick], lib_pick, api_visibility="private", show_progress="hidden")
+        lib_chosen.change(lambda opened: gr.Button(interactive=bool(opened)), lib_chosen, lib_choose,
+                          api_visibility="private", show_progress="hidden")
+        lib_choose.click(
+            lambda opened, picked: [*(picked or []), *([opened] if opened and opened not in (picked or []) else [])],
+            [lib_chosen, lib_pick], lib_pick, api_visibility="private", show_progress="hidden",
+        )
+        lib_choose_all.click(
+            lambda table, picked: list(dict.fromkeys([*(picked or []), *listed_ids(table)])),
+            [lib_table, lib_pick], lib_pick, api_visibility="private", show_progress="hidden",
+        )
+        lib_ask.click(
+            ask_about, [lib_pick, lib_table, *library_filters], [selection, selection_row, selection_said, tabs],
+            api_visibility="private",
+        )
+        selection_clear.click(clear_selection, None, [selection, selection_row, selection_said], api_visibility="private")
+        lib_reingest.click(
+            reingest, [lib_pick, lib_chosen, *library_filters], [lib_said, lib_table, lib_summary, stats, lib_article],
+            api_name="reingest", concurrency_limit=1, show_progress_on=lib_said,
+        )
+        # The people quoted: a click on one asks for their statements in the chat.
+        people_tab.select(people_listing, None, [people_table, people_said], api_name="people", show_progress="hidden")
+        people_table.select(person_question, None, [box, tabs], api_visibility="private", show_progress="hidden").then(
+            respond, asked, [box, chat, cards, article, turns, conversation_id], api_visibility="private",
+            concurrency_id="answers",
+        ).then(conversations_now, conversation_id, [conversations, conversation_problems, export, delete_conv],
+               api_visibility="private", show_progress="hidden")
         lib_delete.click(ask_to_delete, lib_chosen, [lib_confirm, lib_question, lib_delete], api_visibility="private")
         lib_no.click(
             lambda: (gr.Column(visible=False), gr.Button(interactive=True)), None, [lib_confirm, lib_delete],

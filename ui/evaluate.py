@@ -7,11 +7,19 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from eval.report import counts_line, failures, outcomes_sentence, quality_table, retrieval_table, tags_table
-from eval.runner import new_run_dir, run_set
+from eval.runner import evidence_articles, new_run_dir, own_index, run_set, set_corpus
 from eval.sets import EvalSetError, bundled_sets, load_set
 from qa.service import QAService
+from qa.types import Filters
 from ui.render import error_message, escape_markdown, failure_markdown
 
+# What a set is evaluated on (`qa eval`: no flag, --own-articles, --own-index, --article ID…).
+SCOPES = [
+    ("the whole collection", "collection"),
+    ("its own articles in the collection (those holding its evidence)", "own-articles"),
+    ("a fresh index of its own corpus (bundled sets)", "own-index"),
+    ("the selection the chat asks about (Library)", "selection"),
+]
 _PLOTS = [
     ("retrieval_at_k.png", "Retrieval by k"),
     ("outcomes_by_tag.png", "What happened to each question"),
@@ -38,14 +46,60 @@ class _HoldingIndex:
         return holding
 
 
-def evaluate_tab(service: QAService, reading: Callable[[], AbstractContextManager] = nullcontext) -> None:
+def _is_a_set(path: Path) -> bool:
+    try:
+        load_set(path)
+    except EvalSetError:
+        return False
+    return True
+
+
+def evaluate_tab(
+    service: QAService, reading: Callable[[], AbstractContextManager] = nullcontext, selection=None
+) -> None:
     """The tab's components and events; call inside a `gr.Blocks` context. `reading` holds the index while
-    a question of the set is answered (ui/app.py's SharedLock: an ingest waits between questions)."""
+    a question of the set is answered (ui/app.py's SharedLock: an ingest waits between questions);
+    `selection`, the page's state of the article ids the chat asks about (the Library's "Ask about these")."""
     import gradio as gr
 
-    sets = {path.name: path for path in bundled_sets()}
+    # The bundled files that are evaluation sets (briefings, relative dates and who-said-what are the
+    # benchmarks' own files, in other shapes); the sample set first, as `make run`'s collection is its article.
+    sets = {path.name: path for path in bundled_sets() if _is_a_set(path)}
+    sets = {name: sets[name] for name in sorted(sets, key=lambda name: name != "sample.jsonl")}
 
-    def evaluate(set_name: str | None, uploaded: str | None, progress=gr.Progress()):
+    def scoped(scope: str, path: Path, questions, out: Path, chosen: list[str] | None, progress):
+        """(the service to ask, the filters, the scope in words) for what the set is evaluated on."""
+        if scope == "own-index":
+            files = set_corpus(path.name)
+            if not files:
+                raise gr.Error(error_message(
+                    f"{path.name} has no corpus of its own here: evaluate it on its own articles in the collection,"
+                    " or on a selection"
+                ))
+            progress(0, desc=f"building a fresh index of {', '.join(p.name for p in files)}")
+            try:
+                fresh, _ = own_index(service, files, out / "index")
+            except ValueError as exc:
+                raise gr.Error(error_message(exc)) from None
+            return fresh, None, f"a fresh index of {', '.join(p.name for p in files)}"
+        held = _HoldingIndex(service, reading)
+        if scope == "own-articles":
+            ids = evidence_articles(held, questions)
+            if not ids:
+                raise gr.Error(f"No stored article holds the evidence of {error_message(path.name)}.")
+            said = f"the {len(ids)} stored article{'s that hold' if len(ids) != 1 else ' that holds'} the set's evidence"
+            return held, Filters(article_ids=tuple(ids)), said
+        if scope == "selection":
+            ids = [i for i in chosen or [] if i]
+            if not ids:
+                raise gr.Error("Choose articles in the Library and press “Ask about these” first.")
+            return held, Filters(article_ids=tuple(ids)), f"a selection of {len(ids)} articles"
+        return held, None, None
+
+    def evaluate(
+        set_name: str | None, uploaded: str | None, scope: str = "collection", chosen: list[str] | None = None,
+        progress=gr.Progress(),
+    ):
         path = Path(uploaded) if uploaded else sets.get(set_name or "")
         if path is None:
             raise gr.Error("Pick an evaluation set or upload one (.jsonl).")
@@ -54,14 +108,17 @@ def evaluate_tab(service: QAService, reading: Callable[[], AbstractContextManage
         except EvalSetError as exc:
             raise gr.Error(error_message(str(exc).replace(str(path), path.name))) from None
         out = new_run_dir(service.settings.runs_path, path.name)
+        asking, filters, said = scoped(scope or "collection", path, questions, out, chosen, progress)
         progress((0, len(questions)), desc="evaluating", unit="questions")
         try:
             run = run_set(
-                _HoldingIndex(service, reading),
+                asking,
                 questions,
                 out,
                 set_name=path.name,
                 progress=lambda done, total: progress((done, total), desc="evaluating", unit="questions"),
+                filters=filters,
+                scope=said,
             )
         except ValueError as exc:  # a question the service refuses (too long): say which problem, as text
             raise gr.Error(error_message(f"{path.name}: {exc}")) from None
@@ -70,7 +127,8 @@ def evaluate_tab(service: QAService, reading: Callable[[], AbstractContextManage
         tagged = m | {"by_tag": {escape_markdown(tag): row for tag, row in m.get("by_tag", {}).items()}}
         return (
             # The run in words first (as `qa eval` prints it), then the counts and where its files are.
-            f"### {escape_markdown(outcomes_sentence(m))}.\n\n{counts_line(m)}. The run's files (report.md, "
+            f"### {escape_markdown(outcomes_sentence(m))}.\n\nEvaluated on {escape_markdown(said or 'the whole collection')}. "
+            f"{counts_line(m)}. The run's files (report.md, "
             f"results.jsonl, metrics.json) are in {escape_markdown(out)}.",
             f"#### Retrieval\n\n{retrieval_table(m, 'github')}",
             f"#### Answers, citations, abstention, latency\n\n{quality_table(m, 'github')}",
@@ -91,7 +149,12 @@ def evaluate_tab(service: QAService, reading: Callable[[], AbstractContextManage
             elem_id="qa-eval-upload",
         )
         run_button = gr.Button("Run evaluation", variant="primary", scale=1)
-    summary = gr.Markdown("Pick a set and run it: the metrics, plots and worst failures appear here.")
+    scope = gr.Radio(
+        SCOPES, value="collection", label="Evaluate on", elem_id="qa-eval-scope",
+        info="its own articles or index: the rest of the collection neither answers nor counts as its failures",
+    )
+    summary = gr.Markdown("Pick a set and run it: the metrics, plots and worst failures appear here.",
+                          elem_id="qa-eval-summary")
     with gr.Row():
         retrieval = gr.Markdown()
         quality = gr.Markdown()
@@ -99,4 +162,5 @@ def evaluate_tab(service: QAService, reading: Callable[[], AbstractContextManage
     plots = gr.Gallery(label="Plots", columns=3, height="auto", object_fit="contain")
     worst = gr.Markdown(elem_id="qa-eval-failures")
     outputs = [summary, retrieval, quality, by_tag, plots, worst]
-    run_button.click(evaluate, [chosen, uploaded], outputs, api_name="evaluate", concurrency_limit=1)
+    inputs = [chosen, uploaded, scope] + ([selection] if selection is not None else [])
+    run_button.click(evaluate, inputs, outputs, api_name="evaluate", concurrency_limit=1)

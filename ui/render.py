@@ -418,3 +418,53 @@ def conversation_file_name(conversation) -> str:
     """A download's file name: the first question's words, then the id ("what-did-peskov-say-2024….md")."""
     words = re.findall(r"[a-z0-9]+", conversation.title.lower())[:8]
     return "-".join([*words, conversation.id]) + ".md"
+
+
+# -- the selection the chat asks about, re-ingest, and the people quoted ----------------------------
+
+
+def selection_markdown(line: str) -> str:
+    """The selection above the chat ("Asking 3 articles: …", qa.suggestions.selection_line): titles are the
+    articles' own words, so escaped."""
+    return f"**{escape_markdown(line)}**"
+
+
+def pick_choices(listed: list[dict]) -> list[tuple[str, str]]:
+    """`QAService.list_articles` rows as the Library's "chosen articles" choices, (label, id): the title and
+    date (the list shows labels as text)."""
+    return [(f"{a['title'] or a['id']} ({a['published'] or 'undated'})", a["id"]) for a in listed]
+
+
+def reingest_markdown(report, articles: dict[str, Article] | None = None) -> str:
+    """What a re-ingest did (QAService.reingest_articles, as `qa reingest`): the counts, each article updated
+    or unchanged by its title and date, then each problem."""
+    articles = articles or {}
+    lines = [f"**Re-ingested: {len(report.updated)} updated, {len(report.unchanged)} unchanged, {report.failed} failed**"]
+    for verb, mark, ids in (("updated", "🔄", report.updated), ("unchanged", "✔️", report.unchanged)):
+        for article_id in ids:
+            a = articles.get(article_id)
+            named = f"{escape_markdown(a.title)} ({escape_markdown(a.published or 'undated')})" if a else escape_markdown(article_id)
+            lines.append(f"- {mark} {verb}: {named}")
+    lines += [f"- ⚠️ {escape_markdown(w)}" for w in report.warnings]
+    lines += [f"- ❌ {escape_markdown(e)}" for e in report.errors]
+    return "\n".join(lines)
+
+
+PEOPLE_HEADERS = ["Name", "Roles", "Statements", "Reports", "First", "Last"]
+
+
+def people_rows(people: list[dict]) -> list[list]:
+    """`QAService.people` (what `qa people` prints) as the People table's rows (PEOPLE_HEADERS), shown as text."""
+    return [
+        [p["name"], ", ".join(p["roles"]), p["statements"], p["reports"], p["first"] or "undated", p["last"] or "undated"]
+        for p in people
+    ]
+
+
+def people_summary(people: list[dict]) -> str:
+    n = len(people)
+    if not n:
+        return "Nobody is quoted in the stored articles."
+    # (`qa people` lists every speaker the articles quote, bodies such as "Kremlin" too: the first screen's
+    # count of people is of those a report names as a person.)
+    return f"{n} speaker{' is' if n == 1 else 's are'} quoted, the most quoted first. Click a name to read their statements."
