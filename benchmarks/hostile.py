@@ -201,6 +201,7 @@ def main() -> None:
     parser.add_argument("--code", type=Path, help="run the server from this tree (default: this one)")
     parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--skip-together", action="store_true", help="only the per-question CPU, alone")
+    parser.add_argument("--skip-alone", action="store_true", help="only the normal clients, with and without them")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -219,7 +220,7 @@ def main() -> None:
             for question in normal[:3]:
                 ask(warm, question)
             began = time.perf_counter()
-            solo = alone(url, process.pid, hostile)
+            solo = None if args.skip_alone else alone(url, process.pid, hostile)
             solo_wall = time.perf_counter() - began
             mixed = baseline = None
             if not args.skip_together:
@@ -230,14 +231,16 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
 
-    cpu = solo["cpu"]
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"code: {code or 'this tree'}; {len(hostile)} hostile questions (up to {MAX_CHARS:,} characters, seed "
-          f"{args.seed}); {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"alone ({solo_wall:.0f} s): outcomes {solo['outcomes']}")
-    print(f"  server CPU per hostile question: max {max(cpu):.3f} s, p95 {percentile(cpu, 0.95):.3f} s, "
-          f"median {statistics.median(cpu):.3f} s; over 1 s: {sum(c > 1 for c in cpu)}")
-    print(f"  wall per hostile question: max {max(solo['wall']):.3f} s, p95 {percentile(solo['wall'], 0.95):.3f} s")
-    print(f"  worst: {solo['worst'][0]:.3f} s for {solo['worst'][1][:80]!r}… ({len(solo['worst'][1])} characters)")
+          f"{args.seed}); {os.cpu_count()} CPUs, load average {load} (1, 5, 15 min) at the end")
+    if solo is not None:
+        cpu = solo["cpu"]
+        print(f"alone ({solo_wall:.0f} s): outcomes {solo['outcomes']}")
+        print(f"  server CPU per hostile question: max {max(cpu):.3f} s, p95 {percentile(cpu, 0.95):.3f} s, "
+              f"median {statistics.median(cpu):.3f} s; over 1 s: {sum(c > 1 for c in cpu)}")
+        print(f"  wall per hostile question: max {max(solo['wall']):.3f} s, p95 {percentile(solo['wall'], 0.95):.3f} s")
+        print(f"  worst: {solo['worst'][0]:.3f} s for {solo['worst'][1][:80]!r}… ({len(solo['worst'][1])} characters)")
     if mixed is not None and baseline is not None:
         for label, run in (("normal clients alone", baseline), ("normal clients with the hostile ones", mixed)):
             lat = run["normal"]

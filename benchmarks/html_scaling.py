@@ -1,14 +1,22 @@
 """How the HTML loader's time grows with hostile page shapes (issue 24).
 
     .venv/bin/python benchmarks/html_scaling.py [--base-kb 25] [--old-timeout 120] [--big-mb 19] [--old-rev REV]
-                                               [--no-old] [--no-big] [--shapes nested-blocks ...]
+                                               [--no-old] [--no-big] [--no-served] [--shapes nested-blocks ...]
 
 Per shape, a page at 1x and at 10x the size is loaded with `index.loaders.load_file`, each in a
 child process of its own (the time is the loader's, measured in the child: the best of 3 runs, or
 of 1 when a run takes over 5 s; peak memory is the child's). The same pages go through the loader
 of `git show OLD_REV:index/loaders.py` ("old", the quadratic one before issue 24) beside it, given at
 most --old-timeout seconds each. Then each shape at --big-mb megabytes, new loader only.
-Target: 10x the size takes at most 12x the time, and a 19 MB page is parsed or refused in 60 s.
+
+Then ("served") each big page is uploaded to a real `qa serve` (over the sample corpus, in a temporary
+QA_HOME) through its `/add_files` API, as the screen's Add button sends it, while another client asks
+the normal questions of eval/sets/sample.jsonl one after another through `/ask` until the upload's
+report comes back: the upload's time (upload, worker process, parse, embed, write) and outcome, and the
+latency of every question asked meanwhile, beside a baseline of the same questions before it, and the
+server's resident memory before and after (the worker's is its own, and goes with it).
+Target: 10x the size takes at most 12x the time, and a 19 MB page is parsed or refused in 60 s, and
+questions asked meanwhile are answered in <= 1 s.
 Shapes:
 
 - nested-blocks: unclosed `<div><span><table><tr><td>` (every cell opens inside the last)
@@ -23,9 +31,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +110,96 @@ def run(code: str, path: Path, timeout: float) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def rss_mb(pid: int) -> float:
+    """The resident memory of one process (not its children: the upload's worker is one), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def served(shapes: list[str], big_mb: float, tmp_path: Path) -> None:
+    """Each shape's big page uploaded to a running `qa serve` while another client asks questions."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from concurrent_clients import CORPUS, QA, QUESTIONS, env, percentile, start_server
+    from gradio_client import Client, handle_file
+
+    normal = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    home = tmp_path / "home"
+    home.mkdir()
+    subprocess.run([str(QA), "ingest", str(CORPUS)], env=env(home), check=True, capture_output=True)
+    process, url = start_server(home)
+
+    def ask_one(client, question: str) -> tuple[float, str | None]:
+        began = time.perf_counter()
+        try:
+            client.predict(question, api_name="/ask")
+            return time.perf_counter() - began, None
+        except Exception as exc:  # counted and shown
+            return time.perf_counter() - began, f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+
+    def summary(lat: list[float]) -> str:
+        if not lat:
+            return "no answers"
+        return (f"{len(lat)} answers: p50 {statistics.median(lat):.3f} s, p95 {percentile(lat, 0.95):.3f} s, "
+                f"max {max(lat):.3f} s, over 1 s: {sum(t > 1 for t in lat)}")
+
+    try:
+        asker = Client(url, verbose=False)
+        for question in normal[:3]:
+            ask_one(asker, question)  # warm
+        baseline = [ask_one(asker, q)[0] for q in normal * 2]
+        print()
+        print(f"served: `qa serve` over the sample corpus; questions alone: {summary(baseline)}")
+        print()
+        print(f"| shape | {big_mb:g} MB upload to `qa serve`: wall | upload's report | questions asked meanwhile "
+              "| errors | server RSS before, after |")
+        print("|---|---|---|---|---|---|")
+        for shape in shapes:
+            size = int(big_mb * 1_000_000)
+            if shape == "paragraphs":
+                text = page(shape, 0, size // len(SHAPES[shape][1].format(i=500_000)))
+            else:
+                text = page(shape, size)
+            path = tmp_path / f"{shape}-served.html"
+            path.write_text(text)
+            del text
+            uploader = Client(url, verbose=False)
+            done: dict = {}
+            rss_before = rss_mb(process.pid)
+
+            def upload() -> None:
+                began = time.perf_counter()
+                try:
+                    report = uploader.predict([handle_file(str(path))], api_name="/add_files")
+                    done["report"] = " ".join(str(report[0]).split())
+                except Exception as exc:  # a refusal comes back as an error: its message is the outcome
+                    done["report"] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                done["seconds"] = time.perf_counter() - began
+
+            adding = threading.Thread(target=upload)
+            adding.start()
+            meanwhile, errors, i = [], [], 0
+            while adding.is_alive():
+                took, error = ask_one(asker, normal[i % len(normal)])
+                i += 1  # every question here was asked while the upload was being added
+                if error:
+                    errors.append(error)
+                else:
+                    meanwhile.append(took)
+            adding.join()
+            report = done["report"].replace(str(path), path.name).replace("\\", "")
+            print(f"| {shape} | {done['seconds']:.1f} s | {report[:150]} | {summary(meanwhile)} | "
+                  f"{len(errors)}{': ' + errors[0] if errors else ''} | {rss_before:.0f} MB, {rss_mb(process.pid):.0f} MB |",
+                  flush=True)
+            path.unlink()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    print(f"(load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}; "
+          f"{os.cpu_count()} CPUs)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-kb", type=float, default=25, help="size of the 1x page (default 25 KB)")
@@ -106,6 +208,7 @@ def main() -> None:
     parser.add_argument("--old-rev", default=OLD_REV, help="the commit whose loader is 'old' (default: before the fix)")
     parser.add_argument("--no-old", action="store_true", help="skip the old loader")
     parser.add_argument("--no-big", action="store_true", help="skip the big pages")
+    parser.add_argument("--no-served", action="store_true", help="skip the big pages uploaded to a running server")
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES))
     args = parser.parse_args()
 
@@ -184,6 +287,9 @@ def main() -> None:
                     took = f"{result['seconds']:.1f} s ({result['cpu']:.1f} cpu)"
                     print(f"| {shape} | {took} | {result['peak_mb']:.0f} MB | {outcome[:110]} |")
                 path.unlink()
+
+        if not args.no_served:
+            served(args.shapes, args.big_mb, tmp_path)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
 """Two writers at once: two `qa ingest` runs on one QA_HOME, one of them sometimes killed (SIGKILL),
 with a service in a third process asking questions all along.
 
-    .venv/bin/python benchmarks/two_writers.py [--trials 20] [--articles 20] [--kill-share 0.5] [--seed N]
+    .venv/bin/python benchmarks/two_writers.py [--trials 20] [--articles 20] [--kill-share 0.5]
+                                               [--in-rows-share 0] [--seed N]
 
 Each trial starts from a store holding a few base articles, starts a reader process (a QAService
 asking about the last article of each half, over and over), then two `qa ingest` runs at once, of
 the two halves of a slice of the Wikinews collection (`--articles` each). In a share of the trials
 one of them is killed at a random moment (the one holding the write lock then, so the kill lands
-in a write), and then run again. A trial passes when
+in its write session, though often before its first row: parsing and embedding take most of it),
+and then run again. With `--in-rows-share`, that share of the kills waits instead until the holder's
+journal (`ingest.unfinished`) names the articles whose rows it is writing, and lands 0-150 ms later,
+meant to fall between its first rows and its commit. Each kill is printed with whether it fell inside the write
+session (the next writer said it checked the articles the killed one had begun). A trial passes when
 
 - both halves end up ingested and `qa check` finds nothing unreadable, damaged or stale;
 - the counts (articles, chunks, sentences) equal a clean reference (base, then both halves, one by one);
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -104,7 +110,9 @@ def slices(corpus: Path, per_half: int, base: int, folder: Path) -> tuple[Path, 
     return paths["base"], paths["a"], paths["b"], probes
 
 
-def run_trial(work: Path, base_home: Path, halves: dict[str, Path], probes_path: Path, kill: tuple[str, float] | None):
+def run_trial(work: Path, base_home: Path, halves: dict[str, Path], probes_path: Path,
+              kill: tuple[str, float, float | None] | None):
+    """`kill`: (the run to kill if none holds the lock, at seconds, None or a delay after rows begin)."""
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(base_home, home)
@@ -128,12 +136,17 @@ def run_trial(work: Path, base_home: Path, halves: dict[str, Path], probes_path:
     }
     ends: dict[str, float] = {}
     killed = None
+    rows_seen: float | None = None  # when the journal first named articles being written (in-rows kills)
     while len(ends) < len(runs):
         now = time.time()
         for name, run in runs.items():
             if name not in ends and run.poll() is not None:
                 ends[name] = now
-        if kill and killed is None and now - started >= kill[1]:
+        if kill and killed is None and kill[2] is not None and rows_seen is None and writing_rows(home):
+            rows_seen = now
+        due = kill[2] is None and now - started >= kill[1] if kill else False
+        due = due or (kill is not None and rows_seen is not None and now >= rows_seen + kill[2])
+        if kill and killed is None and due:
             # The run that holds the write lock now (mid-write), else the one drawn.
             target = holder(home, runs) or kill[0]
             if runs[target].poll() is None:
@@ -141,12 +154,20 @@ def run_trial(work: Path, base_home: Path, halves: dict[str, Path], probes_path:
                 killed = target
         time.sleep(0.01)
     outcome = {name: run.returncode for name, run in runs.items()}
-    errors = {name: run.stderr.read()[-500:] for name, run in runs.items() if run.returncode not in (0, -9)}
+    said = {name: run.stderr.read() for name, run in runs.items()}
+    errors = {name: said[name][-500:] for name, run in runs.items() if run.returncode not in (0, -9)}
     rerun = None
     if killed is not None:
         again = subprocess.run([str(QA), "ingest", str(halves[killed])], env=qa_env(home), capture_output=True, text=True)
         ends[killed] = time.time()
-        rerun = {"code": again.returncode, "stderr": again.stderr[-600:], "stdout": again.stdout.strip()[-200:]}
+        # "the previous write (pid …) did not finish; checked the N articles it was writing": the kill
+        # landed inside its write session (it held the write lock; N articles had rows written), and the
+        # next writer (the other run, waiting for the lock, or the rerun) checked those and mended what
+        # was damaged.
+        recovered = re.search(r"did not finish; checked the (\d+) articles",
+                              again.stderr + "".join(text for name, text in said.items() if name != killed))
+        rerun = {"code": again.returncode, "stderr": again.stderr[-600:], "stdout": again.stdout.strip()[-200:],
+                 "recovered": int(recovered.group(1)) if recovered else None}
     time.sleep(WITHIN + 0.5)
     stop.touch()
     reading.wait(timeout=120)
@@ -158,6 +179,15 @@ def run_trial(work: Path, base_home: Path, halves: dict[str, Path], probes_path:
         "entries": [e for e in entries if "probe" in e], "check_code": checked.returncode, "check": found,
         "check_err": checked.stderr[-500:],
     }
+
+
+def writing_rows(home: Path) -> bool:
+    """Whether a write session's journal names articles: their rows are being written (not yet committed
+    when the session is still open). Its first line is the session's header."""
+    try:
+        return len((home / "ingest.unfinished").read_text(encoding="utf-8").splitlines()) > 1
+    except OSError:
+        return False
 
 
 def holder(home: Path, runs: dict[str, subprocess.Popen]) -> str | None:
@@ -205,6 +235,8 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=20, help="articles in each half")
     parser.add_argument("--base", type=int, default=4, help="articles stored before each trial")
     parser.add_argument("--kill-share", type=float, default=0.5, help="share of the trials with a kill")
+    parser.add_argument("--in-rows-share", type=float, default=0.0,
+                        help="share of the kills timed to land while rows are written (see above)")
     parser.add_argument("--corpus", type=Path, default=WIKINEWS)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--reader", nargs=4, metavar=("HOME", "PROBES", "LOG", "STOP"), help=argparse.SUPPRESS)
@@ -238,26 +270,33 @@ def main() -> None:
             f"clean reference {reference} (both halves one by one: {clean:.0f} s)",
             flush=True,
         )
-        passes = 0
+        passes = kills = inside = 0
         for trial in range(1, args.trials + 1):
             kill = None
             if rng.random() < args.kill_share:
-                kill = (rng.choice(["a", "b"]), rng.uniform(0.1, 0.9) * clean)
+                kill = (rng.choice(["a", "b"]), rng.uniform(0.1, 0.9) * clean,
+                        rng.uniform(0.0, 0.15) if rng.random() < args.in_rows_share else None)
             began = time.monotonic()
             result = run_trial(work, base_home, {"a": a, "b": b}, probes_path, kill)
             problems, seen = verdict(result, reference, result["home"])
             passes += not problems
             asked = len(result["entries"])
             killed = (
-                f"killed {result['killed']} at {kill[1]:.1f} s, rerun: {result['rerun']['stdout'].splitlines()[-1] if result['rerun']['stdout'] else '?'}"
+                (f"killed {result['killed']} {kill[2]:.3f} s after its rows began "
+                 if kill[2] is not None else f"killed {result['killed']} at {kill[1]:.1f} s ")
+                + (f"inside its write session (the next writer checked the {result['rerun']['recovered']} articles it had begun writing)"
+                   if result["rerun"]["recovered"] is not None else "outside a write")
+                + f", rerun: {result['rerun']['stdout'].splitlines()[-1] if result['rerun']['stdout'] else '?'}"
                 if result["killed"] else ("kill drawn but the run had ended" if kill else "no kill")
             )
+            kills += bool(result["killed"])
+            inside += bool(result["killed"]) and result["rerun"]["recovered"] is not None
             print(
                 f"trial {trial}: {killed}; {asked} questions asked beside; found after the end: {seen}; "
                 f"{time.monotonic() - began:.0f} s -> {'PASS' if not problems else 'FAIL: ' + '; '.join(problems)}",
                 flush=True,
             )
-    print(f"{passes}/{args.trials} trials passed")
+    print(f"{passes}/{args.trials} trials passed; {kills} runs killed, {inside} of them inside their write session")
     sys.exit(0 if passes == args.trials else 1)
 
 
