@@ -238,9 +238,12 @@ def rules_service(service):
     return QAService(service.settings.model_copy(update={"reader": "rules"}), embedder=service.embedder, splitter=service.splitter)
 
 
-@pytest.mark.xfail(strict=True, reason="a known miss of the learned reader: it abstains (docs/reader.md)")
 def test_the_learned_reader_answers_when_notre_dame_caught_fire(service):
-    assert not service.ask("When did Notre Dame catch fire?").abstained
+    # It abstained until stop 18 (0.103, under the threshold); train then grew from 1,038 to 1,360 questions.
+    answer = service.ask("When did Notre Dame catch fire?")
+    assert_quotes_exact(service, answer)
+    assert not answer.abstained and answer.citations[0].article_id == NOTRE_DAME
+    assert answer.short_answer is not None and answer.short_answer.date == "2019-04-15"
 
 
 def test_when_answers_give_the_real_day_with_its_words(rules_service):
