@@ -170,7 +170,7 @@ def failure_markdown(record: dict) -> str:
         f"  - unsupported, flagged: {_escaped(s['text'])}" for s in record.get("sentences", []) if s.get("unsupported")
     ]
     lines += [
-        f"  - [{c['n']}] {_escaped(c['title'])}, characters {c['start']}–{c['end']}: {_escaped(c['quote'])}"
+        f"  - [{c['n']}] {_escaped(c['title'])}: {_escaped(c['quote'])}"  # offsets stay in results.jsonl
         for c in record["citations"]
     ]
     if scores.get("f1") is not None:

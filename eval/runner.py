@@ -191,6 +191,16 @@ def set_corpus(set_name: str) -> list[Path] | None:
     return found if found and all(p.exists() for p in found) else None
 
 
+def scope_phrase(kind: str, count: int = 0, files: list[Path] | tuple[Path, ...] = ()) -> str:
+    """How a run's scope is said (`qa eval`, the Evaluate tab, report.md): kind is "fresh-index" (of
+    `files`), "own-articles" (`count` articles hold the evidence) or "selection" (of `count` articles)."""
+    if kind == "fresh-index":
+        return f"a fresh index of {', '.join(p.name for p in files)}"
+    if kind == "own-articles":
+        return f"the {count} stored article{'s that hold' if count != 1 else ' that holds'} the set's evidence"
+    return f"a selection of {count} article{'s' if count != 1 else ''}"
+
+
 def evidence_articles(service: QAService, questions: list[EvalQuestion]) -> list[str]:
     """The stored articles that hold some of the set's evidence quotes (a passage of theirs holds one): the set's own articles in the collection, to restrict a run to (`qa eval --own-articles`)."""
     quotes = {normalize(quote) for q in questions if q.answerable for quote in q.evidence} - {""}

@@ -590,7 +590,7 @@ def eval_run(settings, set_path, out, set_format, article_ids, own_articles, own
 
     from eval.importers import read_rgb
     from eval.report import metrics_table, tags_table
-    from eval.runner import evidence_articles, own_index as fresh_index, run_set, set_corpus
+    from eval.runner import evidence_articles, own_index as fresh_index, run_set, scope_phrase, set_corpus
     from eval.sets import load_set
     from qa.types import Filters
 
@@ -612,18 +612,18 @@ def eval_run(settings, set_path, out, set_format, article_ids, own_articles, own
         click.echo(f"building a fresh index of {', '.join(p.name for p in files)} in {out / 'index'}", err=True)
         service, summary = fresh_index(service, files, out / "index")
         click.echo(summary, err=True)
-        scope = f"a fresh index of {', '.join(p.name for p in files)}"
+        scope = scope_phrase("fresh-index", files=files)
     elif own_articles:
         ids = evidence_articles(service, questions)
         if not ids:
             raise click.ClickException("no stored article holds the set's evidence")
         filters = Filters(article_ids=tuple(ids))
-        scope = f"the {len(ids)} stored article{'s that hold' if len(ids) != 1 else ' that holds'} the set's evidence"
+        scope = scope_phrase("own-articles", len(ids))
         click.echo(f"evaluating on {scope}", err=True)
     elif article_ids:
         filters = Filters.build(article_ids=article_ids)
         click.echo(_selection_line(service, filters.article_ids), err=True)
-        scope = f"a selection of {len(filters.article_ids)} articles"
+        scope = scope_phrase("selection", len(filters.article_ids))
     with tqdm(total=len(questions), desc="evaluating", unit="question", file=sys.stderr) as bar:
         run = run_set(
             service, questions, out, set_name=set_path.name, progress=lambda done, _: bar.update(done - bar.n),

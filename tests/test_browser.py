@@ -400,6 +400,66 @@ def test_the_library_lists_filters_opens_and_deletes_with_a_confirmation(library
     page.screenshot(path=SHOTS / "library-deleted.png")
 
 
+LONG_TITLES = [
+    ("2023-05-03", "Danube shipping company replaces the cranes of the Izmail harbour after a winter of repairs and delays"),
+    ("2023-05-02", "Port authority of Odesa repaints the lighthouse and the breakwater in the colours of the city flag"),
+    ("2023-05-01", "Kherson river ferry resumes its crossings to the left bank after the ice on the Dnipro broke up"),
+]
+
+
+@pytest.fixture(scope="module")
+def long_titles_url(tmp_path_factory, embedder, splitter):
+    """A screen over three articles whose titles are longer than the table's Title column."""
+    from conftest import running_chat
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("library-long-titles")
+    files = []
+    for n, (date, title) in enumerate(LONG_TITLES):
+        files.append(root / f"long-{n}.txt")
+        files[-1].write_text(f"Title: {title}\nDate: {date}\nSource: Port Desk\n\n{title}, the port desk reported.\n")
+    home = root / "home"
+    service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
+    assert len(service.ingest(files).added) == 3
+    with running_chat(home) as url:
+        yield url
+
+
+def test_the_library_opens_row_after_row_even_when_a_title_is_longer_than_its_cell(browser, long_titles_url):
+    """A click on a row, then on the row under it, opens that one: Gradio 6 draws a clicked cell's whole text
+    over the rows below it, which caught the next clicks and opened nothing (the Library keeps it one line)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(long_titles_url)
+    page.wait_for_selector("#qa-chat")
+    page.get_by_role("tab", name="Library").click()
+    wait_for_summary(page, "3 articles", 3)
+    rows = page.locator("#qa-library .virtual-body [role=row]")
+    # The dates are shown whole (not cut to "2023-05…").
+    assert page.evaluate("() => [...document.querySelectorAll('#qa-library [role=gridcell][data-col=\"0\"] span')]"
+                         ".every(s => s.scrollWidth <= s.clientWidth)")
+    for n, (_, title) in enumerate(LONG_TITLES):
+        title_cell = rows.nth(n).locator("[role=gridcell]").nth(1)
+        assert title_cell.inner_text().strip() == title
+        title_cell.click(timeout=5000)  # a person's click: not forced through whatever covers the cell
+        page.wait_for_function(
+            "t => document.querySelector('#qa-library-article h3')?.innerText === t", arg=title, timeout=5000
+        )
+        # The clicked cell stays within its row: what is drawn at the next row's title is that row's cell.
+        if n + 1 < len(LONG_TITLES):
+            below = rows.nth(n + 1).locator("[role=gridcell]").nth(1).bounding_box()
+            hit = page.evaluate(
+                "([x, y]) => document.elementFromPoint(x, y)?.closest('[role=gridcell]')?.dataset.row",
+                [below["x"] + below["width"] / 2, below["y"] + below["height"] / 2],
+            )
+            assert hit == str(n + 1)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "library-row-after-row.png")
+    context.close()
+
+
 def test_the_header_follows_the_collection_and_says_when_another_process_writes(library_page):
     from index.store import WriteLock
 

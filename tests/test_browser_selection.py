@@ -193,7 +193,7 @@ def test_an_evaluation_runs_on_its_own_index_or_on_the_selection(selection_page,
     page.wait_for_selector("h3:has-text('of 2 answered right'), [data-testid=toast-body]", timeout=180_000)
     assert page.locator("[data-testid=toast-body]").count() == 0, page.inner_text("[data-testid=toast-body]")
     page.wait_for_selector("h3:has-text('2 of 2 answered right')")
-    assert page.locator("p:has-text('Evaluated on a selection of 1 articles')").count() == 1
+    assert page.locator("p:has-text('Evaluated on a selection of 1 article.')").count() == 1
     run = max(service.settings.runs_path.iterdir(), key=lambda p: p.stat().st_mtime)
     records = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
     ferry = service.list_articles(search="ferry")[0]["id"]

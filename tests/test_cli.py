@@ -299,7 +299,7 @@ def test_eval_on_its_own_articles_a_selection_or_a_fresh_index(home, tmp_path):
     assert "evaluated on the 1 stored article that holds the set's evidence" in own.stdout
     assert json.loads((tmp_path / "own" / "run.json").read_text())["filters"]["article_ids"] == [sample]
     chosen = qa("eval", str(set_path), "--article", sample, "--out", str(tmp_path / "chosen"), home=home)
-    assert chosen.stderr.startswith("Asking 1 article: ") and "evaluated on a selection of 1 articles" in chosen.stdout
+    assert chosen.stderr.startswith("Asking 1 article: ") and "evaluated on a selection of 1 article\n" in chosen.stdout
     fresh = qa("eval", str(set_path), "--own-index", "--corpus", str(SAMPLE), "--out", str(tmp_path / "fresh"), home=home)
     assert "evaluated on a fresh index of xi-moscow-2023-03-20.txt" in fresh.stdout
     meta = json.loads((tmp_path / "fresh" / "run.json").read_text())

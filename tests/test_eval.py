@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from conftest import ROOT, SAMPLE
@@ -186,6 +187,7 @@ def test_run_writes_results_metrics_report_and_plots(sample_service, tmp_path):
         and "![retrieval_at_k](retrieval_at_k.png)" in report
     )
     assert "## Worst failures" in report
+    assert not re.search(r"characters \d+–\d+", report)  # people read quotes, not offsets
 
 
 def test_report_escapes_article_text(sample_service, tmp_path):

@@ -433,6 +433,7 @@ def test_evaluate_failures_escape_markdown_as_well_as_html():
     shown = rendered(failure_markdown(record))
     assert "<a" not in shown and "<img" not in shown and "<b>" not in shown and "<strong>loud" not in shown
     assert "[record](#qa-cite=" in html.unescape(shown)  # shown as the text it is
+    assert "characters 1–2" not in shown  # plain words: the quote, not its offsets (they stay in results.jsonl)
 
 
 def test_citation_links_carry_the_span_even_with_odd_ids():

@@ -72,6 +72,11 @@ CSS = """
 #qa-library-article .qa-article { max-height: 600px; }
 
 #qa-library td { cursor: pointer; }
+/* The Library's table: a clicked cell stays one line (Gradio 6 draws a selected cell's whole text over the rows
+   below it, so a click on the next rows would land on it and open nothing); the viewer shows the article whole. */
+#qa-library .body-cell.cell-solo .cell-wrap { overflow: hidden; }
+#qa-library .body-cell.cell-solo .cell-wrap > span { position: static; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; padding: 0; box-shadow: none; background: transparent; }
 #qa-overview p { margin: 0; }
 #qa-conversation-confirm { border: 1px solid var(--error-border-color, #ef4444); border-radius: 8px; padding: 8px; }
 #qa-conversations label { width: 100%; }
@@ -751,7 +756,7 @@ def build(service: QAService):
                             interactive=False,
                             wrap=False,  # one line an article (ids are long slugs); the viewer shows it whole
                             max_height=620,
-                            column_widths=["14%", "31%", "16%", "20%", "9%", "10%"],
+                            column_widths=["18%", "29%", "14%", "20%", "8%", "11%"],  # (a date shown whole)
                             elem_id="qa-library",
                         )
                     with gr.Column(scale=4):

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from eval.report import counts_line, failures, outcomes_sentence, quality_table, retrieval_table, tags_table
-from eval.runner import evidence_articles, new_run_dir, own_index, run_set, set_corpus
+from eval.runner import evidence_articles, new_run_dir, own_index, run_set, scope_phrase, set_corpus
 from eval.sets import EvalSetError, bundled_sets, load_set
 from qa.service import QAService
 from qa.types import Filters
@@ -81,19 +81,18 @@ def evaluate_tab(
                 fresh, _ = own_index(service, files, out / "index")
             except ValueError as exc:
                 raise gr.Error(error_message(exc)) from None
-            return fresh, None, f"a fresh index of {', '.join(p.name for p in files)}"
+            return fresh, None, scope_phrase("fresh-index", files=files)
         held = _HoldingIndex(service, reading)
         if scope == "own-articles":
             ids = evidence_articles(held, questions)
             if not ids:
                 raise gr.Error(f"No stored article holds the evidence of {error_message(path.name)}.")
-            said = f"the {len(ids)} stored article{'s that hold' if len(ids) != 1 else ' that holds'} the set's evidence"
-            return held, Filters(article_ids=tuple(ids)), said
+            return held, Filters(article_ids=tuple(ids)), scope_phrase("own-articles", len(ids))
         if scope == "selection":
             ids = [i for i in chosen or [] if i]
             if not ids:
                 raise gr.Error("Choose articles in the Library and press “Ask about these” first.")
-            return held, Filters(article_ids=tuple(ids)), f"a selection of {len(ids)} articles"
+            return held, Filters(article_ids=tuple(ids)), scope_phrase("selection", len(ids))
         return held, None, None
 
     def evaluate(

@@ -376,8 +376,7 @@ def failure_markdown(record: dict) -> str:
     flagged = [s for s in record.get("sentences", []) if s.get("unsupported")]
     lines += [f"  - unsupported, flagged: {line(s['text'])}" for s in flagged]
     lines += [
-        f"  - \\[{int(c['n'])}\\] {line(c['title'])}, characters {int(c['start'])}–{int(c['end'])}: "
-        + line(c["quote"])
+        f"  - \\[{int(c['n'])}\\] {line(c['title'])}: " + line(c["quote"])  # offsets stay in results.jsonl
         for c in record["citations"]
     ]
     if scores.get("f1") is not None:
