@@ -548,10 +548,18 @@ class QAService:
 
     def people(self, filters: Filters | None = None) -> list[dict]:
         """Who the articles (those the filters allow) quote: name, roles, statements, reports, first and
-        last publication date, sources; most quoted first. One person, one identity across reports
-        (qa/people.py). Needs no model: read from the stored speakers, kept in `$QA_HOME/people.json`."""
+        last publication date, sources, and `person`: whether a report names the speaker as a person (not
+        a body such as "the Kremlin": the first screen counts these). Most quoted first. One person, one
+        identity across reports (qa/people.py). Needs no model: read from the stored speakers, kept in
+        `$QA_HOME/people.json`."""
+        from qa.suggestions import people_quoted
+
         self.catch_up()
-        return self.people_directory.current().people(filters)
+        directory = self.people_directory.current()
+        facts = self.store.article_facts()
+        sources = {f["source"] for f in facts.values() if f.get("source")}
+        persons = {p["name"] for p in people_quoted(directory, facts, sources)}
+        return [row | {"person": row["name"] in persons} for row in directory.people(filters)]
 
     def add_text(self, title: str, text: str, published: str | None = None, source: str | None = None) -> IngestReport:
         """Ingest pasted text as an article; pasting the same title and date again updates it."""

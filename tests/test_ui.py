@@ -880,7 +880,12 @@ def test_the_api_asks_a_selection_lists_people_re_ingests_and_evaluates_on_a_sco
     table, said = c.predict(api_name="/people")
     assert [row[0] for row in table["data"]] == [p["name"] for p in service.people()]
     assert [row[2] for row in table["data"]] == [p["statements"] for p in service.people()]
-    assert said.startswith(f"{len(service.people())} speakers are quoted")
+    people = service.people()
+    persons = [p["name"] for p in people if p["person"]]
+    # The same count of people as the first screen's line; bodies such as "Kremlin" are speakers, not people.
+    assert "Dmitry Peskov" in persons and "Kremlin" not in persons and "Kremlin" in [p["name"] for p in people]
+    assert service.overview()["line"].endswith(f"{len(persons)} people quoted")
+    assert said.startswith(f"{len(people)} speakers are quoted ({len(persons)} of them people, the others bodies")
     # /reingest: QAService.reingest_articles, as `qa reingest`.
     said, *_ = c.predict(["ferry"], "", "", [], "", "", api_name="/reingest")
     assert said.startswith("**Re-ingested: 0 updated, 1 unchanged, 0 failed**") and "Kherson ferry resumes" in said

@@ -464,6 +464,10 @@ def people_summary(people: list[dict]) -> str:
     n = len(people)
     if not n:
         return "Nobody is quoted in the stored articles."
-    # (`qa people` lists every speaker the articles quote, bodies such as "Kremlin" too: the first screen's
-    # count of people is of those a report names as a person.)
-    return f"{n} speaker{' is' if n == 1 else 's are'} quoted, the most quoted first. Click a name to read their statements."
+    # Every speaker the articles quote, bodies such as "Kremlin" too; the first screen counts the people.
+    persons = sum(bool(p.get("person")) for p in people)
+    of_them = f" ({persons} of them {'a person' if persons == 1 else 'people'}, the others bodies and groups)" if persons < n else ""
+    return (
+        f"{n} speaker{' is' if n == 1 else 's are'} quoted{of_them}, the most quoted first. "
+        "Click a name to read their statements."
+    )
