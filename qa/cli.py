@@ -147,10 +147,7 @@ def ingest(settings, paths, prune, if_empty, as_json):
         click.echo(f"the index already holds {stored} articles; nothing ingested")
         return
     report = service.ingest(list(paths), prune=prune)
-    for error in report.errors:
-        click.echo(f"error: {error}", err=True)
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    _echo_problems(report)
     if as_json:
         _print_json(report.to_dict() | {"summary": report.summary()})
     else:
@@ -360,6 +357,14 @@ def delete(settings, ids, as_json):
         click.echo(f"removed the uploaded file {name}")
 
 
+def _echo_problems(report) -> None:
+    """An ingest report's errors and warnings, one line each, on stderr."""
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
 @main.command()
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--force", is_flag=True, help="rewrite unchanged (and pasted) articles too, from their stored text")
@@ -370,10 +375,7 @@ def reingest(settings, ids, force, as_json):
     """Read the articles IDS again from the files they came from (uploads too) and update the changed ones."""
     service = _service(settings)
     report = service.reingest_articles(list(ids), force=force)
-    for error in report.errors:
-        click.echo(f"error: {error}", err=True)
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    _echo_problems(report)
     if as_json:
         _print_json(report.to_dict())
     else:

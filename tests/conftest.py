@@ -105,6 +105,19 @@ def write_river_post_feed(path: Path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in reports), encoding="utf-8")
 
 
+def river_post_service(root: Path, embedder, splitter):
+    """A QA_HOME under `root` holding the sample article and the two River Post reports: (service, feed)."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    feed = root / "feed.jsonl"
+    write_river_post_feed(feed)
+    service = QAService(Settings(home=root / "home"), embedder=embedder, splitter=splitter)
+    report = service.ingest([SAMPLE, feed])
+    assert len(report.added) == 3, report.errors
+    return service, feed
+
+
 def assert_quotes_exact(service, answer) -> None:
     """Every citation's quote, and the short answer, is the stored article text at its offsets."""
     texts = {a.id: a.text for a in service.articles([c.article_id for c in answer.citations])}

@@ -599,18 +599,10 @@ def test_a_gguf_model_picked_on_the_screen_loads_streams_cites_and_opens_the_art
 def newsroom_home(tmp_path_factory, embedder, splitter):
     """A screen of its own (its conversations are deleted, an article is added): the sample article and two
     River Post reports."""
-    from conftest import SAMPLE, running_chat, write_river_post_feed
+    from conftest import river_post_service, running_chat
 
-    from qa.service import QAService
-    from qa.settings import Settings
-
-    root = tmp_path_factory.mktemp("newsroom-browser")
-    feed = root / "feed.jsonl"
-    write_river_post_feed(feed)
-    home = root / "home"
-    service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
-    assert len(service.ingest([SAMPLE, feed]).added) == 3
-    with running_chat(home) as url:
+    service, _ = river_post_service(tmp_path_factory.mktemp("newsroom-browser"), embedder, splitter)
+    with running_chat(service.settings.home) as url:
         yield url, service
 
 

@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import QA, SAMPLE, cli_env, running_chat, write_river_post_feed
+from conftest import QA, SAMPLE, cli_env, river_post_service, running_chat
 
 from index.uploads import UploadArea, UploadError, safe_name
 from qa.types import Answer, AnswerSentence, Article, Citation, Filters, ShortAnswer, parse_filter_date
@@ -744,17 +744,9 @@ def test_cards_and_source_lines_name_each_article_once_in_plain_words():
 @pytest.fixture(scope="module")
 def library_server(tmp_path_factory, embedder, splitter):
     """A screen of its own (the tests delete articles): the sample article and two River Post articles."""
-    from qa.service import QAService
-    from qa.settings import Settings
-
-    root = tmp_path_factory.mktemp("library")
-    feed = root / "feed.jsonl"
-    write_river_post_feed(feed)
-    home = root / "home"
-    report = QAService(Settings(home=home), embedder=embedder, splitter=splitter).ingest([SAMPLE, feed])
-    assert len(report.added) == 3, report.errors
-    with running_chat(home) as url:
-        yield url, home
+    service, _ = river_post_service(tmp_path_factory.mktemp("library"), embedder, splitter)
+    with running_chat(service.settings.home) as url:
+        yield url, service.settings.home
 
 
 def listed_ids(table: dict) -> list[str]:
@@ -855,16 +847,8 @@ def test_the_answerer_picker_lists_extractive_and_each_gguf_model_in_the_models_
 @pytest.fixture(scope="module")
 def selection_server(tmp_path_factory, embedder, splitter):
     """A screen over the sample article and the two River Post reports (a served QAService over the same home)."""
-    from qa.service import QAService
-    from qa.settings import Settings
-
-    root = tmp_path_factory.mktemp("selection-ui")
-    feed = root / "feed.jsonl"
-    write_river_post_feed(feed)
-    home = root / "home"
-    service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
-    assert len(service.ingest([SAMPLE, feed]).added) == 3
-    with running_chat(home) as url:
+    service, feed = river_post_service(tmp_path_factory.mktemp("selection-ui"), embedder, splitter)
+    with running_chat(service.settings.home) as url:
         yield url, service, feed
 
 
