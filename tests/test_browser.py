@@ -632,7 +632,12 @@ def test_the_first_screen_fits_the_collection_and_follows_it(newsroom_page):
     page.wait_for_function("line => document.querySelector('#qa-overview')?.innerText.trim() === line",
                            arg=overview["line"])
     questions = [e["question"] for e in overview["examples"]]
-    page.wait_for_function("n => document.querySelectorAll('#qa-examples button').length === n", arg=len(questions))
+    # The buttons are drawn before their words: wait for the words (a count alone raced under load).
+    page.wait_for_function(
+        "qs => { const b = [...document.querySelectorAll('#qa-examples button')];"
+        " return b.length === qs.length && b.every(x => x.innerText.trim() !== ''); }",
+        arg=questions,
+    )
     assert [" ".join(t.split()) for t in shown_examples(page)] == questions
     # Drawn from these articles: the people quoted most, the newest reports' subjects (not a fixed list).
     assert any(q.startswith("What did ") for q in questions)
