@@ -265,6 +265,9 @@ def test_hostile_titles_sources_texts_urls_and_sets_run_nothing_on_any_tab(hosti
     page.get_by_label("Text", exact=True).fill("The Fenwick dam was inspected again.")
     page.get_by_role("button", name="Add text").click()
     page.wait_for_function("() => document.body.innerText.includes('window.__xss=62')")
+    # Said beside the date field, not in a notice over the page.
+    page.wait_for_selector(".validation-error:has-text('not a date')")
+    assert page.locator(".toast-body").count() == 0
     # (The page's file chooser takes article types only, and a failed file is named as it is stored.)
     failed = tmp_path / "[x](javascript:window.__xss=63)<img src=x onerror=window.__xss=64>.txt"
     failed.write_text(" \n")

@@ -377,6 +377,19 @@ def build(service: QAService):
         """The articles an ingest added or updated, by id (the report names them by title and date)."""
         return {a.id: a for a in service.articles([*report.added, *report.updated])}
 
+    def pasted_checked(title, published, source, text) -> list:
+        """gr.validate for the pasted article's fields: an unreadable date, or no text, is said beside its
+        field (the date read as `qa ingest` reads one), and nothing is added."""
+        from index.loaders import normalize_date
+
+        problem = ""
+        try:
+            normalize_date(published or None)
+        except ValueError as exc:
+            problem = f"{exc}: use YYYY-MM-DD"
+        return [gr.validate(True, ""), gr.validate(not problem, problem), gr.validate(True, ""),
+                gr.validate(bool((text or "").strip()), "Paste the article's text first.")]
+
     def add_text(title: str, published: str, source: str, text: str):
         if not text.strip():
             raise gr.Error("Paste the article's text first.")
@@ -866,6 +879,7 @@ def build(service: QAService):
             api_name="add_text",
             concurrency_limit=1,
             show_progress_on=added,
+            validator=pasted_checked,
         )
         api_question.submit(
             ask_api,
