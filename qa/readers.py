@@ -435,7 +435,7 @@ class LearnedReader(ExtractiveReader):
             for sentence_id in passage.sentence_ids:
                 owner.setdefault(sentence_id, passage)
         # The candidates and the sentences before and after each, in one read of the store.
-        around = dict.fromkeys(n for i in owner for n in _around(i) if n not in owner)
+        around = dict.fromkeys(n for i in owner for n in _around(i) if n and n not in owner)
         fetched, fetched_vectors = self.store.get_sentences(list(owner) + list(around))
         if not fetched:
             return []
@@ -567,11 +567,12 @@ class LearnedReader(ExtractiveReader):
         return [] if any(self._says_unknown(s.sentence.text, asked, question) for s in chosen) else chosen
 
 
-def _around(sentence_id: str) -> tuple[str, ...]:
-    """The ids of the sentences before and after this one: ids are `article:version:sN` (index/splitters.py)."""
+def _around(sentence_id: str) -> tuple[str | None, str]:
+    """The ids of the sentences before (None for the first) and after this one: ids are `article:version:sN`
+    (index/splitters.py)."""
     prefix, index = sentence_id.rsplit(":s", 1)
     n = int(index)
-    return (f"{prefix}:s{n - 1}", f"{prefix}:s{n + 1}") if n > 0 else (f"{prefix}:s{n + 1}",)
+    return (f"{prefix}:s{n - 1}" if n > 0 else None), f"{prefix}:s{n + 1}"
 
 
 def _neighbours(
@@ -582,9 +583,10 @@ def _neighbours(
     by_id = {s.id: s for s in fetched}
     before, after = {}, {}
     for s in sentences:
-        if s.index > 0 and (previous := by_id.get(previous_id(s))) is not None:
+        previous, following = (by_id.get(i) if i else None for i in _around(s.id))
+        if previous is not None:
             before[s.id] = previous
-        if (following := by_id.get(f"{s.id.rsplit(':s', 1)[0]}:s{s.index + 1}")) is not None:
+        if following is not None:
             after[s.id] = following
     return before, after, {s.id: sim for s, sim in zip(fetched, similarity)}
 

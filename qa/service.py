@@ -249,11 +249,7 @@ class QAService:
             return None  # (an empty index: the usual abstention, and the CLI's hint to ingest, say it better)
         if filters.article_ids:  # a selection: say whether its articles are gone, or which filter excludes them
             return self._selection_excludes_all(filters)
-        sources = " or ".join(repr(s) for s in filters.sources)
-        if filters.since and filters.until:
-            dates = f"between {filters.since} and {filters.until}"
-        else:
-            dates = f"on or after {filters.since}" if filters.since else f"on or before {filters.until}"
+        sources, dates = _sources_said(filters), _dates_said(filters)
         if filters.sources and not self.store.has_articles(Filters(filters.sources)):
             problem = f"is from {sources}"
         elif not self.store.has_articles(Filters((), filters.since, filters.until)):
@@ -269,11 +265,9 @@ class QAService:
         if not self.store.has_articles(chosen):
             said = "The chosen article is not" if n == 1 else f"None of the {n} chosen articles is"
             return f"{said} stored, so there is nothing to answer from."
-        parts = [f"from {' or '.join(repr(x) for x in filters.sources)}"] if filters.sources else []
-        if filters.since and filters.until:
-            parts.append(f"published between {filters.since} and {filters.until}")
-        elif filters.since or filters.until:
-            parts.append(f"published on or {'after' if filters.since else 'before'} {filters.since or filters.until}")
+        parts = [f"from {_sources_said(filters)}"] if filters.sources else []
+        if filters.since or filters.until:
+            parts.append(f"published {_dates_said(filters)}")
         return f"No chosen article is {' and '.join(parts)}, so there is nothing to answer from."
 
     def _extract(self, query: str, filters: Filters | None, started: float, timings: dict, said: dict | None = None):
@@ -907,3 +901,14 @@ class QAService:
         from qa.llamacpp import is_loaded
 
         return not is_loaded(self.settings.llm_gguf)
+
+
+def _sources_said(filters: Filters) -> str:
+    return " or ".join(repr(s) for s in filters.sources)
+
+
+def _dates_said(filters: Filters) -> str:
+    """A date filter in words: "between A and B", "on or after A", "on or before B"."""
+    if filters.since and filters.until:
+        return f"between {filters.since} and {filters.until}"
+    return f"on or after {filters.since}" if filters.since else f"on or before {filters.until}"
