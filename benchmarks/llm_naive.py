@@ -29,6 +29,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -75,6 +76,16 @@ class RecordingGenerator(LLMGenerator):
             return
         pieces = []
         for piece in super().stream(question, passages):
+            pieces.append(piece)
+            yield piece
+        self.written[question] = "".join(pieces)
+
+    def stream_synthesis(self, question, reports):
+        if question in self.written:
+            yield self.written[question]
+            return
+        pieces = []
+        for piece in super().stream_synthesis(question, reports):
             pieces.append(piece)
             yield piece
         self.written[question] = "".join(pieces)
@@ -293,6 +304,81 @@ def evaluate(args, url: str | None) -> str:
     )
 
 
+def synthesis(args) -> str:
+    """Summary and comparison questions (eval/sets/briefings.jsonl) through the chat model and the check:
+    OUT/synthesis.jsonl (each answer's sentences, supported or flagged, with the spans they cite) and a
+    summary: how many answers hold at least MIN_SUPPORTED supported, cited sentences; the model's text
+    kept in OUT/written.json (`--replay` checks it again without the model)."""
+    items = [json.loads(line) for line in args.set.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.ids:
+        wanted = args.ids.read_text().split()
+        items = [i for i in items if i["id"] in wanted]
+    elif args.limit:
+        items = items[: args.limit]
+    settings = Settings(home=args.home, backend="llamacpp", llm_gguf=args.gguf, llm_max_tokens=args.max_tokens)
+    extractive = QAService(Settings(home=args.home))
+    ours = QAService(settings, embedder=extractive.embedder, splitter=extractive.splitter)
+    ours.store = extractive.store
+    written = json.loads(args.replay.read_text()) if args.replay else {}
+    if not args.replay:
+        from qa.llamacpp import load
+
+        print(f"loaded {args.gguf} in {load(args.gguf).seconds:.1f} s", file=sys.stderr)
+    ours.generator = RecordingGenerator(chat_model(settings), ours.store, written=written, prompt=args.prompt,
+                                        passages=args.passages)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with (args.out / "synthesis.jsonl").open("w", encoding="utf-8") as lines:
+        for item in items:
+            started = time.perf_counter()
+            answer = ours.ask(item["question"])
+            seconds = time.perf_counter() - started
+            quotes = {c.n: " ".join(c.quote.split()) for c in answer.citations}
+            sentences = [{"text": x.text, "supported": not x.unsupported and bool(x.citations),
+                          "cites": [quotes[n] for n in x.citations if n in quotes]} for x in answer.sentences]
+            supported = sum(x["supported"] for x in sentences)
+            row = {"id": item["id"], "question": item["question"], "tags": item.get("tags", []),
+                   "compares": "comparison" in item.get("tags", []) or answer.comparison is not None,
+                   "supported": supported, "flagged": len(sentences) - supported, "abstained": answer.abstained,
+                   "reports_shown": len(answer.timeline or []), "seconds": round(seconds, 2),
+                   "sentences": sentences, "written": written.get(item["question"], "")}
+            rows.append(row)
+            lines.write(json.dumps(row, ensure_ascii=False) + "\n")
+            lines.flush()
+            (args.out / "written.json").write_text(json.dumps(written, indent=1, ensure_ascii=False))
+            print(f"{item['id']}: {supported} supported, {row['flagged']} flagged, {seconds:.1f} s", file=sys.stderr)
+    return synthesis_summary(rows, args)
+
+
+MIN_SUPPORTED = 3  # issue 26: a summary or comparison holds at least 3 supported, cited sentences
+
+
+def synthesis_summary(rows: list[dict], args) -> str:
+    def line(name: str, chosen: list[dict]) -> str:
+        if not chosen:
+            return f"| {name} | 0 | – | – | – | – |"
+        met = sum(r["supported"] >= MIN_SUPPORTED for r in chosen)
+        shown = sum(r["supported"] for r in chosen)
+        every = shown + sum(r["flagged"] for r in chosen)
+        times = sorted(r["seconds"] for r in chosen)
+        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        return (f"| {name} | {len(chosen)} | {met}/{len(chosen)} | {shown}/{every} | "
+                f"{sum(r['abstained'] for r in chosen)} | {statistics.median(times):.1f} / {p95:.1f} |")
+
+    return "\n".join([
+        f"# Summaries and comparisons through {args.name} with the check ({args.set.name})\n",
+        "| questions | n | answers with ≥ 3 supported, cited sentences | sentences supported / written | "
+        "abstained | s an answer p50 / p95 |",
+        "|---|---|---|---|---|---|",
+        line("summaries", [r for r in rows if not r["compares"]]),
+        line("comparisons", [r for r in rows if r["compares"]]),
+        line("all", rows),
+        "",
+        f"Model {args.gguf.name}, at most {args.max_tokens} tokens; each answer's sentences in synthesis.jsonl."
+        + (f" Re-checked from {args.replay} (times leave out the model)." if args.replay else ""),
+    ]) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", type=Path, required=True, help="an evaluation set (JSONL)")
@@ -318,10 +404,18 @@ def main() -> int:
     parser.add_argument("--ids", type=Path, help="only the questions with these ids (one a line)")
     parser.add_argument("--no-naive", action="store_true",
                         help="leave the naive pipeline out (ours only: e.g. more answers to judge by hand)")
+    parser.add_argument("--synthesis", action="store_true",
+                        help="--set is eval/sets/briefings.jsonl: summaries and comparisons through ours only "
+                        "(in this process), counted by supported sentences (see synthesis())")
     args = parser.parse_args()
     args.gguf = args.gguf or smollm2_gguf()
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ["QA_LLM_THREADS"] = str(args.threads)  # the llamacpp backend's threads (qa.llamacpp.default_threads)
+    if args.synthesis:
+        summary = synthesis(args)
+        (args.out / "summary.md").write_text(summary, encoding="utf-8")
+        print(summary)
+        return 0
     if args.backend == "llamacpp" or args.base_url or args.replay:  # a replay never asks the model
         summary = evaluate(args, args.base_url or "http://127.0.0.1:9/v1")
     else:

@@ -3,6 +3,11 @@
     .venv/bin/python benchmarks/relative_dates.py                 # eval/sets/relative-dates.jsonl
     .venv/bin/python benchmarks/relative_dates.py --no-spacy      # without the verb tense
     .venv/bin/python benchmarks/relative_dates.py --json out.json
+    .venv/bin/python benchmarks/relative_dates.py --stored        # the dates ingest stores, read back
+
+`--stored` ingests the labelled articles (and the undated ones, with no date) into a temporary
+QA_HOME through the service, as `qa ingest` does, and scores the dates read back from the store
+(`ChromaStore.stored_dates`) instead of resolving them here.
 
 Each line of the set is an occurrence in an article of the collection: its span, the publication
 date, and the day a reader of the article would say it means (`day`, plus `last_day` for a week,
@@ -26,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.dates import resolve_dates  # noqa: E402
+from index.dates import DateResolution, resolve_dates  # noqa: E402
 
 DEFAULT_SET = ROOT / "eval" / "sets" / "relative-dates.jsonl"
 DEFAULT_ARTICLES = ROOT.parent / "shared" / "corpus" / "wikinews" / "articles.jsonl"
@@ -45,11 +50,32 @@ def _span(first: date, last: date) -> str:
     return first.isoformat() if first == last else f"{first}..{last}"
 
 
+def stored(articles: dict[str, dict], undated: set[str]) -> dict[tuple[str, bool], DateResolution]:
+    """(article id, dated) -> the dates ingest stores for it: the articles ingested into a temporary QA_HOME,
+    those of `undated` once more with no publication date."""
+    import tempfile
+
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="qa-dates-") as home:
+        feed = Path(home) / "articles.jsonl"
+        rows = list(articles.values()) + [
+            {k: v for k, v in articles[i].items() if k != "published"} | {"id": f"{i}--undated"} for i in sorted(undated)]
+        feed.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        service = QAService(Settings(home=Path(home) / "home"))
+        report = service.ingest([feed], progress=False)
+        assert not report.errors, report.errors
+        found = service.store.stored_dates([r["id"] for r in rows])
+    return {(i.removesuffix("--undated"), not i.endswith("--undated")): resolution for i, resolution in found.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("set", nargs="?", type=Path, default=DEFAULT_SET)
     parser.add_argument("--articles", type=Path, default=DEFAULT_ARTICLES)
     parser.add_argument("--no-spacy", action="store_true", help="no verb tense: bare weekdays take the past")
+    parser.add_argument("--stored", action="store_true", help="score the dates ingest stores (a temporary QA_HOME)")
     parser.add_argument("--json", type=Path, help="write the figures and misses here")
     args = parser.parse_args(argv)
 
@@ -61,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         if article["id"] in wanted:
             articles[article["id"]] = article
     nlp = False if args.no_spacy else None
+    kept = stored(articles, {row["article_id"] for row in no_date}) if args.stored else {}
+
+    def resolution(article_id: str, published: str | None) -> DateResolution:
+        if args.stored:
+            return kept[(article_id, published is not None)]
+        return resolve_dates(articles[article_id]["text"], published, nlp=nlp)
 
     by_article = defaultdict(list)
     for row in occurrences:
@@ -69,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     right, misses = defaultdict(int), []
     for article_id, rows in by_article.items():
         text = articles[article_id]["text"]
-        found = list(resolve_dates(text, rows[0]["published"], nlp=nlp))
+        if args.stored:  # ingest resolves against the article's own date: the label's must be it
+            assert (articles[article_id].get("published") or "")[:10] == rows[0]["published"], article_id
+        found = list(resolution(article_id, rows[0]["published"]))
         for row in rows:
             assert text[row["start"] : row["end"]] == row["text"], row
             overlapping = [f for f in found if f.start < row["end"] and f.end > row["start"]]
@@ -95,19 +129,19 @@ def main(argv: list[str] | None = None) -> int:
             )
     resolved_without_date = {}
     for row in no_date:
-        resolution = resolve_dates(articles[row["article_id"]]["text"], None, nlp=nlp)
-        resolved_without_date[row["article_id"]] = (len(resolution), resolution.note)
+        undated = resolution(row["article_id"], None)
+        resolved_without_date[row["article_id"]] = (len(undated), undated.note)
     elapsed = time.perf_counter() - started
 
     totals = defaultdict(int)
     for row in occurrences:
         totals[row.get("split", "main")] += 1
-    mode = "no tense" if args.no_spacy else "spaCy tense"
+    mode = ("no tense" if args.no_spacy else "spaCy tense") + (", as stored by ingest" if args.stored else "")
     for split in sorted(totals, key=lambda name: name != "main"):
         label = "the hand-labelled set" if split == "main" else f"split {split!r}"
         print(f"relative dates, {label}: {right[split]}/{totals[split]} resolved to the right day "
               f"({right[split] / totals[split]:.1%})  [{args.set.name}, {mode}]")
-    print(f"({elapsed:.1f} s for {len(by_article)} articles)")
+    print(f"({elapsed:.1f} s for {len(by_article)} articles{', reading the stored dates back' if args.stored else ''})")
     for miss in misses:
         print(f"  miss ({miss['split']}): {miss['text']!r} in {miss['article_id']} (published {miss['published']}): "
               f"want {miss['want']}, got {miss['got']} [{miss['rule']}]")

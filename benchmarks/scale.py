@@ -1,13 +1,19 @@
 """`make bench-scale`: qa at 10,000 and 100,000 chunks, built from the real Wikinews articles.
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000 100000] [--questions 40] [--out runs/scale] [--keep] [--reuse]
-    .venv/bin/python benchmarks/scale.py --articles 50000 [--out runs/scale]
+    .venv/bin/python benchmarks/scale.py --articles 50000 [--out runs/scale] [--reuse]
 
 `--articles N` measures something else: N small generated articles (five sentences, quoted speakers)
 in one JSONL file, ingested by `qa ingest` for real; then "What did X say?" for the speaker quoted
-most, and the unchanged re-ingest (each in its own process: wall time and peak resident memory).
-Embedded Chroma refuses a `get` of more than 32,766 rows, so this is the size that proves the
-store reads in pages. It takes a while (about 15 minutes on 2 cores): a make target, not CI.
+most as a new process (cold), every question form warm in one process (`worker_article_questions`:
+a fact question, "What did X say?" for the most quoted and a rare speaker, "… about Y", a "What
+happened with X?" briefing, a date said in words, a question under --source/--since/--until
+filters; each asked twice, its answer state and time), and the unchanged re-ingest (each step in
+its own process: wall time and peak resident memory). Embedded Chroma refuses a `get` of more than
+32,766 rows, so this is the size that proves the store reads in pages. It takes a while (47 minutes
+of ingest on a quiet machine at 50,000): a make target, not CI. With `--reuse`, an ingest kept
+under OUT (its `articles-N.json` and `articles-N/`) is asked again without ingesting; an older
+corpus with no rare speaker gets two reports quoting one (a step of its own, timed).
 
 `--keep` leaves the built indexes under OUT; `--reuse` then measures them again without rebuilding
 (the copies and the BM25 build are the slow part: 16 minutes at 100,000 chunks).
@@ -311,32 +317,134 @@ PEOPLE = ["Mara Quill", "Tobias Renn", "Ines Halloway", "Piet Vandermeer", "Sora
 THINGS = ["bridges", "schools", "bus lines", "clinics", "parks", "water mains", "libraries", "ferries", "depots"]
 
 
-def small_articles(path: Path, n: int, seed: int = 7) -> str:
-    """`n` distinct small articles (five sentences: a council decision, two quoted people) as JSONL;
-    returns the person quoted most (the first of PEOPLE is drawn twice as often as the others)."""
+# Quoted in a handful of reports only ("What did X say?" for a rare speaker): report i's second person
+# is RARE[k] when i % RARE_EVERY == RARE_AT + k. Drawing nothing from the random generator, so every
+# other report is the one the earlier runs ingested.
+RARE = ["Edda Marlowe", "Caspar Voss"]
+RARE_EVERY, RARE_AT = 2500, 1234
+
+
+def small_articles(path: Path, n: int, seed: int = 7) -> dict:
+    """`n` distinct small articles (five sentences: a council decision, two quoted people) as JSONL.
+    Returns what the questions need: the person quoted most (the first of PEOPLE is drawn twice as
+    often as the others), a rare one, and one report's town, number and figures (a fact question)."""
     import random
 
     rng = random.Random(seed)
     weights = [2] + [1] * (len(PEOPLE) - 1)
     quoted: dict[str, int] = {}
+    sample: dict = {}
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):
             town = rng.choice(TOWNS)
             mayor, other = rng.choices(PEOPLE, weights)[0], rng.choices(PEOPLE, weights)[0]
+            if 0 <= i % RARE_EVERY - RARE_AT < len(RARE):
+                other = RARE[i % RARE_EVERY - RARE_AT]
             things = rng.sample(THINGS, 3)
             for person in (mayor, other):
                 quoted[person] = quoted.get(person, 0) + 1
+            budget, repaired, families = rng.randint(20, 900), rng.randint(2, 60), rng.randint(100, 9000)
             text = (
-                f"The council of {town} approved a budget of {rng.randint(20, 900)} million euros on day {i}.\n\n"
-                f"Mayor {mayor} said the money would repair {rng.randint(2, 60)} {things[0]} before winter. "
-                f"{other} told reporters that {rng.randint(100, 9000)} families still wait for new {things[1]}. "
+                f"The council of {town} approved a budget of {budget} million euros on day {i}.\n\n"
+                f"Mayor {mayor} said the money would repair {repaired} {things[0]} before winter. "
+                f"{other} told reporters that {families} families still wait for new {things[1]}. "
                 f"The vote passed by {rng.randint(11, 30)} to {rng.randint(1, 10)} after {rng.randint(2, 9)} hours. "
                 f"Work on the {things[2]} is due to start in report {i}."
             )
             day = dt.date(2020, 1, 1) + dt.timedelta(days=i % 1500)
+            if i == n // 2:
+                sample = {"i": i, "town": town, "budget": budget, "published": day.isoformat(), "mayor": mayor}
             out.write(json.dumps({"id": f"small-{i:06d}", "title": f"{town} council report {i}", "text": text,
                                   "published": day.isoformat(), "source": "Scale Wire"}) + "\n")
-    return max(quoted, key=quoted.get)
+    rare = min((p for p in quoted if p in RARE), key=quoted.get, default=min(quoted, key=quoted.get))
+    return {"speaker": max(quoted, key=quoted.get), "statements": quoted, "rare": rare, "sample": sample}
+
+
+def corpus_facts(path: Path) -> dict:
+    """What `small_articles` returns, read back from its JSONL (an ingest kept from an earlier run, whose
+    corpus may be an older draw: without RARE, the least quoted person is the rare one)."""
+    import re
+
+    names = PEOPLE + RARE
+    quoted = dict.fromkeys(names, 0)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line in lines:
+        text = json.loads(line)["text"]
+        for name in names:
+            quoted[name] += text.count(name)
+    quoted = {k: v for k, v in quoted.items() if v}
+    middle = json.loads(lines[len(lines) // 2])
+    found = re.search(r"^The council of (?P<town>.+?) approved a budget of (?P<budget>\d+) million euros on day "
+                      r"(?P<i>\d+)\.\n\nMayor (?P<mayor>.+?) said", middle["text"])
+    sample = {"i": int(found["i"]), "town": found["town"], "budget": int(found["budget"]),
+              "published": middle["published"], "mayor": found["mayor"]}
+    rare = min((p for p in quoted if p in RARE), key=quoted.get, default=min(quoted, key=quoted.get))
+    return {"speaker": max(quoted, key=quoted.get), "statements": quoted, "rare": rare, "sample": sample}
+
+
+def article_questions(corpus: dict) -> list[dict]:
+    """The questions asked of the N generated articles: one of each form (label, question, filters)."""
+    most, rare, sample = corpus["speaker"], corpus["rare"], corpus["sample"]
+    month = sample["published"][:7]
+    return [
+        {"form": "fact", "question": f"What budget did the council of {sample['town']} approve on day {sample['i']}?",
+         "expect": f"{sample['budget']} million euros"},
+        {"form": "what did X say (most quoted)", "question": f"What did {most} say?"},
+        {"form": "what did X say (rare)", "question": f"What did {rare} say?"},
+        {"form": "what did X say about Y", "question": f"What did {most} say about bridges?"},
+        {"form": "what happened with X (briefing)", "question": f"What happened with the council of {sample['town']}?"},
+        {"form": "what did X say, date said in words", "question": f"What did {most} say in {_month_words(month)}?"},
+        {"form": "fact, filtered (--source, --since, --until)",
+         "question": f"How many families still wait, according to {sample['mayor']}?",
+         "filters": {"sources": ["Scale Wire"], "since": month + "-01", "until": month + "-28"}},
+    ]
+
+
+def _month_words(month: str) -> str:
+    return dt.date.fromisoformat(month + "-01").strftime("%B %Y")
+
+
+def worker_article_questions(home: str, questions_json: str, rounds: str = "2") -> dict:
+    """Every question of `article_questions`, warm in one process: each one's answer state and time
+    (round 1 is each question's first asking; later rounds ask them all again), and `people()`."""
+    from qa.service import QAService
+    from qa.settings import Settings
+    from qa.types import Filters
+
+    questions = json.loads(questions_json)
+    service = QAService(Settings(home=Path(home)))
+    started = time.perf_counter()
+    service.warm_up()
+    warm_up = time.perf_counter() - started
+    out: list[dict] = []
+    for round_ in range(int(rounds)):
+        for q in questions:
+            filters = Filters.build(**q["filters"]) if q.get("filters") else None
+            started = time.perf_counter()
+            try:
+                answer = service.ask(q["question"], filters=filters)
+                error = None
+            except Exception as exc:  # a question that fails is a finding, not the end of the run
+                answer, error = None, f"{type(exc).__name__}: {exc}"
+            seconds = time.perf_counter() - started
+            row = {"round": round_ + 1, **q, "s": seconds, "error": error}
+            if answer is not None:
+                text = answer.answer or ""
+                row |= {"abstained": answer.abstained, "citations": len(answer.citations),
+                        "statement_groups": len(answer.statements or []),
+                        "statements_shown": sum(len(g.get("items", [])) for g in answer.statements or []),
+                        "more": answer.more, "timeline": len((answer.timeline or {}).get("entries", []))
+                        if isinstance(answer.timeline, dict) else (len(answer.timeline) if answer.timeline else 0),
+                        "answer_head": text[:160], "timings_ms": answer.timings_ms}
+                if q.get("expect"):
+                    row["expected_found"] = q["expect"] in text
+            out.append(row)
+            log(f"  round {round_ + 1} {q['form']}: {seconds:.2f} s, "
+                f"{'error ' + error if error else 'abstained' if answer.abstained else f'{len(answer.citations)} citations'}")
+    started = time.perf_counter()
+    people = service.people()
+    people_s = time.perf_counter() - started
+    return {"warm_up_s": warm_up, "questions": out, "people_s": people_s, "people": len(people)}
 
 
 def measured(argv: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
@@ -352,21 +460,45 @@ def measured(argv: list[str], env: dict) -> tuple[float, float, subprocess.Compl
     return wall, peak, subprocess.CompletedProcess(argv, child.returncode, out, err)
 
 
-def articles_run(out: Path, n: int, env: dict) -> dict:
+def articles_run(out: Path, n: int, env: dict, reuse: bool = False) -> dict:
+    """Generate and ingest N articles (or, with `reuse`, keep an earlier run's ingest and its figures),
+    then: the cold first question, every question form warm in one process, the unchanged re-ingest."""
     out.mkdir(parents=True, exist_ok=True)
     home = out / f"articles-{n}"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
     corpus = home / "articles.jsonl"
-    speaker = small_articles(corpus, n)
-    result: dict = {"articles": n, "speaker": speaker}
-    steps = [
-        ("ingest", qa_command("ingest", "--home", str(home), str(corpus))),
-        ("ask", qa_command("ask", "--json", "--home", str(home), f"What did {speaker} say?")),
+    saved = out / f"articles-{n}.json"
+    kept = json.loads(saved.read_text()) if reuse and saved.exists() else None
+    if kept and kept.get("ingest", {}).get("exit") == 0 and (home / "chroma").exists() and corpus.exists():
+        result = {k: kept[k] for k in ("articles", "speaker", "corpus", "ingest") if k in kept}
+        result["ingest_reused"] = True
+        steps = []
+        if "corpus" not in result:  # an earlier run's, from before the questions: read its corpus back
+            result["corpus"] = corpus_facts(corpus)
+            result["speaker"] = result["corpus"]["speaker"]
+        if result["corpus"]["rare"] not in RARE:
+            # An older draw quotes no one rarely: two reports quoting RARE[0] are added (a step of its own).
+            extra = home / "rare.jsonl"
+            extra.write_text("".join(json.dumps({
+                "id": f"small-rare-{k}", "title": f"Harbour report {k}", "published": f"2021-0{k + 3}-15",
+                "source": "Scale Wire", "text": f"The harbour of Larkhill reopened on day {k}.\n\n"
+                f"{RARE[0]} told reporters that {k + 3} ferries would sail again in spring."}) + "\n" for k in range(2)))
+            result["corpus"]["rare"] = RARE[0]
+            steps.append(("add-rare", qa_command("ingest", "--home", str(home), str(extra))))
+        log(f"{n} articles: reusing the ingest of {home}")
+    else:
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        generated = small_articles(corpus, n)
+        result = {"articles": n, "speaker": generated["speaker"], "corpus": generated}
+        steps = [("ingest", qa_command("ingest", "--home", str(home), str(corpus)))]
+    questions = article_questions(result["corpus"])
+    result["questions"] = questions
+    steps += [
+        ("ask", qa_command("ask", "--json", "--home", str(home), questions[1]["question"])),  # cold: a new process
+        ("questions", worker("article-questions", str(home), json.dumps(questions))),
         ("reingest", qa_command("ingest", "--home", str(home), str(corpus))),
         ("stats", qa_command("stats", "--json", "--home", str(home))),
     ]
-    peak_before = 0.0
     for name, argv in steps:
         # Peak memory per step: RUSAGE_CHILDREN keeps the largest child's, so run each step in a
         # child of its own (this process's children are measured one at a time, largest so far).
@@ -380,13 +512,17 @@ def articles_run(out: Path, n: int, env: dict) -> dict:
         if name == "ask" and done.returncode == 0:
             answer = json.loads(printed)
             result[name] |= {"abstained": answer["abstained"], "citations": len(answer["citations"]),
-                             "statements": len(answer.get("statements") or [])}
+                             "statement_groups": len(answer.get("statements") or []),
+                             "more": answer.get("more"), "timings_ms": answer.get("timings_ms")}
+        elif name == "questions" and done.returncode == 0:
+            result[name] |= json.loads(lines[-2])
         elif name == "stats" and done.returncode == 0:
             result[name] |= json.loads(printed)
         else:
             result[name]["summary"] = printed.splitlines()[-1] if printed else ""
+        saved.write_text(json.dumps(result, indent=2))  # what a run has reached, even if a later step hangs
     result["reingest_share"] = result["reingest"]["s"] / result["ingest"]["s"]
-    (out / f"articles-{n}.json").write_text(json.dumps(result, indent=2))
+    saved.write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -402,14 +538,33 @@ def articles_table(result: dict) -> str:
     from tabulate import tabulate
 
     rows = [
-        (f"qa ingest of {result['articles']:,} articles", result["ingest"]),
-        (f"What did {result['speaker']} say?", result["ask"]),
+        (f"qa ingest of {result['articles']:,} articles" + (" (an earlier run's)" if result.get("ingest_reused") else ""),
+         result["ingest"]),
+        (f"What did {result['speaker']} say?, cold process (`qa ask --json`)", result["ask"]),
         ("unchanged re-ingest", result["reingest"]),
-    ]
-    return tabulate(
+    ] + ([("2 more articles quoting a rare speaker (`qa ingest`)", result["add-rare"])] if "add-rare" in result else [])
+    text = tabulate(
         [(label, f"{r['s']:.1f}", f"{r['peak_mb']:.0f}" if r.get("peak_mb") else "—", r["exit"]) for label, r in rows],
         headers=("", "seconds", "peak MB", "exit"), tablefmt="github",
     ) + f"\n\nre-ingest / ingest: {result['reingest_share']:.1%}"
+    asked = result.get("questions")
+    if isinstance(asked, dict) and asked.get("questions"):
+        lines = []
+        for q in asked["questions"]:
+            more = q.get("more") if isinstance(q.get("more"), dict) else {}
+            state = (f"error: {q['error']}" if q.get("error") else "abstained" if q["abstained"] else
+                     f"answered, {q['citations']} citations"
+                     + (f", {q['statement_groups']} reports in the JSON, {more['statements']} more statements than "
+                        f"shown" if more.get("statements") is not None and q["statement_groups"] else "")
+                     + (f", a timeline of {q['timeline']} reports" if q.get("timeline") else "")
+                     + (f", expected figure {'found' if q.get('expected_found') else 'NOT found'}" if "expected_found" in q else ""))
+            lines.append((q["round"], q["form"], q["question"] + (f" {q['filters']}" if q.get("filters") else ""),
+                          f"{q['s'] * 1000:.0f}", state))
+        text += "\n\nWarm, one process (models loaded first: {:.1f} s; peak {:.0f} MB):\n\n".format(
+            asked["warm_up_s"], result["questions"].get("peak_mb") or 0)
+        text += tabulate(lines, headers=("round", "form", "question", "ms", "answer"), tablefmt="github")
+        text += f"\n\n`people()`: {asked['people']} people in {asked['people_s'] * 1000:.0f} ms"
+    return text
 
 
 def worker(kind: str, *args: str) -> list[str]:
@@ -428,16 +583,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
-        result = {"bm25": worker_bm25, "queries": worker_queries}[kind](*rest)
+        result = {"bm25": worker_bm25, "queries": worker_queries,
+                  "article-questions": worker_article_questions}[kind](*rest)
         print(json.dumps(result), flush=True)
         return
     env = dict(os.environ) | ENV
     if args.articles:
-        result = articles_run(args.out, args.articles, env)
+        result = articles_run(args.out, args.articles, env, reuse=args.reuse)
         print(articles_table(result))
         (args.out / f"articles-{args.articles}.md").write_text(articles_table(result) + "\n")
-        failed = any(result[step]["exit"] != 0 for step in ("ingest", "ask", "reingest"))
-        sys.exit(1 if failed or result["ask"].get("abstained", True) else 0)
+        failed = any(result[step]["exit"] != 0 for step in ("ingest", "ask", "questions", "reingest"))
+        unanswered = [q for q in result["questions"].get("questions", []) if q.get("error") or q.get("abstained")]
+        sys.exit(1 if failed or unanswered or result["ask"].get("abstained", True) else 0)
     args.out.mkdir(parents=True, exist_ok=True)
     seed_home = args.out / "seed"
     seed(seed_home)

@@ -98,5 +98,14 @@ def load_set(path: Path) -> list[EvalQuestion]:
 
 
 def bundled_sets() -> list[Path]:
-    """The evaluation sets that ship with qa (eval/sets/*.jsonl)."""
-    return sorted(BUNDLED_SETS.glob("*.jsonl"))
+    """The evaluation sets that ship with qa (eval/sets/*.jsonl) that `qa eval` can run; the
+    benchmarks' own sets there (briefings, relative dates, who said what) have other shapes."""
+    return [path for path in sorted(BUNDLED_SETS.glob("*.jsonl")) if _loads(path)]
+
+
+def _loads(path: Path) -> bool:
+    try:
+        load_set(path)
+    except EvalSetError:
+        return False
+    return True

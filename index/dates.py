@@ -7,6 +7,9 @@ against its publication date, each with its exact character span in the text.
         found.describe()                      # '2019-04-15 (“yesterday”, in a report of 2019-04-16)'
     resolution.note                           # 'no publication date' when there is none: nothing resolved
 
+Ingest stores them (index/ingest.py, index/store.py): every date on the article record (`pack_dates`),
+and on each sentence the first and last day its dates name (`day_span`), which date filters compare.
+
 The rules (docs/dates.md has them with examples): "yesterday", "today", "tomorrow" and the parts
 of a day move from the publication day; "last/this/next week, month, year" are spans; a weekday
 alone or after "on" is the most recent such day (the publication day itself included) when its
@@ -27,12 +30,16 @@ from __future__ import annotations
 import bisect
 import calendar
 import functools
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 NO_PUBLICATION_DATE = "no publication date"
+# Stamped on every stored article's dates (index/store.py): an article dated under other rules is dated
+# again, in place, at the next ingest (index/ingest.py). Bump it whenever a rule below changes.
+DATE_RULES = 1
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = (
@@ -123,6 +130,37 @@ class DateResolution:
 
     def __getitem__(self, index: int) -> ResolvedDate:
         return self.dates[index]
+
+
+def day_span(dates: Iterable[ResolvedDate], start: int, end: int) -> tuple[date, date] | None:
+    """The first and last day that the dates inside [start, end) name, or None when none lies inside: what a
+    sentence stores, so that a date filter finds it by the days it tells of (index/store.py)."""
+    inside = [d for d in dates if start <= d.start and d.end <= end]
+    if not inside:
+        return None
+    return min(d.day for d in inside), max(d.last_day for d in inside)
+
+
+def pack_dates(dates: Iterable[ResolvedDate]) -> str:
+    """The dates as one JSON string (Chroma metadata holds no list of records): start, end, text, day,
+    last_day, kind, rule each; the publication date is the article's own."""
+    return json.dumps(
+        [{"start": d.start, "end": d.end, "text": d.text, "day": d.day.isoformat(), "last_day": d.last_day.isoformat(),
+          "kind": d.kind, "rule": d.rule} for d in dates],
+        ensure_ascii=False,
+    )
+
+
+def unpack_dates(packed: str, published: date | str | None) -> DateResolution:
+    """The dates `pack_dates` stored, of an article published on `published` (None: nothing is resolved)."""
+    pub = _as_date(published)
+    if pub is None:
+        return DateResolution(None, ())
+    return DateResolution(pub, tuple(
+        ResolvedDate(d["start"], d["end"], d["text"], date.fromisoformat(d["day"]), date.fromisoformat(d["last_day"]),
+                     d["kind"], d["rule"], pub)
+        for d in json.loads(packed)
+    ))
 
 
 def resolve_dates(text: str, published: date | str | None, *, nlp=None) -> DateResolution:
@@ -283,7 +321,9 @@ def _tenses(text: str, spans: list[tuple[int, int]], nlp) -> dict[tuple[int, int
         stops = [i for i in (text.find("\n", end, hi), text.find(". ", end, hi)) if i >= 0]
         windows.append((lo, min(stops) + 1 if stops else hi))
     unique = list(dict.fromkeys(windows))  # several dates in one sentence: one parse
-    docs = dict(zip(unique, nlp.pipe(text[lo:hi] for lo, hi in unique)))
+    # Only the parse is read: the entity recogniser of ingest's pipeline (index/splitters.py) is skipped.
+    skipped = [name for name in ("ner", "lemmatizer") if name in getattr(nlp, "pipe_names", ())]
+    docs = dict(zip(unique, nlp.pipe((text[lo:hi] for lo, hi in unique), disable=skipped)))
     out = {}
     for (start, end), (lo, hi) in zip(spans, windows):
         tokens = [t for t in docs[(lo, hi)] if t.idx + lo < end and t.idx + len(t) + lo > start]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from index.attribution import RULES, SpeakerAttributor
+from index.dates import DATE_RULES, day_span, names_relative_date, resolve_dates
 from index.embedders import SentenceTransformerEmbedder
 from index.lexical import BM25Index
 from index.loaders import LoadError, discover, load_file
@@ -154,6 +155,31 @@ class Ingestor:
                             f"{article.path or article.id}: article {article.id!r} not indexed: {problem}"
                         )
                 bar.update(len(batch))
+        written = set(report.added) | set(report.updated)
+        undated = [a.id for a in changed if a.id in written and not a.published and names_relative_date(a.text)]
+        if undated:
+            report.warnings.append(_undated_line(undated))
+        self._date_stored(report, skip={a.id for a in changed})
+
+    def _date_stored(self, report: IngestReport, skip: set[str], batch: int = 64) -> None:
+        """Resolve the relative dates of the stored articles that have none under today's rules (stored before
+        dates were stored, or dated under other rules), in place: no row is rewritten, no vector computed."""
+        facts = self.store.article_facts()
+        outdated = sorted(i for i, f in facts.items() if f.get("dates_rules") != DATE_RULES and i not in skip)
+        if not outdated:
+            return
+        clock = _Clock(report.timings)
+        undated = []
+        for start in range(0, len(outdated), batch):
+            articles = self.store.get_articles(outdated[start : start + batch])
+            found = {a.id: clock("dates", lambda: resolve_dates(a.text, a.published, nlp=self.splitter.nlp))
+                     for a in articles}
+            clock("write", lambda: self.store.redate(found))
+            undated += [a.id for a in articles if not a.published and names_relative_date(a.text)]
+        report.warnings.append(f"resolved the relative dates of {len(outdated)} stored articles in place "
+                               "(stored before their dates were, or under other rules)")
+        if undated:
+            report.warnings.append(_undated_line(undated))
 
     def _write_batch(
         self, batch: list[Article], finder: _KeptFinder, known_roles: dict[str, set[str]], timings: dict[str, float]
@@ -194,6 +220,8 @@ class Ingestor:
             found = clock(
                 "attribution", lambda: self.attributor.attribute(article.text, article_sentences, known_roles)
             )
+            # "yesterday" in a report of 2019-04-16 is 2019-04-15: each sentence keeps the days its dates name.
+            dates = clock("dates", lambda: resolve_dates(article.text, article.published, nlp=self.splitter.nlp))
             for name, roles in found.people.items():
                 for role in roles:
                     known_roles.setdefault(role, set()).add(name)
@@ -205,10 +233,11 @@ class Ingestor:
                     mentions=f.mentions,
                     mention_keys=f.mention_keys,
                     entities=f.entities,
+                    dated=_iso_days(day_span(dates, s.start, s.end)),
                 )
                 for s, f in zip(sentences, found.sentences)
             ]
-            pieces.append((article, version, sentences, chunks, found.people))
+            pieces.append((article, version, sentences, chunks, found.people, dates))
             texts.extend(s.text for s in sentences)
             texts.extend(c.text for c in chunks)
         # One encode call per batch keeps the model busy; split the vectors back afterwards. Each
@@ -220,14 +249,14 @@ class Ingestor:
         from index.dedup import signature
 
         rows, at = [], 0
-        for article, version, sentences, chunks, people in pieces:
+        for article, version, sentences, chunks, people, dates in pieces:
             s_vec = vectors[at : at + len(sentences)]
             at += len(sentences)
             c_vec = vectors[at : at + len(chunks)]
             at += len(chunks)
             minhash = clock("dedup", lambda: signature(article.text))
             copy_of = finder.canonical(article.id, minhash, article.published)
-            rows.append(ArticleRows(article, version, sentences, s_vec, chunks, c_vec, minhash, copy_of, people))
+            rows.append(ArticleRows(article, version, sentences, s_vec, chunks, c_vec, minhash, copy_of, people, dates))
         return rows
 
     def _prune(self, scopes: list[Path], seen: set[str], protected: set[str]) -> list[str]:
@@ -287,6 +316,18 @@ class _Clock:
             return work()
         finally:
             self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
+
+
+def _iso_days(days: tuple | None) -> tuple[str, str] | None:
+    return (days[0].isoformat(), days[1].isoformat()) if days else None
+
+
+def _undated_line(ids: list[str]) -> str:
+    """The ingest report's line for reports with no publication date whose text names relative dates."""
+    shown = ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")
+    n = len(ids)
+    return (f"{n} article{'s have' if n != 1 else ' has'} no publication date, so {'their' if n != 1 else 'its'} "
+            f"relative dates (“yesterday”, “on Monday”) are not resolved: {shown}")
 
 
 def _stored_path(path: Path | str) -> str:

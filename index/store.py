@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 
+from index.dates import DATE_RULES, DateResolution, day_span, pack_dates, unpack_dates
 from index.mentions import name_words
 from qa.settings import Settings
 from qa.types import Article, Chunk, Entity, Filters, Passage, Sentence, day_number
@@ -42,7 +44,10 @@ SCHEMA = 4  # 2: sentences carry their speakers; 3: articles their MinHash and d
 
 # The article record fields kept in memory for every stored article (see ChromaStore._article_facts):
 # what ingest (dedup, roles), prune, stats and the source list read of every article.
-FACT_KEYS = ("version", "minhash", "duplicate_of", "published", "source", "path", "chunks", "sentences", "indexed_at")
+FACT_KEYS = (
+    "version", "minhash", "duplicate_of", "published", "source", "path", "chunks", "sentences", "indexed_at",
+    "dates_rules",  # the index/dates.py rules its relative dates were resolved by (absent: never resolved)
+)
 # Catching up re-reads the records stamped this long before the newest one seen: a writer whose
 # commit landed after a later-stamped one, or whose clock is a little behind, is still caught.
 CATCH_UP_MARGIN_NS = 300 * 10**9
@@ -65,6 +70,7 @@ class ArticleRows:
     signature: list[int] = field(default_factory=list)  # MinHash (index/dedup.py)
     duplicate_of: str | None = None
     people: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> roles (index/attribution.py)
+    dates: DateResolution | None = None  # its relative dates (index/dates.py); the sentences carry their days
 
 
 def _clean(meta: dict) -> dict:
@@ -99,18 +105,72 @@ def where_clause(filters: Filters | None, by_article_id: bool = True) -> dict | 
         clauses.append({"article_id": {"$in": list(filters.article_ids)}})
     if filters.sources:
         clauses.append({"source": {"$in": list(filters.sources)}})
-    if filters.since_day:
-        clauses.append({"published_day": {"$gte": filters.since_day}})
-    if filters.until_day:
-        clauses.append({"published_day": {"$lte": filters.until_day}})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    if filters.since_day or filters.until_day:
+        clauses.append(_period_clause(filters.since_day, filters.until_day, by_article_id))
+    return _all(clauses)
+
+
+def _all(clauses: list[dict]) -> dict | None:
+    return (clauses[0] if len(clauses) == 1 else {"$and": clauses}) if clauses else None
+
+
+def _period_clause(since: int | None, until: int | None, rows: bool) -> dict:
+    """Published within the period, or telling of it: a row whose relative dates' days all lie within it ("last
+    month" in a report of 2019-05-02 is in April 2019); an article record (`rows` False: has_articles' gate)
+    whose dates reach into it."""
+    published = [{"published_day": {op: day}} for op, day in (("$gte", since), ("$lte", until)) if day]
+    if rows:
+        told = [{field: {op: day}} for field, op, day in
+                (("dates_first_day", "$gte", since), ("dates_last_day", "$lte", until)) if day]
+    else:
+        told = [{field: {op: day}} for field, op, day in
+                (("dates_last_day", "$gte", since), ("dates_first_day", "$lte", until)) if day]
+    return {"$or": [_all(published), _all(told)]}
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+class RowCache:
+    """Rows read by id (a sentence with its vector, a chunk), kept for one generation of the store.
+
+    A question reads its candidate sentences, their neighbours and their chunks by id, and the next
+    question about the same story reads most of them again: each `get` cost about 8 ms. Rows are kept
+    only while the generation is unchanged (ChromaStore._known_versions says when that is safe), at
+    most `size` of them, the least recently used dropped first."""
+
+    def __init__(self, size: int):
+        self._rows: OrderedDict[str, object] = OrderedDict()
+        self._generation: str | None = None
+        self._size = size
+        self._lock = threading.Lock()  # the chat screen answers several questions at once
+
+    def found(self, generation: str | None, ids: Iterable[str]) -> dict[str, object]:
+        """The kept rows of these ids (none for a generation it does not hold)."""
+        with self._lock:
+            if generation is None or generation != self._generation:
+                return {}
+            rows = {}
+            for i in ids:
+                if i in self._rows:
+                    self._rows.move_to_end(i)
+                    rows[i] = self._rows[i]
+            return rows
+
+    def keep(self, generation: str | None, rows: dict[str, object]) -> None:
+        if generation is None or self._size <= 0:
+            return
+        with self._lock:
+            if generation != self._generation:
+                self._rows.clear()
+                self._generation = generation
+            self._rows.update(rows)
+            for i in rows:
+                self._rows.move_to_end(i)
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
 
 
 # Embedded Chroma binds every id a `get` returns as one SQL variable, and SQLite takes at most 32,766:
@@ -129,6 +189,21 @@ def _pages(collection, page: int = PAGE_ROWS, **query) -> Iterator[dict]:
         if len(got["ids"]) < page:
             return
         offset += len(got["ids"])
+
+
+# Rows read with their metadata or text cost Chroma 1.5 more than linear time in the rows of one `get`
+# (measured on the Wikinews sentences: 1,000 rows' metadata 0.11 s, 5,000 rows' 3.5 s), so reads of many
+# rows take their ids first (cheap) and then the rows in gets of this many.
+ROWS_A_GET = 500
+
+
+def _rows_by_ids(collection, ids: list[str], include: list[str], size: int | None = None) -> Iterator[dict]:
+    """`collection.get(ids=…, include=…)` in gets of `size` (ROWS_A_GET) ids, each get's rows in the order of `ids`."""
+    for part in _batches(ids, size or ROWS_A_GET):
+        got = collection.get(ids=part, include=include)
+        at = {i: n for n, i in enumerate(got["ids"])}
+        order = [at[i] for i in part if i in at]
+        yield {"ids": [got["ids"][n] for n in order]} | {key: [got[key][n] for n in order] for key in include}
 
 
 # -- storage faults as one line ----------------------------------------------------------------
@@ -599,6 +674,8 @@ class ChromaStore:
         # `_known_versions`).
         self._versions: dict[str, str | None] = {}
         self._versions_of: str | None = None
+        self._kept_sentences = RowCache(settings.kept_sentences)
+        self._kept_chunks = RowCache(settings.kept_sentences // 5)
         with self.access.reading():
             self._collections()  # opened now: a store that cannot be opened fails here, in one line
 
@@ -863,7 +940,10 @@ class ChromaStore:
             # The people the article names with roles, so other reports can resolve "the minister".
             "people": json.dumps({n: r for n, r in rows.people.items() if r}, ensure_ascii=False) if rows.people else None,
         }
-        return shared | _clean(own)
+        # Not cleaned: an upsert keeps the keys it is not given, and None removes one (a report that got a
+        # publication date loses its "no publication date" note).
+        dates = _dates_record(rows.dates) if rows.dates is not None else {}
+        return shared | _clean(own) | dates
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -887,12 +967,17 @@ class ChromaStore:
 
         Kept only for an embedded Chroma behind QA_HOME's lock: every writer then bumps the generation
         (StoreAccess), and no reader runs meanwhile. A Chroma server may have writers that do not."""
-        seen = self.access.seen
-        if self._server is not None or seen is None:
+        seen = self._kept_generation()
+        if seen is None:
             return {}
         if seen != self._versions_of:
             self._versions, self._versions_of = {}, seen
         return self._versions
+
+    def _kept_generation(self) -> str | None:
+        """The generation rows read now may be kept for, or None: keep nothing (a Chroma server, or a
+        store with no QA_HOME lock, may have writers that bump no generation)."""
+        return None if self._server is not None else self.access.seen
 
     @_reads
     def signatures(self) -> dict[str, tuple[list[int], str, str | None]]:
@@ -948,6 +1033,51 @@ class ChromaStore:
         return [found[i] for i in ids if i in found]
 
     @_reads
+    def stored_dates(self, ids: list[str]) -> dict[str, DateResolution]:
+        """Article id -> its relative dates as ingest stored them (index/dates.py), for the articles dated
+        under today's rules (DATE_RULES); the others (stored before dates were, or under other rules) are
+        left out. A report with no publication date has none, and its `note` says so."""
+        found: dict[str, DateResolution] = {}
+        for part in _batches(list(dict.fromkeys(ids)), self._max_batch):
+            got = self._articles.get(ids=part, include=["metadatas"])
+            for i, meta in zip(got["ids"], got["metadatas"]):
+                meta = meta or {}
+                if meta.get("dates_rules") == DATE_RULES and "relative_dates" in meta:
+                    found[i] = unpack_dates(meta["relative_dates"], meta.get("published"))
+        return found
+
+    @_writes
+    def redate(self, dated: dict[str, DateResolution]) -> None:
+        """Store these articles' relative dates in place, no row rewritten and no vector computed (an index
+        stored before dates were, or under other rules): each live sentence row gets the days its dates
+        name (or loses stale ones), then the article record its dates. The record goes last, as the commit
+        point: a crash in between leaves it undated, and the next ingest dates it again."""
+        live = self.versions(list(dated))
+        dated = {i: found for i, found in dated.items() if i in live}
+        if not dated:
+            return
+        self.access.changed()
+        changed: list[tuple[str, dict]] = []
+        for row_id, meta in self._rows_of(self._sentences, list(dated)):
+            if live.get(meta.get("article_id")) != meta.get("version"):
+                continue
+            days = day_span(dated[meta["article_id"]], meta["start"], meta["end"])
+            now = {"dates_first_day": None, "dates_last_day": None} | _dated_meta(
+                (days[0].isoformat(), days[1].isoformat()) if days else None)
+            if any(meta.get(k) != v for k, v in now.items()):
+                changed.append((row_id, now))
+        for part in _batches(changed, self._max_batch):
+            self._sentences.update(ids=[i for i, _ in part], metadatas=[m for _, m in part])
+        stamp = time.time_ns()  # so that _article_facts (here and in other processes) reads the records again
+        records = [(i, _dates_record(found) | {"indexed_ns": stamp}) for i, found in dated.items()]
+        for part in _batches(records, self._max_batch):
+            self._articles.update(ids=[i for i, _ in part], metadatas=[m for _, m in part])
+        with self._facts_lock:
+            for i in dated if self._facts is not None else ():
+                if i in self._facts:
+                    self._facts[i]["dates_rules"] = DATE_RULES
+
+    @_reads
     def search_chunks(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Passage]:
         """The k chunks nearest to `vector` whose article is live, best first."""
         rows = self._nearest(self._chunks, vector, k, where)
@@ -964,12 +1094,16 @@ class ChromaStore:
         """Chunks by id as passages (score 0), in the order asked; rows of stale versions are left out."""
         if not ids:
             return []
-        rows = [
+        generation = self._kept_generation()
+        kept = self._kept_chunks.found(generation, ids)
+        read = [
             row
-            for part in _batches(list(dict.fromkeys(ids)), self._max_batch)
+            for part in _batches([i for i in dict.fromkeys(ids) if i not in kept], self._max_batch)
             for got in [self._chunks.get(ids=part, include=["metadatas", "documents"])]
             for row in zip(got["ids"], got["metadatas"], got["documents"])
         ]
+        self._kept_chunks.keep(generation, {i: (i, m, d) for i, m, d in read})
+        rows = [*kept.values(), *read]
         live = self.versions(m["article_id"] for _, m, _ in rows)
         by_id = {i: _passage(i, m, d, 0.0) for i, m, d in rows if live.get(m["article_id"]) == m["version"]}
         return [by_id[i] for i in ids if i in by_id]
@@ -1029,13 +1163,17 @@ class ChromaStore:
         """The sentences with these ids, in the order asked, and their unit vectors."""
         if not ids:
             return [], np.zeros((0, 0), dtype=np.float32)
-        by_id = {}
-        for part in _batches(list(dict.fromkeys(ids)), self._max_batch):
+        generation = self._kept_generation()
+        by_id = self._kept_sentences.found(generation, ids)
+        read = {}
+        for part in _batches([i for i in dict.fromkeys(ids) if i not in by_id], self._max_batch):
             got = self._sentences.get(ids=part, include=["metadatas", "documents", "embeddings"])
-            by_id.update(
+            read.update(
                 (i, (_sentence(i, m, d), e))
                 for i, m, d, e in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"])
             )
+        self._kept_sentences.keep(generation, read)
+        by_id |= read
         present = [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
         if not present:
             return [], np.zeros((0, 0), dtype=np.float32)
@@ -1047,11 +1185,19 @@ class ChromaStore:
         its article's metadata (as a passage of that one sentence)."""
         clauses = [{"speaker_keys": {"$contains": w}} for w in words]
         where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
-        rows = [
-            row
-            for got in _pages(self._sentences, where=where, include=["metadatas", "documents"])
-            for row in zip(got["ids"], got["metadatas"], got["documents"])
-        ]
+        # Up to ROWS_A_GET rows in one get (most speakers); past that, every id, then the other rows by id
+        # in small gets: one get of a frequent speaker's 947 rows took 0.13 s, in gets of 500 0.08 s.
+        include = ["metadatas", "documents"]
+        got = self._sentences.get(where=where, limit=ROWS_A_GET, include=include)
+        rows = list(zip(got["ids"], got["metadatas"], got["documents"]))
+        if len(rows) >= ROWS_A_GET:
+            read = set(got["ids"])
+            ids = [i for got in _pages(self._sentences, where=where, include=[]) for i in got["ids"] if i not in read]
+            rows += [
+                row
+                for got in _rows_by_ids(self._sentences, ids, include)
+                for row in zip(got["ids"], got["metadatas"], got["documents"])
+            ]
         live = self.versions(m["article_id"] for _, m, _ in rows)
         return [
             (_sentence(i, m, d), _passage(m.get("chunk_id", ""), m | {"sentence_ids": i}, d, 0.0))
@@ -1106,7 +1252,8 @@ class ChromaStore:
         """(article id, speakers) of every live sentence that has speakers, read in pages."""
         live = {article_id: facts.get("version") for article_id, facts in self._article_facts().items()}
         rows = []
-        for got in _pages(self._sentences, include=["metadatas"]):
+        ids = [i for got in _pages(self._sentences, include=[]) for i in got["ids"]]  # then rows in small gets
+        for got in _rows_by_ids(self._sentences, ids, ["metadatas"]):
             for meta in got["metadatas"]:
                 meta = meta or {}
                 speakers = meta.get("speakers")
@@ -1297,7 +1444,31 @@ def _sentence_facts(sentence: Sentence) -> dict:
     if sentence.entities:
         # One packed string: label, start, end per entity (compact, and any number of them).
         meta["entities"] = ";".join(f"{e.label},{e.start},{e.end}" for e in sentence.entities)
-    return meta
+    return meta | _dated_meta(sentence.dated)
+
+
+def _dated_meta(dated: tuple[str, str] | None) -> dict:
+    """A sentence's `dated` as the day numbers where_clause compares (None deletes them in an update)."""
+    first, last = dated or (None, None)
+    return {"dates_first_day": day_number(first), "dates_last_day": day_number(last)} if dated else {}
+
+
+def _iso_day(number: int | None) -> str | None:
+    return f"{number // 10000:04d}-{number // 100 % 100:02d}-{number % 100:02d}" if number else None
+
+
+def _dates_record(dates: DateResolution) -> dict:
+    """What an article record keeps of its relative dates: every one with its span (a JSON string), the
+    rules they were resolved by, the first and last day they name (has_articles' gate), and for a report with
+    no publication date the note that nothing was resolved."""
+    days = day_span(dates, 0, 1 << 62)
+    return {
+        "relative_dates": pack_dates(dates),
+        "dates_rules": DATE_RULES,
+        "dates_note": dates.note,
+        "dates_first_day": day_number(days[0].isoformat()) if days else None,
+        "dates_last_day": day_number(days[1].isoformat()) if days else None,
+    }
 
 
 def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
@@ -1317,6 +1488,7 @@ def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
             Entity(label, int(start), int(end))
             for label, start, end in (e.split(",") for e in (meta.get("entities") or "").split(";") if e)
         ),
+        dated=(_iso_day(meta["dates_first_day"]), _iso_day(meta["dates_last_day"])) if "dates_first_day" in meta else None,
     )
 
 

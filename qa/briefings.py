@@ -7,8 +7,10 @@ with B?" gets the two sides' reports side by side. Nothing is written: every lin
 sentence.
 
 - The reports: the passages retrieved for the topic (a wide pool), narrowed to the period the
-  question names by publication date; a report is on the topic when most of the topic's content
-  words are in its title and retrieved text (or its best sentence is very close in meaning).
+  question names: published in it, or telling of it ("last month" in a report of 2019-05-02 is
+  April 2019: the dates ingest stored, index/store.py where_clause); a report is on the topic when
+  most of the topic's content words are in its title and retrieved text (or its best sentence is
+  very close in meaning).
 - Its key sentence: the reader's own support (meaning and the topic's words, qa/readers.py), plus a
   preference for the lead that fades with the position in the text; a sentence another report
   repeats (background, a near-copy) is preferred less, so each report shows what it adds.
@@ -16,7 +18,8 @@ sentence.
 - The most relevant reports (at most MAX_SHOWN_REPORTS) are shown in date order; the rest are
   counted ("K more reports") and listed in the JSON.
 - A line's date is the day its sentence names ("yesterday", "on Monday": index/dates.py, resolved
-  against the report's publication date), else the publication date.
+  against the report's publication date at ingest), else the publication date; a report published
+  outside the period asked gives a sentence dated within it, and its line that date ("2019-04").
 """
 
 from __future__ import annotations
@@ -176,8 +179,9 @@ def _without_period(topic: str, dates: tuple[AskedDate, ...]) -> str:
 
 
 def period_filters(filters: Filters | None, dates: tuple[AskedDate, ...]) -> Filters | None:
-    """`filters` narrowed to the months or years the question names, by publication date ("in 2019":
-    2019-01-01 to 2019-12-31). A month without a year narrows nothing (it would be every year's)."""
+    """`filters` narrowed to the months or years the question names ("in 2019": 2019-01-01 to 2019-12-31;
+    a report passes by its publication date or by the days its sentences tell of, index.store.where_clause).
+    A month without a year narrows nothing (it would be every year's)."""
     since, until = (filters.since, filters.until) if filters else (None, None)
     for date in dates:
         if date.year is None:
@@ -226,6 +230,9 @@ class BriefingReading:
     timeline: list[dict] = field(default_factory=list)  # every report on the topic (JSON "timeline")
     more: dict = field(default_factory=lambda: {"reports": 0})  # what the text leaves out
     comparison: list[dict] | None = None  # for "Compare A and B": [{"side", "timeline"}, …]
+    # The reports shown, in the order shown: (side or None, the passage holding its key sentence, relevance,
+    # the key sentence), for a chat model to write from (qa/generators.py, synthesis).
+    reports: list[tuple[str | None, Passage, float, Sentence]] = field(default_factory=list)
 
 
 class BriefingReader:
@@ -244,7 +251,7 @@ class BriefingReader:
             return self._compare(asked, period)
         entries, passages = self._entries(asked.topic, period)
         shown = _most_relevant(entries, MAX_SHOWN_REPORTS)
-        self._date(shown)
+        self._date(shown, period)
         shown.sort(key=_by_date)
         citations = _cite(shown)
         lines = [_line(e) for e in shown]
@@ -255,7 +262,8 @@ class BriefingReader:
             lines.append(f"{left} more report{'s' if left != 1 else ''}.")
         rest = sorted((e for e in entries if e.n is None), key=_by_date)
         timeline = [e.to_dict() for e in [*shown, *rest]]
-        return BriefingReading("\n".join(lines), citations, passages, timeline, {"reports": left})
+        return BriefingReading("\n".join(lines), citations, passages, timeline, {"reports": left},
+                               reports=_reports(shown))
 
     def _compare(self, asked: BriefingQuestion, period: Filters | None) -> BriefingReading:
         a, b = asked.sides
@@ -268,13 +276,15 @@ class BriefingReader:
                     best[e.sentence.article_id] = (side, e.relevance)
         parts, citations, comparison, timeline, left = [], [], [], [], 0
         passages: list[Passage] = []
+        reports: list[tuple[str | None, Passage, float, Sentence]] = []
         for side in (a, b):
             entries = [replace(e, side=side) for e in found[side][0] if best[e.sentence.article_id][0] == side]
             passages += found[side][1]
             shown = _most_relevant(entries, MAX_SHOWN_PER_SIDE)
-            self._date(shown)
+            self._date(shown, period)
             shown.sort(key=_by_date)
             citations += _cite(shown, start=len(citations) + 1)
+            reports += _reports(shown)
             rest = sorted((e for e in entries if e.n is None), key=_by_date)
             left += len(rest)
             side_timeline = [e.to_dict() for e in [*shown, *rest]]
@@ -286,7 +296,8 @@ class BriefingReader:
             return BriefingReading(_no_answer(), [], passages)
         if left:
             parts.append(f"{left} more report{'s' if left != 1 else ''}.")
-        return BriefingReading("\n\n".join(parts), citations, passages, timeline, {"reports": left}, comparison)
+        return BriefingReading("\n\n".join(parts), citations, passages, timeline, {"reports": left}, comparison,
+                               reports)
 
     def _entries(self, topic: str, period: Filters | None) -> tuple[list[TimelineEntry], list[Passage]]:
         """Every report on the topic with its key sentence; near-copies merged. And the passages read."""
@@ -312,6 +323,12 @@ class BriefingReader:
             closest = max(s.similarity for s in sentences)
             if covered < TOPIC_COVERAGE and closest < CLOSE_MEANING:
                 continue
+            if period and not period.within(sentences[0].passage.published, sentences[0].passage.published):
+                # A report published outside the period is here for what it tells of the period ("last month"
+                # in a report of 2019-05-02, asked about April 2019): only those sentences may be its line.
+                sentences = [s for s in sentences if s.sentence.dated and period.within(*s.sentence.dated)]
+                if not sentences:
+                    continue
             candidates = [s for s in sentences if len(words_of[s.sentence.id]) >= MIN_WORDS] or sentences
             repeats = {s.sentence.id: _repeated_in(words_of[s.sentence.id], article_id, scored, words_of) for s in candidates}
 
@@ -327,13 +344,32 @@ class BriefingReader:
                                          repeated=repeats[best.sentence.id] > 0))
         return _merged(entries, words_of), passages
 
-    def _date(self, entries: list[TimelineEntry]) -> None:
-        """Each entry's date: the day its sentence names, resolved against its report's date."""
+    def _date(self, entries: list[TimelineEntry], period: Filters | None = None) -> None:
+        """Each entry's date: the day its sentence names, resolved against its report's date at ingest; for
+        a report published outside the period asked, the days its sentence names within it ("2019-04" for
+        "last month" in a report of 2019-05-02)."""
         found = self.dates.within([(e.sentence.article_id, e.sentence.start, e.sentence.end) for e in entries])
         for e, dates in zip(entries, found):
             day = next((d for d in dates if d.kind == "day"), None)
+            if day is None and period and not period.within(e.passage.published, e.passage.published):
+                day = next((d for d in dates if period.within(d.day.isoformat(), d.last_day.isoformat())), None)
             if day is not None:
-                e.date, e.date_words = day.day.isoformat(), day.text
+                e.date, e.date_words = _line_date(day), day.text
+
+
+def _line_date(d: ResolvedDate) -> str:
+    """A date as a timeline line says it: the day, else the month ("2019-04"), the year, or the first and last day."""
+    if d.kind == "day":
+        return d.day.isoformat()
+    if d.kind == "month":
+        return d.day.isoformat()[:7]
+    if d.kind == "year":
+        return str(d.day.year)
+    return f"{d.day.isoformat()} to {d.last_day.isoformat()}"
+
+
+def _reports(entries: list[TimelineEntry]) -> list[tuple[str | None, Passage, float, Sentence]]:
+    return [(e.side, e.passage, e.relevance, e.sentence) for e in entries]
 
 
 def _lead_id(chunk_id: str) -> str:
@@ -410,7 +446,8 @@ def _no_answer() -> str:
 
 class DateResolver:
     """The relative dates ("yesterday", "on Monday") inside cited spans, resolved against their
-    report's publication date (index/dates.py). Each article is resolved once and kept (by id and
+    report's publication date (index/dates.py) at ingest and read from the store. An article stored
+    before its dates were (an index not yet re-ingested) is resolved here, once, and kept (by id and
     content), since a question cites a few articles and the next question often the same ones."""
 
     def __init__(self, store: ChromaStore, size: int = 256):
@@ -428,8 +465,9 @@ class DateResolver:
 
         if not article_ids:
             return {}
-        found = {}
-        for article in self.store.get_articles(sorted(article_ids)):
+        found = {i: tuple(r) for i, r in self.store.stored_dates(sorted(article_ids)).items()}
+        missing = sorted(set(article_ids) - set(found))
+        for article in self.store.get_articles(missing) if missing else ():
             key = (article.id, article.content_hash or str(hash(article.text)))
             if key not in self._cache:
                 self._cache[key] = tuple(resolve_dates(article.text, article.published))

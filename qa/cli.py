@@ -175,10 +175,16 @@ def _date(ctx, param, value: str | None) -> str | None:
 def _article_filters(command):
     """--source, --since and --until: which stored articles a command reads (`qa ask`, `qa people`, `qa list`)."""
     command = click.option(
-        "--until", callback=_date, help="only articles published on or before this date (the same forms)"
+        "--until",
+        callback=_date,
+        help="only articles published on or before this date (the same forms); `qa ask` also reads a sentence "
+        "whose relative dates (“last month”) all fall by then",
     )(command)
     command = click.option(
-        "--since", callback=_date, help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"
+        "--since",
+        callback=_date,
+        help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM, YYYY); `qa ask` also reads a "
+        "sentence whose relative dates (“yesterday”, “last week”) all fall then or later",
     )(command)
     return click.option(
         "--source", "sources", multiple=True, help="only articles from this source (repeat for several)"

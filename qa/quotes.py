@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -38,6 +39,8 @@ _ASKED_WHAT = re.compile(
 _ACCORDING_TO = re.compile(r"^\s*according\s+to\s+(?P<who>[^,]+),\s*", re.IGNORECASE)
 _FULL_MATCH, _PARTIAL_MATCH = 2, 1
 MAX_SHOWN_STATEMENTS = 12  # statements an answer shows; the rest are counted ("K more statements in M reports")
+_SENTENCES_A_READ = 500  # sentences (with their vectors) read from the store at once for "… about Y"
+_KEPT_ROWS = 20_000  # a speaker's sentences kept between questions (StatementReader._said), all names together
 # The speech verb governed by another verb ("allow Putin to tell", "want him to say"): no speaker asked.
 _LEADS_TO_THE_VERB = re.compile(r"\bto$", re.IGNORECASE)
 _SAY_VERBS = {"say", "says", "said", "tell", "tells", "told"}
@@ -451,11 +454,37 @@ class StatementReader:
 
             people = PeopleDirectory(store)
         self.people = people
+        # The speakers' sentences read from the store, by the words asked (`_spoken`): kept until the
+        # collection changes, at most _KEPT_ROWS rows in all (the least recently asked go first).
+        self._spoken: dict[tuple[str, ...], list[tuple[Sentence, Passage]]] = {}
+        self._spoken_lock = threading.Lock()
+        self._forgotten = 0  # times the collection changed: rows read before a change are not kept after it
 
     def forget_collection(self) -> None:
-        """The collection changed: what it calls people is read again when next needed."""
+        """The collection changed: what it calls people, and who said what, are read again when next needed."""
         self._person_nouns = None
+        with self._spoken_lock:
+            self._spoken.clear()
+            self._forgotten += 1
         self.people.forget()
+
+    def _said(self, keys: list[str]) -> list[tuple[Sentence, Passage]]:
+        """The live sentences one of whose speakers' names holds one of `keys` (store.sentences_by_speaker),
+        kept for the next question on the same name (the rows are frozen: shared, never changed)."""
+        key = tuple(keys)
+        with self._spoken_lock:
+            if (rows := self._spoken.pop(key, None)) is not None:
+                self._spoken[key] = rows  # the most recently asked last
+                return rows
+            forgotten = self._forgotten
+        rows = self.store.sentences_by_speaker(keys)
+        with self._spoken_lock:
+            if forgotten != self._forgotten:  # a write was noticed while these were read: not kept
+                return rows
+            self._spoken[key] = rows
+            while len(self._spoken) > 1 and sum(map(len, self._spoken.values())) > _KEPT_ROWS:
+                self._spoken.pop(next(iter(self._spoken)))
+        return rows
 
     @property
     def person_nouns(self) -> set[str]:
@@ -480,7 +509,7 @@ class StatementReader:
         where asked)."""
         said = [
             (sentence, passage)
-            for sentence, passage in self.store.sentences_by_speaker(asked.keys)
+            for sentence, passage in self._said(asked.keys)
             if not filters or filters.allows(passage.source, passage.published, passage.article_id)
         ]
         # What a report says around its statements, as words: its title, its lead (where news names
@@ -502,15 +531,29 @@ class StatementReader:
 
         nouns = self.person_nouns
         check_budget("reading the statements")
-        matches = [(asked.said_by(s, functools.partial(context, p.article_id), nouns), s, p) for s, p in said]
+        # Many statements share their speakers (947 of "WN"'s have only "WN"): each set is matched once
+        # (and once per report when a qualified role is asked: then the report's words count).
+        matched: dict[tuple, int] = {}
+
+        def said_by(s: Sentence, p: Passage) -> int:
+            key = (s.speakers, s.speaker_keys, p.article_id if asked.qualifier else None)
+            if key not in matched:
+                matched[key] = asked.said_by(s, functools.partial(context, p.article_id), nouns)
+            return matched[key]
+
+        matches = [(said_by(s, p), s, p) for s, p in said]
         check_budget("matching the speaker")
         # One person, one identity across reports: "Joshua Wong" is not "a university student named Wong".
         people = self.people.current() if matches else None
         candidates = people.candidates(asked.core, nouns) if people is not None else []
         keys = {c.key for c in candidates}
 
-        def identities(sentence: Sentence, article_id: str) -> set[str]:
-            return {k for k in (people.identity_of(article_id, name) for name in sentence.speakers) if k in keys}
+        @functools.cache
+        def identities_of(article_id: str, speakers: tuple[str, ...]) -> frozenset[str]:
+            return frozenset(k for k in (people.identity_of(article_id, name) for name in speakers) if k in keys)
+
+        def identities(sentence: Sentence, article_id: str) -> frozenset[str]:
+            return identities_of(article_id, sentence.speakers)
 
         if keys:
             # A speaker who is someone else by name is left out; one the directory does not list ("Trump's
@@ -582,8 +625,12 @@ class StatementReader:
         the budget would grow, …". A lead-in that supplied words of the topic is cited before it."""
         vector = np.asarray(self.embedder.encode([topic])[0], dtype=np.float32)
         lead_ids = {previous_id(s): s.id for s, _ in found if s.index > 0}
-        sentences, vectors = self.store.get_sentences([s.id for s, _ in found] + list(lead_ids))
-        by_id = {s.id: (s, v) for s, v in zip(sentences, vectors)}
+        # Read in parts: one Chroma get of many rows costs more than linear time (index/store.py ROWS_A_GET).
+        wanted = list(dict.fromkeys([s.id for s, _ in found] + list(lead_ids)))
+        by_id = {}
+        for start in range(0, len(wanted), _SENTENCES_A_READ):
+            sentences, vectors = self.store.get_sentences(wanted[start : start + _SENTENCES_A_READ])
+            by_id.update((s.id, (s, v)) for s, v in zip(sentences, vectors))
         rules = TopicRules.of(topic, self.reader.content_terms, self.person_nouns)
 
         @functools.cache

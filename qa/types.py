@@ -86,6 +86,9 @@ class Sentence:
     speaker_keys: tuple[str, ...] = ()
     mention_keys: tuple[str, ...] = ()
     entities: tuple[Entity, ...] = ()
+    # The first and last day (ISO) its relative dates name ("yesterday", "last month"), resolved at ingest
+    # against the report's publication date (index/dates.py); None when it names none or the report is undated.
+    dated: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,18 +174,27 @@ class Filters:
     def until_day(self) -> int | None:
         return day_number(self.until)
 
-    def allows(self, source: str | None, published: str | None, article_id: str | None = None) -> bool:
+    def allows(
+        self, source: str | None, published: str | None, article_id: str | None = None,
+        dated: tuple[str, str] | None = None,
+    ) -> bool:
         """The rule Chroma's `where` applies too (index.store.where_clause): undated articles fail a date filter.
         With a selection (`article_ids`), an article outside it fails, and so does one whose id is not given:
-        a caller that cannot say which article it asks about never lets one outside the selection through."""
+        a caller that cannot say which article it asks about never lets one outside the selection through.
+        `dated`: a sentence's `Sentence.dated`; it passes the dates when they lie within them, whenever its
+        report was published ("last month" in a report of 2019-05-02 is in April 2019)."""
         if self.article_ids and article_id not in self.article_ids:
             return False
         if self.sources and source not in self.sources:
             return False
-        day = day_number(published)
-        if self.since_day and (day is None or day < self.since_day):
+        return self.within(published, published) or (dated is not None and self.within(*dated))
+
+    def within(self, first: str | None, last: str | None) -> bool:
+        """Whether the days `first` to `last` (ISO; None: unknown) lie within `since`..`until`."""
+        first_day, last_day = day_number(first), day_number(last)
+        if self.since_day and (first_day is None or first_day < self.since_day):
             return False
-        return not (self.until_day and (day is None or day > self.until_day))
+        return not (self.until_day and (last_day is None or last_day > self.until_day))
 
 
 @dataclass(frozen=True)

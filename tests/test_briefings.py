@@ -270,3 +270,27 @@ def test_a_report_with_no_date_resolves_nothing_and_says_so(service):
     assert cited.dates == () and cited.dates_note == "no publication date"
     assert answer.short_answer is None or answer.short_answer.date is None
     assert "in a report of" not in answer.answer  # no day to give: the answer is the sentence alone
+
+
+def test_a_period_holds_what_a_later_report_tells_of_it(tmp_path, embedder, splitter):
+    # A report of 2019-05-02 saying "Last month" tells of April 2019: its line is that sentence, dated by it.
+    reports = [
+        {"id": "dam-burst", "title": "Ravensbrook dam bursts", "published": "2019-04-12", "source": "Valley Post",
+         "text": "The Ravensbrook dam burst its banks yesterday, flooding the lower town of Ravensbrook."},
+        {"id": "dam-inquiry", "title": "Inquiry into the Ravensbrook flood opens", "published": "2019-05-02",
+         "source": "Valley Post",
+         "text": "An inquiry into the Ravensbrook flood opened in Hexham on Wednesday.\n\n"
+                 "Last month, heavy rain in Ravensbrook swept away the footbridge over the river Rave."},
+    ]
+    service = ingested(tmp_path, reports, embedder, splitter)
+    answer = service.ask("What happened in Ravensbrook in April 2019?")
+    assert_quotes_exact(service, answer)
+    lines = {e["article_id"]: e for e in answer.timeline if e["n"]}
+    assert set(lines) == {"dam-burst", "dam-inquiry"}
+    told = lines["dam-inquiry"]
+    assert told["quote"].startswith("Last month, heavy rain")  # not its lead, of May
+    assert (told["date"], told["date_words"], told["published"]) == ("2019-04", "Last month", "2019-05-02")
+    assert (lines["dam-burst"]["date"], lines["dam-burst"]["date_words"]) == ("2019-04-11", "yesterday")
+    # In date order, and the line says both dates: the days it tells of and its report's.
+    assert [e["article_id"] for e in answer.timeline if e["n"]] == ["dam-inquiry", "dam-burst"]
+    assert "2019-04 — Inquiry into the Ravensbrook flood opens (Valley Post, 2019-05-02): Last month" in answer.answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date, datetime
 
@@ -158,3 +159,135 @@ def test_time_grows_linearly_with_the_text():
     started = time.perf_counter()
     resolve_dates("on " * 50_000 + "Monday" + " last" * 50_000 + "1" * 50_000 + '"' * 50_000, "2020-03-10", nlp=False)
     assert time.perf_counter() - started < 5
+
+
+# --- stored at ingest, and used: through the service (spaCy, the embedding model, Chroma, BM25) ----------
+
+# Reports of one flood, written for the test: one published in April, one in May telling of April ("Last
+# month"), one with no publication date, and one of June.
+RAVENSBROOK = [
+    {"id": "dam-burst", "title": "Ravensbrook dam bursts", "published": "2019-04-12", "source": "Valley Post",
+     "text": "The Ravensbrook dam burst its banks yesterday, flooding the lower town.\n\n"
+             "Engineers said the dam had been inspected in January."},
+    {"id": "dam-inquiry", "title": "Inquiry into the Ravensbrook flood opens", "published": "2019-05-02",
+     "source": "Valley Post",
+     "text": "An inquiry into the Ravensbrook flood opened in Hexham on Wednesday.\n\n"
+             "Last month, the Ravensbrook dam burst its banks after a week of heavy rain, flooding the lower town."},
+    {"id": "mill-fire", "title": "Old mill burns", "source": "Valley Post",
+     "text": "The old mill of Ravensbrook burned down yesterday, the fire brigade said."},
+    {"id": "harbour", "title": "Ravensbrook harbour reopens", "published": "2019-06-10", "source": "Valley Post",
+     "text": "The harbour of Ravensbrook reopened on Monday after repairs to its sea wall."},
+]
+
+
+@pytest.fixture(scope="module")
+def flood(tmp_path_factory, embedder, splitter):
+    """A service over a new QA_HOME holding the Ravensbrook reports, ingested from a JSONL file: (service, report)."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("flood")
+    feed = root / "flood.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in RAVENSBROOK), encoding="utf-8")
+    service = QAService(Settings(home=root / "home"), embedder=embedder, splitter=splitter)
+    report = service.ingest([feed])
+    assert len(report.added) == len(RAVENSBROOK), report.errors
+    return service, report
+
+
+def _stored_sentences(service, article_id):
+    (passage,) = [p for p in service.store.chunks_of([article_id])]
+    sentences, _ = service.store.get_sentences(list(passage.sentence_ids))
+    return sentences
+
+
+def test_ingest_stores_each_relative_date_with_its_exact_span(flood):
+    service, _ = flood
+    stored = service.store.stored_dates(["dam-burst", "dam-inquiry", "harbour"])
+    texts = {a.id: a.text for a in service.articles(list(stored))}
+    for article_id, resolution in stored.items():
+        assert all(texts[article_id][d.start : d.end] == d.text for d in resolution)
+    said = {article_id: [d.describe() for d in resolution] for article_id, resolution in stored.items()}
+    assert said["dam-burst"] == ["2019-04-11 (“yesterday”, in a report of 2019-04-12)"]
+    assert said["dam-inquiry"] == ["2019-05-01 (“on Wednesday”, in a report of 2019-05-02)",
+                                   "2019-04-01 to 2019-04-30 (“Last month”, in a report of 2019-05-02)"]
+    assert said["harbour"] == ["2019-06-10 (“on Monday”, in a report of 2019-06-10)"]
+    # What ingest stored is what resolving again gives (the rules the benchmark measures).
+    assert stored["dam-inquiry"].dates == resolve_dates(texts["dam-inquiry"], "2019-05-02", nlp=service.splitter.nlp).dates
+    # Each sentence keeps the first and last day its dates name: what date filters compare.
+    assert [s.dated for s in _stored_sentences(service, "dam-inquiry")] == [
+        ("2019-05-01", "2019-05-01"), ("2019-04-01", "2019-04-30")]
+    assert [s.dated for s in _stored_sentences(service, "dam-burst")] == [("2019-04-11", "2019-04-11"), None]
+
+
+def test_a_report_with_no_publication_date_stores_none_and_says_so(flood):
+    service, report = flood
+    (undated,) = service.store.stored_dates(["mill-fire"]).values()
+    assert list(undated) == [] and undated.note == NO_PUBLICATION_DATE
+    assert [s.dated for s in _stored_sentences(service, "mill-fire")] == [None]
+    assert any("no publication date" in w and "mill-fire" in w for w in report.warnings), report.warnings
+
+
+def test_a_date_filter_finds_what_a_later_report_tells_of_the_period(flood):
+    from qa.types import Filters
+
+    service, _ = flood
+    april = Filters.build(since="2019-04", until="2019-04")
+    found = {p.article_id: p for p in service.retrieve("When did the Ravensbrook dam burst its banks?", k=5, filters=april)}
+    # Published in May, but its "Last month" is April 2019; the June report tells of nothing in April.
+    assert set(found) == {"dam-burst", "dam-inquiry"}
+    june = {p.article_id for p in service.retrieve("Ravensbrook", k=5, filters=Filters.build(since="2019-06"))}
+    assert june == {"harbour"}  # the inquiry's days (April, 1 May) are all before June
+    # The filter's rule in Python is the same: a sentence passes by the days it names.
+    assert april.allows("Valley Post", "2019-05-02", "dam-inquiry", dated=("2019-04-01", "2019-04-30"))
+    assert not april.allows("Valley Post", "2019-05-02", "dam-inquiry", dated=("2019-05-01", "2019-05-01"))
+    answer = service.ask("What happened to the Ravensbrook dam?", filters=Filters.build(until="2019-04-30"))
+    assert not answer.abstained and "dam-inquiry" in {p.article_id for p in answer.passages}
+
+
+def test_when_answers_read_the_stored_dates(flood):
+    service, _ = flood
+    answer = service.ask("When did the Ravensbrook dam burst its banks?")
+    short = answer.short_answer
+    assert short is not None and short.described == "2019-04-11 (“yesterday”, in a report of 2019-04-12)"
+    assert answer.answer.startswith(short.described)
+    cited = next(c for c in answer.citations if c.article_id == "dam-burst")
+    stored = service.store.stored_dates(["dam-burst"])["dam-burst"]
+    assert [(d["start"], d["end"], d["date"], d["rule"]) for d in cited.dates] == [
+        (d.start, d.end, d.day.isoformat(), d.rule) for d in stored]
+
+
+def test_an_index_stored_before_dates_is_dated_in_place_at_the_next_ingest(tmp_path, embedder, splitter):
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    feed = tmp_path / "flood.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in RAVENSBROOK), encoding="utf-8")
+    home = tmp_path / "home"
+    service = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
+    service.ingest([feed])
+    versions = service.store.versions(None)
+    # An index written before dates were stored: its records and rows hold none of the dates' fields.
+    store = service.store
+    old = {"relative_dates": None, "dates_rules": None, "dates_note": None, "dates_first_day": None, "dates_last_day": None}
+    with store.access.writing():
+        store._articles.update(ids=list(versions), metadatas=[old] * len(versions))
+        rows = [i for i, _ in store._rows_of(store._sentences, list(versions))]
+        store._sentences.update(ids=rows, metadatas=[{"dates_first_day": None, "dates_last_day": None}] * len(rows))
+        store.access.changed()
+    reopened = QAService(Settings(home=home), embedder=embedder, splitter=splitter)
+    assert reopened.store.stored_dates(list(versions)) == {}
+    # It keeps working: "When …?" resolves the cited report's dates as it answers.
+    answer = reopened.ask("When did the Ravensbrook dam burst its banks?")
+    assert answer.short_answer.described == "2019-04-11 (“yesterday”, in a report of 2019-04-12)"
+    # The next ingest (of anything) dates every stored article in place: nothing is rewritten or lost.
+    other = tmp_path / "other.txt"
+    other.write_text("Title: Fair\n\nThe Ravensbrook fair opened today.\n", encoding="utf-8")
+    report = reopened.ingest([other])
+    assert len(report.added) == 1, report.errors
+    assert any(f"relative dates of {len(versions)} stored articles in place" in w for w in report.warnings), report.warnings
+    assert {i: v for i, v in reopened.store.versions(None).items() if i in versions} == versions
+    dated = reopened.store.stored_dates(list(versions))
+    assert set(dated) == set(versions) and dated["mill-fire"].note == NO_PUBLICATION_DATE
+    assert [s.dated for s in _stored_sentences(reopened, "dam-inquiry")][1] == ("2019-04-01", "2019-04-30")
+    assert not reopened.ingest([feed, other]).warnings  # dated once: the next ingest has nothing to do

@@ -50,6 +50,16 @@ def test_an_empty_set_is_an_error(tmp_path):
         load_set(write_lines(tmp_path / "set.jsonl", ""))
 
 
+def test_the_bundled_sets_offered_are_the_ones_qa_eval_can_run():
+    """The Evaluate tab offers `bundled_sets()`: the benchmarks' own sets beside them have other shapes."""
+    from eval.sets import bundled_sets, load_set
+
+    names = {path.name for path in bundled_sets()}
+    assert {"sample.jsonl", "wikinews-dev.jsonl"} <= names
+    assert not names & {"briefings.jsonl", "relative-dates.jsonl", "who-said-what.jsonl"}
+    assert all(load_set(path) for path in bundled_sets())
+
+
 def test_the_sample_set_is_written_from_the_article():
     questions = load_set(SAMPLE_SET)
     text = SAMPLE.read_text(encoding="utf-8")

@@ -878,3 +878,93 @@ def test_a_day_is_one_fact_and_a_when_is_answered_by_a_time(tmp_path, service, i
     assert shown(question, "A range of subjects.") == [False]
     # A phrase that trails off, as a search snippet's date line does, leaves out what it was going to say.
     assert shown(question, "Tuesday ...") == [False]
+
+
+def test_a_short_answer_is_one_whatever_the_question_it_answers_holds(tmp_path, service):
+    """Qwen2.5-1.5B's right short answers were refused (issue 26): "Ten days" adds only a number to "For how
+    many days …?" (and its wh-word follows a preposition), "Very reliable" only a degree to "How reliable …?",
+    "The Room Where It Happened" is a title with a verb inside it, and "144%" answers a question whose
+    years the span does not repeat. Each is checked as the claim it makes; a wrong one is still refused."""
+    shown = shown_by(ingested(service, tmp_path / "answers.md",
+        "---\ntitle: Leaders, books and butterflies\ndate: 2019-03-20\n---\n\n"
+        "Prime Minister Igor Matovič said he had tested positive and intended to isolate for ten days.\n\n"
+        "The biologist Nick Bos spoke about his experiments with ants. Nick Bos: The results we got are very reliable.\n\n"
+        "John Bolton released a book, The Room Where It Happened, critical of the president.\n\n"
+        "The Center for Biological Diversity announced the monarch butterfly population counted over-wintering "
+        "in Mexico was 144% greater than last year.\n"))
+    days = "For how many days did Igor Matovič say he would isolate?"
+    assert shown(days, "Ten days") == [True]
+    assert shown(days, "Seven days") == [False]
+    reliable = "How reliable did Nick Bos say the results of his experiments were?"
+    assert shown(reliable, "Very reliable") == [True]
+    book = "What is the title of the book critical of the president that John Bolton released?"
+    assert shown(book, "The Room Where It Happened") == [True]
+    assert shown(book, "The Room Where It Ended") == [False]
+    count = "By how much did the monarch butterfly population over-wintering in Mexico increase in the 2018–2019 count?"
+    assert shown(count, "144%") == [True]
+    assert shown(count, "150%") == [False]
+
+
+def test_a_sentence_two_sentences_support_together_cites_both_spans(tmp_path, service):
+    """"It nominated … J. R. Myers" says whom; the party is named two sentences before. Together they
+    support the model's sentence, and each is cited as its own exact span. Two sentences hold more words
+    by chance, so together they must hold every word: a made-up state is refused."""
+    service = ingested(service, tmp_path / "party.txt",
+        "Title: A small party picks its ticket\n\n"
+        "The newly created Life and Liberty Party held its first national convention on Saturday. "
+        "Delegates met online because of the pandemic. Several speakers addressed the delegates at length. "
+        "It nominated conservative activist J. R. Myers of Alaska for president.\n")
+    generator = LLMGenerator(model=None, store=service.store)
+    question = "Whom did the Life and Liberty Party nominate for president?"
+    written = "The Life and Liberty Party nominated conservative activist J. R. Myers of Alaska for president."
+    text, citations, sentences = generator.verify(written, service.retrieve(question), service.embedder, question)
+    assert [(s.unsupported, len(s.citations)) for s in sentences] == [(False, 2)]
+    assert_exact(service, citations)
+    assert [c.quote for c in citations] == [
+        "The newly created Life and Liberty Party held its first national convention on Saturday.",
+        "It nominated conservative activist J. R. Myers of Alaska for president.",
+    ]
+    assert text == f"{written} [1][2]"
+    shown = shown_by(service, generator)
+    assert shown(question, written.replace("Alaska", "Texas")) == [False]
+    assert shown(question, "The Life and Liberty Party nominated conservative activist J. R. Myers for a long term.") == [False]
+
+
+def test_what_the_question_presupposes_and_the_report_title_holds_may_be_restated(tmp_path, service):
+    """"Egypt's government ordered the killing of over 300,000 pigs during the 2009 H1N1 outbreak" restates
+    its question: the span says only "The government of Egypt ordered the killing of over 300,000 pigs", and
+    the outbreak is in the title of the report, shown beside its citation. What the sentence adds must still
+    be the span's, and a year neither the question and the title nor the span gives is still made up."""
+    shown = shown_by(ingested(service, tmp_path / "pigs.md",
+        "---\ntitle: Lessons of the 2009 H1N1 outbreak\ndate: 2020-05-02\n---\n\n"
+        "New guidelines tell governments what not to do. "
+        "The government of Egypt ordered the killing of over 300,000 pigs.\n"))
+    question = "How many pigs did Egypt's government order killed during the 2009 H1N1 outbreak?"
+    restated = "Egypt's government ordered the killing of over {} pigs during the {} H1N1 outbreak."
+    assert shown(question, restated.format("300,000", 2009)) == [True]
+    assert shown(question, restated.format("500,000", 2009)) == [False]
+    assert shown(question.replace("2009", "2011"), restated.format("300,000", 2011)) == [False]
+
+
+def test_a_claim_of_whose_words_they_are_needs_the_span_to_give_them_as_theirs(indexed, generator):
+    """Qwen2.5-1.5B wrote "Putin wrote that 'China has spoken previously …'": the words are the UK Prime
+    Minister's spokesman's, in a span that names Putin only as whom Xi will speak to. Nor may a sentence
+    apart that quotes Putin lend him the spokesman's words."""
+    def shown(question, written):
+        return [not s.unsupported for s in generator.verify(written, indexed.retrieve(question), indexed.embedder,
+                                                            question)[2]]
+
+    words = '"China has spoken previously about the importance of respecting sovereignty and territorial integrity in Ukraine."'
+    assert shown("What did Putin write?", f"Putin wrote that {words}") == [False]
+    assert shown("What did the Prime Minister's spokesman say?", f"The Prime Minister's official spokesman said {words}") == [True]
+
+
+def test_a_synthesis_reads_the_report_numbers_it_was_given_as_framing():
+    """The synthesis prompt numbers its reports; the 1.5B model echoed them ("1. Report 1: …", "Report 2 tells
+    us that …"): the label and the framing say nothing, the rest is the claim."""
+    from qa.generators import unframed
+
+    said = split_written("1. Report 1: Hurricane Dorian strengthened to Category 5.\n"
+                         "Report 2 tells us that the state of emergency ended in Samoa.")
+    assert [unframed(s.text) for s in said] == ["Hurricane Dorian strengthened to Category 5.",
+                                                "the state of emergency ended in Samoa."]

@@ -169,6 +169,36 @@ def test_the_llamacpp_backend_streams_and_verifies_in_process(llamacpp_service):
     assert is_loaded(llamacpp_service.settings.llm_gguf)
 
 
+def test_a_summary_is_written_from_the_briefings_reports_and_every_sentence_checked(llamacpp_service, tmp_path):
+    """"What happened with X?" goes to the model with the reports the briefing reader selects (dated, their
+    key sentences' passages), streams, and each sentence of the summary is supported with its exact span or
+    flagged; the timeline the extractive answerer shows is kept beside it."""
+    from qa.briefings import parse_briefing_question
+    from qa.generators import reports_for_model, synthesis_messages
+
+    question = "What happened with the floods in Vell?"
+    folder = tmp_path / "floods"
+    folder.mkdir()
+    for day, text in (("2021-03-01", "Heavy rain flooded the river town of Vell on Monday. Hundreds of homes were evacuated."),
+                      ("2021-03-04", "The floods in Vell receded on Thursday. The mayor said repairs would take months."),
+                      ("2021-03-10", "Vell reopened its schools after the floods. The town asked the state for aid.")):
+        (folder / f"vell-{day}.md").write_text(f"---\ntitle: Vell floods, {day}\ndate: {day}\n---\n\n{text}\n")
+    llamacpp_service.ingest([folder])
+    reading = llamacpp_service.briefings.read(parse_briefing_question(question))
+    shown, read = reports_for_model(reading.reports)
+    assert len(shown) == len(read) == len(reading.reports) == 3
+    prompt = synthesis_messages(question, shown)[1].content
+    assert all(key.text in prompt for *_, key in reading.reports)  # each report from its key sentence on
+    pieces = list(llamacpp_service.ask_stream(question))
+    answer = pieces[-1]
+    assert isinstance(answer, Answer) and answer.backend == "llamacpp"
+    assert len(pieces) > 2 and all(isinstance(p, str) for p in pieces[:-1])  # streamed
+    assert answer.timeline and {e["article_id"] for e in answer.timeline} == {p.article_id for p in read}
+    assert [p.chunk_id for p in answer.passages] == [p.chunk_id for p in read]  # checked against what it read
+    assert answer.sentences  # the model wrote something, and each sentence was checked
+    assert_checked(llamacpp_service, answer)
+
+
 def test_the_llamacpp_model_loads_once_per_process(smollm2_gguf):
     from langchain_core.messages import HumanMessage
 

@@ -176,6 +176,30 @@ def test_what_the_store_keeps_of_every_article_follows_every_write(service, smal
     assert store.versions(None) == other.versions(None) and second not in store.versions(None)  # by the count
 
 
+def test_sentences_read_by_id_are_kept_only_until_another_process_writes(service, small_corpus, tmp_path):
+    """A question's candidate sentences are kept in memory (index.store.RowCache) for the store's
+    generation: served again without a read while nothing was written, dropped when a `qa` writer in
+    another process bumps the generation."""
+    from index.store import ChromaStore
+
+    service.ingest([small_corpus])
+    store = service.store
+    vector = np.asarray(service.embedder.embed_query("What did the harbour master say?"), dtype=np.float32)
+    ids = [i for i, _, _ in store.search_sentences(vector, 5)]
+    read, vectors = store.get_sentences(ids)
+    assert [s.id for s in read] == ids and vectors.shape == (5, 384)
+    # A raw Chroma delete bumps no generation (only qa's writers do): the kept rows are still served.
+    ChromaStore(service.settings)._sentences.delete(ids=ids)
+    kept, kept_vectors = store.get_sentences(ids)
+    assert kept == read and np.array_equal(kept_vectors, vectors)
+    # A real writer in another process: the generation moves, and the rows are read again (gone now).
+    new = tmp_path / "new"
+    write_articles(new, 1, seed=9)
+    done = qa(service.settings.home, "ingest", str(new))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert store.get_sentences(ids)[0] == []
+
+
 def test_copies_are_found_by_the_duplicate_finder_kept_between_ingests(service, small_corpus, tmp_path):
     from index.store import ChromaStore
 

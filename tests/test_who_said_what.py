@@ -3,6 +3,7 @@ through the real service (spaCy, the embedding model, Chroma, BM25)."""
 
 from __future__ import annotations
 
+import re
 
 import pytest
 from conftest import assert_quotes_exact, ingested
@@ -532,3 +533,83 @@ def test_the_learned_reader_cites_xs_statement_on_the_topic(news, question, expe
     answer = news.ask(question)
     assert any(expected in q for q in quotes(answer)), question
     assert_quotes_exact(news, answer)
+
+
+def test_a_statement_written_after_a_question_is_in_the_next_answer(tmp_path, embedder, splitter):
+    """The statements read for a name are kept between questions; a write makes them read again."""
+    service = ingested(tmp_path, IVANOVA[:2], embedder, splitter)
+    before = service.ask("What did Ivanova say?")
+    counted = next(p["statements"] for p in service.people() if p["name"] == "Olga Ivanova")
+    service.add_text("Trams at night", "Transport Minister Olga Ivanova said the trams would run all night.",
+                     published="2023-05-01", source="Wire")
+    after = service.ask("What did Ivanova say?").to_dict()
+    assert after["statements"][0]["title"] == "Trams at night"
+    assert after["statements"][0]["items"][0]["quote"].endswith("the trams would run all night.")
+    assert len(after["citations"]) == len(before.citations) + 1
+    assert next(p["statements"] for p in service.people() if p["name"] == "Olga Ivanova") == counted + 1
+
+
+def test_a_speakers_sentences_read_in_small_gets_are_those_of_one_get(ivanova, monkeypatch):
+    import index.store
+
+    store = ivanova.store
+    whole = store.sentences_by_speaker(["ivanova", "olga"])
+    rows = store.speaker_rows()
+    monkeypatch.setattr(index.store, "ROWS_A_GET", 2)
+    assert store.sentences_by_speaker(["ivanova", "olga"]) == whole and len(whole) > 2
+    assert store.speaker_rows() == rows
+
+
+def test_statements_read_while_a_write_is_noticed_are_not_kept():
+    """A question reading a name's statements while another notices a write keeps nothing it read."""
+    from qa.quotes import StatementReader
+
+    class Store:
+        reads = 0
+
+        def sentences_by_speaker(self, keys):
+            Store.reads += 1
+            if Store.reads == 1:
+                reader.forget_collection()  # another question caught up with a write meanwhile
+            return [("row", Store.reads)]
+
+    class People:
+        def forget(self):
+            pass
+
+    reader = StatementReader(Store(), None, None, people=People())
+    assert reader._said(["quill"]) == [("row", 1)]
+    assert reader._said(["quill"]) == [("row", 2)]  # read again: the first read was not kept
+    assert reader._said(["quill"]) == [("row", 2)]  # kept since
+
+
+def test_the_chat_shows_statements_by_report_then_the_rest_under_more_and_can_show_quotations_only(ivanova):
+    """On the screen (ui/render.py): each report's heading once, the 12 numbered statements under it, the
+    rest behind "K more statements in M reports" with links to their exact spans; reported speech is
+    marked, and "Direct quotations only" leaves it out."""
+    from urllib.parse import unquote
+
+    from ui.render import CITE_PREFIX, answer_message, escape_markdown
+
+    answer = ivanova.ask("What did Ivanova say?")
+    found = answer.to_dict()
+    shown = answer_message(answer)
+    heads = [f"**{escape_markdown(g['title'])}** — {escape_markdown(g['source'])}, {escape_markdown(g['published'])}"
+             for g in found["statements"]]
+    at = [shown.find(h) for h in heads if h in shown]
+    assert at and at == sorted(at) and shown.count(heads[0]) == 1
+    more = found["more"]
+    assert (f"<details><summary>{more['statements']} more statements in {more['reports']} "
+            f"report{'s' if more['reports'] != 1 else ''}</summary>") in shown
+    hidden = shown.split("<details>", 1)[1]
+    spans = [unquote(ref).rsplit("|", 2) for ref in re.findall(re.escape(CITE_PREFIX) + r"([^)\s]+)\)", hidden)]
+    assert len(spans) == more["statements"]
+    texts = {a.id: a.text for a in ivanova.articles([article_id for article_id, _, _ in spans])}
+    quotes = {i["quote"] for g in found["statements"] for i in g["items"] if i["n"] is None}
+    assert {texts[a][int(s):int(e)] for a, s, e in spans} == quotes  # each link is the statement's exact span
+    assert escape_markdown("She told Reuters the repairs had cost 40 million euros.") + " — *reported speech*" in shown
+    direct = answer_message(answer, direct_only=True)
+    assert "reported speech" not in direct and "40 million" not in direct
+    assert escape_markdown('"We are on schedule," Ivanova said.') in direct
+    directs = [i for g in found["statements"] for i in g["items"] if i["kind"] == "direct"]
+    assert all(escape_markdown(" ".join(i["quote"].split())) in direct for i in directs)

@@ -422,6 +422,14 @@ def build(service: QAService):
             gr.Button(interactive=chosen is not None),
         )
 
+    def chat_messages(answers: list[Answer], direct_only: bool = False) -> list[dict]:
+        """The chat's messages for these answers (a reopened conversation; "Direct quotations only" turned)."""
+        messages = []
+        for a in answers:
+            messages += [{"role": "user", "content": question_message(a)},
+                         {"role": "assistant", "content": answer_message(a, direct_only)}]
+        return messages
+
     def open_conversation(conversation_id: str | None):
         """A saved conversation back in the chat: every turn, the last answer's cards; follow-ups go on from it,
         and new questions are saved in it."""
@@ -433,9 +441,7 @@ def build(service: QAService):
             gr.Warning(error_message(exc))
             return (gr.skip(),) * 9
         answers = [t.answer for t in conversation.turns]
-        messages = []
-        for a in answers:
-            messages += [{"role": "user", "content": question_message(a)}, {"role": "assistant", "content": answer_message(a)}]
+        messages = chat_messages(answers)
         last = answers[-1] if answers else None
         cards_now = citation_cards(last, service.cited_articles([last])) if last else NO_CARDS
         return (
@@ -709,6 +715,8 @@ def build(service: QAService):
                         with gr.Row():
                             copy = gr.Button("Copy answer", size="sm", elem_id="qa-copy")
                             clear = gr.Button("New conversation", size="sm")
+                            # "What did X say?": X's direct quotations alone, without reported speech.
+                            direct_only = gr.Checkbox(False, label="Direct quotations only", elem_id="qa-direct-only")
                         with gr.Accordion("Filters and answerer", open=False):
                             with gr.Row():
                                 sources = gr.Dropdown([], multiselect=True, label="Sources", scale=2)
@@ -833,7 +841,10 @@ def build(service: QAService):
             api_visibility="undocumented",
             concurrency_id="answers",
         ).then(conversations_now, conversation_id, [conversations, conversation_problems, export, delete_conv],
+               api_visibility="private", show_progress="hidden"
+        ).then(lambda answers, only: chat_messages(answers, only) if only else gr.skip(), [turns, direct_only], chat,
                api_visibility="private", show_progress="hidden")
+        direct_only.change(chat_messages, [turns, direct_only], chat, api_visibility="private", show_progress="hidden")
         examples.click(
             lambda i, shown: shown[i] if isinstance(i, int) and 0 <= i < len(shown) else gr.skip(),
             [examples, example_questions], box, api_visibility="private", show_progress="hidden",

@@ -46,14 +46,6 @@ class _HoldingIndex:
         return holding
 
 
-def _is_a_set(path: Path) -> bool:
-    try:
-        load_set(path)
-    except EvalSetError:
-        return False
-    return True
-
-
 def evaluate_tab(
     service: QAService, reading: Callable[[], AbstractContextManager] = nullcontext, selection=None
 ) -> None:
@@ -64,7 +56,7 @@ def evaluate_tab(
 
     # The bundled files that are evaluation sets (briefings, relative dates and who-said-what are the
     # benchmarks' own files, in other shapes); the sample set first, as `make run`'s collection is its article.
-    sets = {path.name: path for path in bundled_sets() if _is_a_set(path)}
+    sets = {path.name: path for path in bundled_sets()}
     sets = {name: sets[name] for name in sorted(sets, key=lambda name: name != "sample.jsonl")}
 
     def scoped(scope: str, path: Path, questions, out: Path, chosen: list[str] | None, progress):

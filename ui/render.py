@@ -67,7 +67,12 @@ def error_message(text: object) -> str:
 
 
 def cite_href(c: Citation) -> str:
-    return CITE_PREFIX + quote(f"{c.article_id}|{c.start}|{c.end}", safe="")
+    return span_href(c.article_id, c.start, c.end)
+
+
+def span_href(article_id: str, start: int, end: int) -> str:
+    """A link to an exact span of an article (a citation's, or a statement's the answer did not number)."""
+    return CITE_PREFIX + quote(f"{article_id}|{int(start)}|{int(end)}", safe="")
 
 
 def parse_cite_ref(ref: str) -> tuple[str, int, int]:
@@ -97,9 +102,9 @@ def _holds(c: Citation, short) -> bool:
     return c.article_id == short.article_id and c.start <= short.start and short.end <= c.end
 
 
-def answer_message(answer: Answer) -> str:
+def answer_message(answer: Answer, direct_only: bool = False) -> str:
     """The assistant's turn: the short answer, each sentence with its `[n]` links, unsupported ones marked,
-    then its sources."""
+    then its sources; "What did X say?" as X's statements by report (`direct_only`: direct quotations only)."""
     by_n = {c.n: c for c in answer.citations}
     lines = []
     if answer.abstained:
@@ -115,6 +120,9 @@ def answer_message(answer: Answer) -> str:
             lines.append(f"**{escape_markdown(day)}** {escape_markdown(words)}\n")
         else:
             lines.append(f"**{escape_markdown(' '.join(short.text.split()))}**\n")
+    if answer.statements:
+        lines.append(statements_message(answer, by_n, direct_only))
+        return "\n".join(lines)
     if answer.timeline_parts():
         lines.append(_timeline_message(answer, by_n))
         lines.append("\n" + "\n".join(_source_line(group) for group in group_by_article(answer.citations)))
@@ -158,6 +166,65 @@ def _timeline_message(answer: Answer, by_n: dict[int, Citation]) -> str:
     if left:
         blocks.append(escape_markdown(f"{left} more report{'s' if left != 1 else ''}."))
     return "\n\n".join(blocks)
+
+
+_KIND_WORDS = {"reported": "reported speech", "context": "context"}  # a direct quotation needs no label
+
+
+def statements_message(answer: Answer, by_n: dict[int, Citation], direct_only: bool = False) -> str:
+    """X's statements by report (title, source, date once, then each statement with its `[n]` link and,
+    unless it is a direct quotation, its kind), then the statements the answer does not show, under
+    "K more statements in M reports", which opens; with `direct_only`, direct quotations alone."""
+    blocks = []
+    if answer.speakers:  # the name asked may be more than one person: say who they are
+        who = "; ".join(
+            escape_markdown(f"{p['name']} ({', '.join(p['roles'])})" if p.get("roles") else p["name"])
+            for p in answer.speakers
+        )
+        blocks.append(f"This name may be more than one person in these reports: {who}.")
+    hidden: list[tuple[dict, dict]] = []
+    shown_any = False
+    for group in answer.statements or []:
+        items = [i for i in group["items"] if not direct_only or i.get("kind") == "direct"]
+        hidden += [(group, i) for i in items if not i.get("n")]
+        shown = [i for i in items if i.get("n")]
+        shown_any = shown_any or bool(shown)
+        if shown:
+            blocks.append(_report_head(group) + "\n" + "\n".join(
+                f"- {_statement_line(i)}" + (f" [\\[{int(i['n'])}\\]]({cite_href(by_n[int(i['n'])])})"
+                                             if int(i["n"]) in by_n else "")
+                for i in shown
+            ))
+    if not shown_any:
+        blocks.append(escape_markdown("No direct quotation among the statements shown."))
+    if hidden:
+        reports = len({id(group) for group, _ in hidden})
+        label = f"{len(hidden)} more {'direct quotation' if direct_only else 'statement'}{'s' if len(hidden) != 1 else ''}"
+        rows = "\n".join(
+            f"- {_statement_line(i)} ({_report_words(group)}) [open]({span_href(group['article_id'], i['start'], i['end'])})"
+            for group, i in hidden
+        )
+        blocks.append(
+            f"<details><summary>{escape_html(label)} in {reports} report{'s' if reports != 1 else ''}</summary>\n\n"
+            f"{rows}\n\n</details>"
+        )
+    return "\n\n".join(blocks)
+
+
+def _statement_line(item: dict) -> str:
+    kind = _KIND_WORDS.get(item.get("kind") or "")
+    return escape_markdown(" ".join(item["quote"].split())) + (f" — *{kind}*" if kind else "")
+
+
+def _report_head(group: dict) -> str:
+    meta = ", ".join(escape_markdown(x) for x in (group.get("source"), group.get("published")) if x)
+    speaker = f" · {escape_markdown(group['speaker'])}" if group.get("speaker") else ""
+    return f"**{escape_markdown(group.get('title') or group['article_id'])}**" + (f" — {meta}" if meta else "") + speaker
+
+
+def _report_words(group: dict) -> str:
+    return escape_markdown(", ".join(x for x in (group.get("title") or group["article_id"], group.get("source"),
+                                                group.get("published")) if x))
 
 
 def _source_line(group: list[Citation]) -> str:
