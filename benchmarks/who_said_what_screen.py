@@ -23,17 +23,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-QA = ROOT / ".venv" / "bin" / "qa"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from concurrent_clients import start_server  # noqa: E402  (`qa serve` on a free port, once it answers)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -68,28 +66,12 @@ def main() -> None:
 
     people = QAService(Settings(home=home)).people()
     frequent = [p for p in people if p["statements"] > 100][: args.speakers] or people[: args.speakers]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = (scratch / "serve.log").open("w")
-    server = subprocess.Popen([str(QA), "serve", "--home", str(home), "--port", str(port)], stdout=log,
-                              stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    server, url = start_server(home)  # its log: serve-default.log in the copy
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"qa serve did not start: {(scratch / 'serve.log').read_text()[-2000:]}")
-                time.sleep(0.5)
         measure(url, frequent, args.repeats)
     finally:
         server.terminate()
         server.wait(timeout=60)
-        log.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
