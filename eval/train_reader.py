@@ -27,11 +27,23 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
+from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
 
 from eval.metrics import normalize
 from eval.sets import EvalQuestion, load_set
-from qa.classifiers import KINDS, NONE, AnswerTypeClassifier, kind_of, question_terms
+from qa.classifiers import (
+    KINDS,
+    NONE,
+    AnswerTypeClassifier,
+    FormWordScorer,
+    form_word_pairs,
+    kind_of,
+    question_forms,
+    question_terms,
+    sentence_words,
+)
 from qa.rankers import FEATURES, select
 from qa.service import QAService
 from qa.settings import Settings
@@ -119,12 +131,14 @@ def describe_set(
     from qa.quotes import asked_speaker, parse_speaker_question
     from qa.readers import LearnedReader
 
-    # Described as the learned reader sees them, whichever reader the settings choose.
+    # Described as the learned reader sees them, whichever reader the settings choose. The form-word
+    # column is filled in afterwards, out of fold (with_form_words).
     reader = LearnedReader(
         service.store,
         service.settings.abstain_threshold,
         service.settings.max_answer_sentences,
         answer_types=answer_types,
+        form_words=FormWordScorer.untrained(),
     )
     described = []
     for q in questions:
@@ -138,6 +152,7 @@ def describe_set(
         described.append(
             {
                 "question": q,
+                "text": text,
                 "texts": [s.text for s, *_ in rows],
                 "x": np.asarray([row for *_, row in rows], dtype=np.float64).reshape(-1, len(FEATURES)),
                 "y": np.asarray([is_evidence(s.text, q) for s, *_ in rows], dtype=np.int64),
@@ -145,6 +160,61 @@ def describe_set(
             }
         )
     return described
+
+
+FORM_WORDS_C = 0.3  # chosen by grouped 5-fold cross-validation over train and dev (0.1: the same within 0.002)
+FORM_WORDS_COMMON_SHARE = 0.05  # a sentence word must be among the candidates of this share of the questions
+FORM_WORDS_MIN_QUESTIONS = 5  # a pair seen in fewer questions generalises little and makes the file large (2: CV right 0.004 higher at 0.09, 2.5 times the pairs)
+_FORM_COLUMN = FEATURES.index("form_words")
+
+
+def fit_form_words(train: list[dict]) -> FormWordScorer:
+    """The form-word scorer (qa/classifiers.py) fitted on the candidates of these questions, over the
+    pairs seen in at least FORM_WORDS_MIN_QUESTIONS questions."""
+    pairs = [
+        form_word_pairs(question_forms(d["text"]), sentence_words(t)) for d in train for t in d["texts"]
+    ]
+    y = np.concatenate([d["y"] for d in train if len(d["y"])])
+    seen: Counter = Counter()
+    for d in train:
+        forms = question_forms(d["text"])
+        seen.update({p for t in d["texts"] for p in form_word_pairs(forms, sentence_words(t))})
+    # A sentence word must be common to many stories' candidates: a cue ("because", "metres"), not a topic's name.
+    common: Counter = Counter()
+    for d in train:
+        common.update({w for t in d["texts"] for w in sentence_words(t)})
+    least = FORM_WORDS_COMMON_SHARE * len(train)
+    kept = {p for p, n in seen.items() if n >= FORM_WORDS_MIN_QUESTIONS and common[p.split("|", 1)[1]] >= least}
+    vectorizer = DictVectorizer()
+    x = vectorizer.fit_transform([{p: 1.0 for p in row if p in kept} for row in pairs]).tocsr()
+    x.indices, x.indptr = x.indices.astype(np.int32), x.indptr.astype(np.int32)  # liblinear takes 32-bit indexes only
+    model = LogisticRegression(C=FORM_WORDS_C, solver="liblinear", max_iter=5000).fit(x, y)
+    weights = {
+        name: round(float(w), 4) for name, w in zip(vectorizer.get_feature_names_out(), model.coef_[0]) if abs(w) >= 5e-3
+    }
+    return FormWordScorer(weights, round(float(model.intercept_[0]), 4), {"C": FORM_WORDS_C, "pairs": len(weights)})
+
+
+def _with_column(d: dict, values: list[float]) -> dict:
+    x = d["x"].copy()
+    if len(x):
+        x[:, _FORM_COLUMN] = values
+    return d | {"x": x}
+
+
+def with_form_words(train: list[dict], others: list[list[dict]], folds: int = 5):
+    """The train questions with their form-word column scored out of fold (grouped by article, so that
+    the ranker weighs the scorer as it does on articles it never saw), the other sets scored by the
+    scorer fitted on all of train, and that scorer."""
+    groups = [d["question"].article_id or d["question"].id for d in train]
+    scored: list[dict | None] = [None] * len(train)
+    for fit_at, score_at in GroupKFold(folds).split(train, groups=groups):
+        scorer = fit_form_words([train[i] for i in fit_at])
+        for i in score_at:
+            scored[i] = _with_column(train[i], scorer.scores(train[i]["text"], train[i]["texts"]))
+    scorer = fit_form_words(train)
+    rescored = [[_with_column(d, scorer.scores(d["text"], d["texts"])) for d in ds] for ds in others]
+    return scored, rescored, scorer
 
 
 def fit(train: list[dict]) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
@@ -217,14 +287,14 @@ def cross_validate(described: list[dict], threshold: float, ratio: float, limit:
     one is its own group): how the whole fit does on articles it never saw. Every question counts,
     also those the statement reader answers (scored by the ranker). "What did X say …?" questions
     are also counted apart: dev holds no unanswerable one, train does."""
-    from sklearn.model_selection import GroupKFold
-
     groups = [d["question"].article_id or d["question"].id for d in described]
     unseen: list[list[float]] = [[] for _ in described]
     for train_at, test_at in GroupKFold(folds).split(described, groups=groups):
-        mean, scale, model = fit([described[i] for i in train_at])
-        for i in test_at:
-            unseen[i] = probabilities(described[i], mean, scale, model)
+        # The form-word scorer too is fitted on the fold's train part alone (nested, out of fold).
+        fold_train, (fold_test,), _ = with_form_words([described[i] for i in train_at], [[described[i] for i in test_at]])
+        mean, scale, model = fit(fold_train)
+        for i, d in zip(test_at, fold_test):
+            unseen[i] = probabilities(d, mean, scale, model)
     speakers = [i for i, d in enumerate(described) if asks_speaker(d)]
     results = [(d["question"], outcome(d, p, threshold, ratio, limit)) for d, p in zip(described, unseen)]
     answerable = [right for q, (_, right) in results if q.answerable]
@@ -270,10 +340,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"describing {len(train_q)} train and {len(dev_q)} dev questions …", flush=True)
     train = describe_set(service, train_q, answer_types)
     dev = describe_set(service, dev_q, answer_types)
+    # What cross-validation scores: every question with the scorer fitted without it (nested in each fold).
+    described = train + dev
+    train, (dev,), form_words = with_form_words(train, [dev])
     mean, scale, model = fit(train)
     chosen = choose(dev, mean, scale, model, service.settings.max_answer_sentences)
     chosen |= cross_validate(
-        train + dev, chosen["threshold"], chosen["runner_up_ratio"], service.settings.max_answer_sentences
+        described, chosen["threshold"], chosen["runner_up_ratio"], service.settings.max_answer_sentences
     )
     digest = hashlib.sha256()
     for path in args.train:
@@ -300,6 +373,15 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     # Beside the ranker, whose features it feeds (qa/classifiers.py).
     (args.out.parent / "answer_types.json").write_text(json.dumps(answer_types_record) + "\n", encoding="utf-8")
+    form_words_record = {
+        "weights": dict(sorted(form_words.weights.items())),
+        "intercept": form_words.intercept,
+        **form_words.meta,
+        "trained_on": [str(p) for p in args.train],
+        "train_sha256": digest.hexdigest(),
+        "trained": _now(),
+    }
+    (args.out.parent / "form_words.json").write_text(json.dumps(form_words_record) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in record.items() if k not in {"mean", "scale", "weights", "features"}}, indent=1))
 
 

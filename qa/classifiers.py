@@ -101,3 +101,59 @@ def held_probability(asked: dict[str, float], labels: Iterable[str]) -> float:
     for label in labels:
         held |= _NAMED_KINDS if label == UNLABELLED_NAME else {kind_of(label)}
     return sum(asked.get(kind, 0.0) for kind in held - {NONE})
+
+
+DEFAULT_FORM_WORDS = Path(__file__).parent / "models" / "form_words.json"
+_ASKING = frozenset({"who", "whom", "whose", "what", "which", "when", "where", "why", "how"})
+
+
+def question_forms(question: str) -> list[str]:
+    """The form a question asks in: its first question word, alone and with the word after it
+    ("how", "how many"; "what", "what year"); "none" for a question without one ("Name the …")."""
+    words = _WORD.findall(question.lower())
+    for at, word in enumerate(words):
+        if word in _ASKING:
+            return [word, f"{word} {words[at + 1]}" if at + 1 < len(words) else word]
+    return ["none"]
+
+
+def sentence_words(sentence: str) -> set[str]:
+    """A sentence's distinct lower-case words, every number as NUM ("1,200" and "12" answer alike)."""
+    return {"NUM" if word.isdigit() else word for word in _WORD.findall(sentence.lower())}
+
+
+def form_word_pairs(forms: list[str], words: set[str]) -> list[str]:
+    return [f"{form}|{word}" for form in forms for word in words]
+
+
+@dataclass(frozen=True)
+class FormWordScorer:
+    """How a question's form goes with the words of a sentence, learned: "why" with "because", "how
+    deep" with "metres", "how many" with a number, "who" with "minister". A logistic regression over
+    the (form, word) pairs of the labelled train questions' candidates, the evidence sentences its
+    positives; its logit is one of the ranker's features (`form_words`, qa/rankers.py), fitted out of
+    fold so that the ranker learns how far to trust it on questions it never saw (eval/train_reader.py).
+    The pairs are what the answer-type classifier and the word overlaps cannot see: the question's
+    words and the answer's are different words."""
+
+    weights: dict[str, float]
+    intercept: float
+    meta: dict
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_FORM_WORDS) -> FormWordScorer:
+        model = read_model(path, "form-word")
+        return cls(dict(model["weights"]), float(model["intercept"]), {k: v for k, v in model.items() if k != "weights"})
+
+    @classmethod
+    def untrained(cls) -> FormWordScorer:
+        """Scores every sentence alike: what training describes with, before the scorer exists."""
+        return cls({}, 0.0, {})
+
+    def scores(self, question: str, sentences: Iterable[str]) -> list[float]:
+        forms = question_forms(question)
+        weight = self.weights.get
+        return [
+            self.intercept + sum(weight(pair, 0.0) for pair in form_word_pairs(forms, sentence_words(text)))
+            for text in sentences
+        ]

@@ -73,6 +73,7 @@ FEATURES: tuple[str, ...] = (
     "names_speaker",  # the sentence names X, in its words or the people it refers to
     "reports_speaker",  # ... and may hold X's words: X speaks it, or it is an unattributed quotation
     "statement_on_topic",  # the sentence is a statement of X's the statement reader finds on the topic
+    "form_words",  # how the question's form ("how deep", "why") goes with the sentence's words, learned (qa/classifiers.py)
 )
 
 

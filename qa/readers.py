@@ -16,7 +16,7 @@ from index.mentions import name_words, role_head
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, STOP_WORDS, TermAnalyzer
 from qa.classifiers import NONE as NO_ENTITY
-from qa.classifiers import AnswerTypeClassifier, held_probability
+from qa.classifiers import AnswerTypeClassifier, FormWordScorer, held_probability
 from qa.judges import JudgePolicy, SentenceJudge, combine, to_judge
 from qa.questions import DATE_LIKE, LABEL_PREFERENCE, NUMBER_LIKE, PERSON_LIKE, PLACE_LIKE, QuestionAnalysis, analyse
 from qa.rankers import SentenceRanker, select
@@ -382,6 +382,7 @@ class LearnedReader(ExtractiveReader):
         *args,
         ranker: SentenceRanker | None = None,
         answer_types: AnswerTypeClassifier | None = None,
+        form_words: FormWordScorer | None = None,
         judge: SentenceJudge | None = None,
         judge_policy: JudgePolicy | None = None,
         **kwargs,
@@ -389,6 +390,7 @@ class LearnedReader(ExtractiveReader):
         super().__init__(*args, **kwargs)
         self._ranker = ranker
         self._answer_types = answer_types
+        self._form_words = form_words
         # A chat model asked where the ranker is unsure (qa/judges.py); None: the ranker decides alone.
         self._judge = judge
         self._judge_policy = judge_policy
@@ -400,6 +402,10 @@ class LearnedReader(ExtractiveReader):
     @functools.cached_property
     def answer_types(self) -> AnswerTypeClassifier:
         return self._answer_types or AnswerTypeClassifier.load()
+
+    @functools.cached_property
+    def form_words(self) -> FormWordScorer:
+        return self._form_words or FormWordScorer.load()
 
     def score(
         self,
@@ -463,6 +469,7 @@ class LearnedReader(ExtractiveReader):
         entity_asked = 1.0 - kinds_asked[NO_ENTITY]
         sim_rank = {i: r for r, i in enumerate(sorted(range(len(similarity)), key=lambda i: -similarity[i]))}
         passage_terms = {p.chunk_id: self.content_terms(f"{p.title} {p.text}") for p in passages}
+        form_words = self.form_words.scores(question, (s.text for s in sentences))
         rows, fitting, kept = [], [], []
         for n, (sentence, sim, own) in enumerate(zip(sentences, similarity, own_terms)):
             passage = owner[sentence.id]
@@ -545,6 +552,7 @@ class LearnedReader(ExtractiveReader):
                     float(names_speaker),
                     float(names_speaker and _may_report(sentence, speaker.words)),
                     float(bool(speaker and sentence.id in speaker.on_topic)),
+                    form_words[n],
                 ),
             )
         if not rows:

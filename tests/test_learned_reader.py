@@ -129,3 +129,45 @@ def test_what_x_said_on_a_topic_is_read_beside_the_retrieved_passages_and_weighe
     assert any("could be a target for a Russian missile strike" in c.quote for c in answer.citations)
     # "What did Peskov say?" (no topic) is still every statement of his, grouped by report.
     assert learned.speaker_reading("What did Peskov say?")[1]
+
+
+def test_the_committed_form_word_model_goes_with_the_words_a_form_asks_for():
+    from qa.classifiers import DEFAULT_FORM_WORDS, FormWordScorer
+
+    scorer = FormWordScorer.load()
+    record = json.loads(DEFAULT_FORM_WORDS.read_text(encoding="utf-8"))
+    assert record["trained_on"] == ["eval/sets/wikinews-train.jsonl"] and len(record["train_sha256"]) == 64
+    because, when = scorer.scores("Why did the minister resign?", ["He resigned because of the scandal.", "He resigned on Monday."])
+    assert because > when
+    number, none = scorer.scores("How many people died in the fire?", ["12 people died in the fire.", "People died in the fire."])
+    assert number > none
+
+
+def _described(question: str, article: str, texts: list[str], evidence: int):
+    import numpy as np
+
+    from eval.sets import EvalQuestion
+
+    q = EvalQuestion(id=f"{article}-{question}", question=question, answers=["x"], article_id=article)
+    x = np.zeros((len(texts), len(FEATURES)))
+    return {"question": q, "text": question, "texts": texts, "x": x, "y": np.asarray([i == evidence for i in range(len(texts))], dtype=np.int64)}
+
+
+def test_each_train_question_is_scored_by_form_words_fitted_without_its_article():
+    """The ranker learns how far to trust the form-word scorer from scores on articles the scorer never
+    saw; scored by a scorer fitted on them, the feature would look better than it is."""
+    from eval.train_reader import _FORM_COLUMN, fit_form_words, with_form_words
+
+    train = []
+    for n in range(10):  # ten articles where "how deep" goes with "metres"
+        train.append(_described(f"How deep is lake {n}?", f"lake-{n}", [f"Lake {n} is 40 metres deep.", f"Lake {n} is old."], 0))
+    # one article, five questions: only there does "who" go with "skipper"
+    for n in range(5):
+        train.append(_described(f"Who led boat {n}?", "regatta", [f"The skipper led boat {n}.", f"Boat {n} sailed."], 0))
+    scored, (others,), full = with_form_words(train, [train[-5:]], folds=5)
+    whole = fit_form_words(train)
+    assert full.weights == whole.weights  # the scorer kept is fitted on all of train
+    assert whole.weights.get("who|skipper", 0) > 0
+    for held_out, as_fitted in zip(scored[-5:], others):
+        # Out of fold, "who|skipper" was never seen: the evidence scores lower than with the whole fit.
+        assert held_out["x"][0, _FORM_COLUMN] < as_fitted["x"][0, _FORM_COLUMN]
