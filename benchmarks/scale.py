@@ -420,14 +420,15 @@ def worker_article_questions(home: str, questions_json: str, rounds: str = "2") 
     for round_ in range(int(rounds)):
         for q in questions:
             filters = Filters.build(**q["filters"]) if q.get("filters") else None
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 answer = service.ask(q["question"], filters=filters)
                 error = None
             except Exception as exc:  # a question that fails is a finding, not the end of the run
                 answer, error = None, f"{type(exc).__name__}: {exc}"
             seconds = time.perf_counter() - started
-            row = {"round": round_ + 1, **q, "s": seconds, "error": error}
+            # CPU too (Chroma's threads included): the machine's load changes it far less than the wall time.
+            row = {"round": round_ + 1, **q, "s": seconds, "cpu_s": time.process_time() - cpu, "error": error}
             if answer is not None:
                 text = answer.answer or ""
                 row |= {"abstained": answer.abstained, "citations": len(answer.citations),
@@ -441,10 +442,11 @@ def worker_article_questions(home: str, questions_json: str, rounds: str = "2") 
             out.append(row)
             log(f"  round {round_ + 1} {q['form']}: {seconds:.2f} s, "
                 f"{'error ' + error if error else 'abstained' if answer.abstained else f'{len(answer.citations)} citations'}")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     people = service.people()
     people_s = time.perf_counter() - started
-    return {"warm_up_s": warm_up, "questions": out, "people_s": people_s, "people": len(people)}
+    return {"warm_up_s": warm_up, "questions": out, "people_s": people_s, "people_cpu_s": time.process_time() - cpu,
+            "people": len(people)}
 
 
 def measured(argv: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:

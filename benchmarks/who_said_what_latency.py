@@ -17,7 +17,9 @@ times (old, new, old, new …) so that both meet the same load; a child imports 
 - each call's wall time and the process's CPU time (`time.process_time`: Chroma's threads included), which
   the machine's load changes far less;
 - each answer's JSON (`Answer.to_dict()` without its timings), hashed: the parent says whether every
-  answer of the new tree is the old tree's, word for word.
+  answer of the new tree is the old tree's, word for word;
+- the warm-up's time per worker (the first worker of a tree may build what it keeps in the home, such as
+  `statements.sqlite3`; later workers and the new processes find it made).
 
 Then, as new processes (`--cold` runs each, trees alternated): `qa people --json` and `qa ask --json
 "What did X say?"` for the most quoted speaker, start to exit.
@@ -189,6 +191,9 @@ def main() -> None:
     line(f"`qa ask --json` {top!r}, new process (ms)", {t: cold[t]["ask"] for t in trees})
     if args.out:
         args.out.write_text(json.dumps({"workers": found, "cold": cold}, indent=1))
+    # The first worker of the new tree may build what it keeps beside the store (statements.sqlite3): once.
+    print("service warm-up per worker (s): " + "; ".join(
+        f"{t} " + ", ".join(f"{r['warm_up_s']:.1f}" for r in found[t]) for t in sorted(trees, reverse=True)))
     worst = max(zip(first["first_ms"], first["names"]))
     print(f"\nslowest first asking (new, round 1): {worst[1]!r}, {worst[0]:.0f} ms, "
           f"{first['statements'][f'What did {worst[1]} say?']} statements")

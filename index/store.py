@@ -1090,6 +1090,14 @@ class ChromaStore:
         return [(i, m["chunk_id"], score) for i, m, _, score in rows]
 
     @_reads
+    def search_said_by(self, vector: np.ndarray, words: list[str], k: int, ids: list[str] | None = None) -> list[str]:
+        """Ids of the k live sentences nearest to `vector` among those with these `ids`, or else among
+        those one of whose speakers' names holds one of `words` (as sentences_by_speaker finds them), best first."""
+        clauses = [{"speaker_keys": {"$contains": w}} for w in words]
+        where = None if ids is not None else clauses[0] if len(clauses) == 1 else {"$or": clauses}
+        return [i for i, _, _, _ in self._nearest(self._sentences, vector, k, where, documents=False, ids=ids)]
+
+    @_reads
     def get_chunks(self, ids: list[str]) -> list[Passage]:
         """Chunks by id as passages (score 0), in the order asked; rows of stale versions are left out."""
         if not ids:
@@ -1137,7 +1145,8 @@ class ChromaStore:
             offset += len(got["ids"])
 
     def _nearest(
-        self, collection, vector: np.ndarray, k: int, where: dict | None, documents: bool = True
+        self, collection, vector: np.ndarray, k: int, where: dict | None, documents: bool = True,
+        ids: list[str] | None = None,
     ) -> list[tuple[str, dict, str | None, float]]:
         # No count() first to cap n_results: Chroma returns what there is, and counting costs more
         # than the search itself (60 ms for 500,000 sentences, against 1 ms for the HNSW search).
@@ -1146,6 +1155,7 @@ class ChromaStore:
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=k * 2 + 5,
             where=where,
+            **({"ids": ids} if ids is not None else {}),  # only these rows (Chroma 1.x)
             include=["metadatas", "distances"] + (["documents"] if documents else []),
         )
         ids, metas, dists = got["ids"][0], got["metadatas"][0], got["distances"][0]
@@ -1199,10 +1209,23 @@ class ChromaStore:
                 for row in zip(got["ids"], got["metadatas"], got["documents"])
             ]
         live = self.versions(m["article_id"] for _, m, _ in rows)
+        return [statement(i, m, d) for i, m, d in rows if live.get(m["article_id"]) == m["version"]]
+
+    @_reads
+    def sentences_with_speakers(self, article_ids: list[str]) -> list[tuple[str, dict, str]]:
+        """(id, metadata, text) of the sentences of these articles that have speakers, of every version
+        stored (the caller keeps those of the version it knows live): what qa/people.py's StatementIndex
+        keeps beside the store. Each sentence's metadata first; the texts of those with speakers only."""
+        found: dict[str, dict] = {}
+        for part in _batches(list(dict.fromkeys(article_ids)), ROWS_A_GET):
+            where = {"article_id": {"$in": part}} if len(part) > 1 else {"article_id": part[0]}
+            ids = [i for got in _pages(self._sentences, where=where, include=[]) for i in got["ids"]]
+            for got in _rows_by_ids(self._sentences, ids, ["metadatas"]):
+                found.update((i, m) for i, m in zip(got["ids"], got["metadatas"]) if m and m.get("speakers"))
         return [
-            (_sentence(i, m, d), _passage(m.get("chunk_id", ""), m | {"sentence_ids": i}, d, 0.0))
-            for i, m, d in rows
-            if live.get(m["article_id"]) == m["version"]
+            (i, found[i], d)
+            for got in _rows_by_ids(self._sentences, list(found), ["documents"])
+            for i, d in zip(got["ids"], got["documents"])
         ]
 
     @_reads
@@ -1490,6 +1513,12 @@ def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
         ),
         dated=(_iso_day(meta["dates_first_day"]), _iso_day(meta["dates_last_day"])) if "dates_first_day" in meta else None,
     )
+
+
+def statement(sentence_id: str, meta: dict, text: str) -> tuple[Sentence, Passage]:
+    """A sentence with speakers as `sentences_by_speaker` gives it: the sentence, and its article's
+    metadata as a passage of that one sentence."""
+    return _sentence(sentence_id, meta, text), _passage(meta.get("chunk_id", ""), meta | {"sentence_ids": sentence_id}, text, 0.0)
 
 
 def _passage(chunk_id: str, meta: dict, text: str, score: float) -> Passage:

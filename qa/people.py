@@ -24,13 +24,17 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from index.mentions import name_words, role_head
-from qa.types import Filters
+from index.store import statement
+from qa.types import Filters, Passage, Sentence
 
 # "a university student named Wong", "a protester using the pseudonym Katya": a bare name given with a
 # description, not a known person's.
@@ -263,6 +267,162 @@ class PeopleIndex:
         return cls(persons, identity, articles, data["fingerprint"])
 
 
+class StatementIndex:
+    """Every sentence with speakers, kept in a SQLite file beside the store (`$QA_HOME/statements.sqlite3`)
+    with its metadata and text, and looked up by the words of its speakers' names.
+
+    "What did X say?" reads all of X's sentences. From Chroma that is a `where` over every sentence and
+    each row's whole metadata (the frequent "WN": 947 rows, about 250 ms of CPU the first time; 18,283
+    rows at 50,000 articles: 10 s); from this file, one indexed query. The file follows the store by
+    article version: after a change only the changed articles' sentences are read again; a row is used
+    only while its version is the one this process knows live. Another process's file (newer or older)
+    is shared: an article is never overwritten by an older write (its `indexed_at`). Without a home (a
+    Chroma server), or when the file cannot be written, `rows()` says so (None) and the store is read."""
+
+    FORMAT = "1"  # bumped when what is kept changes: a file of another format is emptied
+    _ARTICLES_A_READ = 2000  # articles whose sentences are read (and written here) at once
+
+    def __init__(self, store, path: Path | None):
+        self.store, self.path = store, path
+        self._db: sqlite3.Connection | None = None
+        self._versions: dict[str, str] | None = None  # article id -> its live version, as of the last sync
+        self._failed = False  # the file could not be read or written: not tried again until the collection changes
+        self._lock = threading.Lock()  # one connection, shared by the chat screen's threads
+
+    def forget(self) -> None:
+        self._versions, self._failed = None, False
+
+    def rows(self, keys: list[str]) -> list[tuple[Sentence, Passage]] | None:
+        """The live sentences one of whose speakers' keys is one of `keys`, as store.sentences_by_speaker
+        gives them (in the order of their articles' ids, then of their text); None: no file to read."""
+        with self._lock:
+            if not self._synced():
+                return None
+            marks = ",".join("?" * len(keys))
+            found = self._db.execute(
+                "SELECT id, meta, text FROM statements WHERE id IN "
+                f"(SELECT id FROM speaker_keys WHERE key IN ({marks})) ORDER BY article_id, position",
+                list(keys),
+            ).fetchall()
+            versions = self._versions
+        out = []
+        for i, packed, text in found:
+            meta = orjson.loads(packed)
+            if versions.get(meta["article_id"]) == meta.get("version"):
+                out.append(statement(i, meta, text))
+        return out
+
+    def speaker_rows(self) -> list[tuple[str, tuple[str, ...]]] | None:
+        """(article id, speakers) of every live sentence with speakers (store.speaker_rows), or None."""
+        with self._lock:
+            if not self._synced():
+                return None
+            found = self._db.execute("SELECT meta FROM statements ORDER BY article_id, position").fetchall()
+            versions = self._versions
+        rows = []
+        for (packed,) in found:
+            meta = orjson.loads(packed)
+            if versions.get(meta["article_id"]) == meta.get("version"):
+                rows.append((meta["article_id"], tuple(meta["speakers"])))
+        return rows
+
+    def ready(self) -> bool:
+        """Synced with the store now (at warm-up: not during the first question); False: no file to use."""
+        with self._lock:
+            return self._synced()
+
+    def _synced(self) -> bool:
+        if self._versions is not None:
+            return True
+        if self.path is None or self._failed:
+            return False
+        try:
+            self._sync()
+            return True
+        except (sqlite3.Error, OSError):
+            self._close()  # a read-only or damaged home, a full disk: the store is read instead
+            self._failed = True
+            return False
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+        self._db, self._versions = None, None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")  # readers of other processes go on while one writes
+                db.executescript(_STATEMENTS_SCHEMA)
+                found = db.execute("SELECT value FROM info WHERE name = 'format'").fetchone()
+                if found is None or found[0] != self.FORMAT:
+                    db.executescript("BEGIN IMMEDIATE; DELETE FROM statements; DELETE FROM speaker_keys; "
+                                     "DELETE FROM articles; COMMIT;")
+                    db.execute("INSERT OR REPLACE INTO info VALUES ('format', ?)", (self.FORMAT,))
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def _sync(self) -> None:
+        facts = self.store.article_facts()
+        mine = {a: (f.get("version") or "", f.get("indexed_at") or "") for a, f in facts.items()}
+        db = self._connect()
+        filed = {a: (v, t) for a, v, t in db.execute("SELECT article_id, version, indexed_at FROM articles")}
+        # An article written here later than this process's view (another process caught up first) is kept.
+        changed = [a for a, (v, t) in mine.items() if a not in filed or (filed[a][0] != v and filed[a][1] <= t)]
+        gone = [a for a in filed if a not in mine]
+        gone = [a for a in gone if a not in self.store.versions(gone)]  # not one another process added since
+        for start in range(0, len(changed), self._ARTICLES_A_READ):
+            part = changed[start : start + self._ARTICLES_A_READ]
+            rows = [(i, m, d) for i, m, d in self.store.sentences_with_speakers(part)
+                    if mine[m["article_id"]][0] == m.get("version")]
+            self._write(part, rows, mine)
+        if gone:
+            self._write(gone, [], {})
+        self._versions = {a: v for a, (v, _) in mine.items()}
+
+    def _write(self, articles: list[str], rows: list[tuple[str, dict, str]], mine: dict) -> None:
+        """Replace these articles' sentences (one transaction), unless another process wrote a newer version."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            filed = {}
+            for a in articles:
+                found = db.execute("SELECT indexed_at FROM articles WHERE article_id = ?", (a,)).fetchone()
+                filed[a] = found[0] if found else ""
+            kept = {a for a in articles if a not in mine or filed[a] <= mine[a][1]}
+            db.executemany("DELETE FROM statements WHERE article_id = ?", [(a,) for a in kept])
+            db.executemany("DELETE FROM speaker_keys WHERE article_id = ?", [(a,) for a in kept])
+            db.executemany("DELETE FROM articles WHERE article_id = ?", [(a,) for a in kept if a not in mine])
+            db.executemany("INSERT OR REPLACE INTO articles VALUES (?, ?, ?)",
+                           [(a, *mine[a]) for a in kept if a in mine])
+            rows = [(i, m, d) for i, m, d in rows if m["article_id"] in kept]
+            db.executemany("INSERT OR REPLACE INTO statements VALUES (?, ?, ?, ?, ?)",
+                           [(i, m["article_id"], m.get("start", 0), orjson.dumps(m), d) for i, m, d in rows])
+            db.executemany("INSERT INTO speaker_keys VALUES (?, ?, ?)",
+                           [(k, i, m["article_id"]) for i, m, _ in rows for k in dict.fromkeys(m.get("speaker_keys") or ())])
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+_STATEMENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS info (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS articles (article_id TEXT PRIMARY KEY, version TEXT NOT NULL, indexed_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS statements (
+    id TEXT PRIMARY KEY, article_id TEXT NOT NULL, position INTEGER NOT NULL, meta BLOB NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS statements_by_article ON statements (article_id);
+CREATE TABLE IF NOT EXISTS speaker_keys (key TEXT NOT NULL, id TEXT NOT NULL, article_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS speaker_keys_by_key ON speaker_keys (key);
+CREATE INDEX IF NOT EXISTS speaker_keys_by_article ON speaker_keys (article_id);
+"""
+
+
 class PeopleDirectory:
     """The PeopleIndex of a store, kept current: rebuilt when the articles' versions change."""
 
@@ -271,9 +431,12 @@ class PeopleDirectory:
         self.cache_path = cache_path
         self._index: PeopleIndex | None = None
         self._lock = threading.Lock()
+        # Who said what, beside people.json (none without it: then "What did X say?" reads the store).
+        self.statements = StatementIndex(store, cache_path.with_name("statements.sqlite3") if cache_path else None)
 
     def forget(self) -> None:
         self._index = None
+        self.statements.forget()
 
     def _facts(self) -> dict[str, dict]:
         return self.store.article_facts()
@@ -291,6 +454,7 @@ class PeopleDirectory:
         from the same articles' versions, else built."""
         if self._index is not None:
             return self._index
+        self.statements.ready()  # before the people: a build reads its rows
         facts = self._facts()
         fingerprint = self.fingerprint(facts)
         with self._lock:
@@ -326,7 +490,9 @@ class PeopleDirectory:
             pass  # a read-only home: the index is only kept in memory
 
     def _build(self, facts: dict[str, dict], fingerprint: str) -> PeopleIndex:
-        rows = self.store.speaker_rows()
+        # Both read every sentence with speakers: the statement index's rows when it has them.
+        rows = self.statements.speaker_rows()
+        rows = self.store.speaker_rows() if rows is None else rows
         needed = sorted(PeopleIndex.one_word_articles(rows))
         texts = {a.id: a.text for a in self.store.get_articles(needed)} if needed else {}
         return PeopleIndex.build(rows, facts, texts, fingerprint)

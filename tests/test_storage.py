@@ -353,3 +353,19 @@ def test_a_full_disk_is_named_in_one_line_and_the_next_run_recovers(make_service
     final = probe(home)
     assert counts(final["stats"]) == counts(reference.stats())
     assert final["stale"] == {"chunks": 0, "sentences": 0} and final["misquoted"] == {"chunks": 0, "sentences": 0}
+
+
+def test_the_sentences_with_speakers_of_some_articles_are_read_with_their_texts(service, small_corpus):
+    """What the statement file beside the store (qa/people.py) is made from: every sentence of the given
+    articles that has speakers, with its metadata and text, as the store's other reads give them."""
+    service.ingest([small_corpus])
+    store = service.store
+    facts = store.article_facts()
+    some = sorted(facts)[:3]
+    rows = store.sentences_with_speakers(some)
+    assert rows and {m["article_id"] for _, m, _ in rows} <= set(some)
+    assert sorted((m["article_id"], tuple(m["speakers"])) for _, m, _ in rows) == sorted(
+        (a, s) for a, s in store.speaker_rows() if a in some)
+    sentences, _ = store.get_sentences([i for i, _, _ in rows])
+    assert [(s.id, s.text, s.speakers) for s in sentences] == [(i, d, tuple(m["speakers"])) for i, m, d in rows]
+

@@ -4,6 +4,7 @@ through the real service (spaCy, the embedding model, Chroma, BM25)."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
 from conftest import assert_quotes_exact, ingested
@@ -563,8 +564,8 @@ def test_a_speakers_sentences_read_in_small_gets_are_those_of_one_get(ivanova, m
 def test_statements_read_while_a_write_is_noticed_are_not_kept(ivanova, monkeypatch):
     """A question reading a name's statements while another notices a write keeps nothing it read: the
     real store's read, with another question catching up with a write during the first of them."""
-    reader, store = ivanova.statements, ivanova.store
-    read_from_store = store.sentences_by_speaker
+    reader, store = ivanova.statements, ivanova.people_directory.statements  # the statements kept beside the store
+    read_from_store = store.rows
     reads = []
 
     def read_while_another_question_catches_up(keys):
@@ -574,7 +575,7 @@ def test_statements_read_while_a_write_is_noticed_are_not_kept(ivanova, monkeypa
             reader.forget_collection()  # what another question does when it notices a write
         return rows
 
-    monkeypatch.setattr(store, "sentences_by_speaker", read_while_another_question_catches_up)
+    monkeypatch.setattr(store, "rows", read_while_another_question_catches_up)
     reader.forget_collection()
     said = [reader._said(["ivanova"]) for _ in range(3)]
     assert said[0] and said[0] == said[1] == said[2]
@@ -611,3 +612,68 @@ def test_the_chat_shows_statements_by_report_then_the_rest_under_more_and_can_sh
     assert escape_markdown('"We are on schedule," Ivanova said.') in direct
     directs = [i for g in found["statements"] for i in g["items"] if i["kind"] == "direct"]
     assert all(escape_markdown(" ".join(i["quote"].split())) in direct for i in directs)
+
+
+def test_a_speakers_statements_are_kept_in_a_file_beside_the_store_as_the_store_has_them(ivanova):
+    """"What did X say?" reads X's sentences from `statements.sqlite3` (qa/people.py StatementIndex), made
+    at warm-up: the rows the store gives for the same words, and a new service on the home answers alike."""
+    from qa.service import QAService
+
+    ivanova.warm_up()
+    assert (ivanova.settings.home / "statements.sqlite3").is_file()
+    kept = ivanova.people_directory.statements
+    for words in (["ivanova"], ["ivanova", "olga"], ["minister"], ["nobody"]):
+        assert sorted(kept.rows(words), key=lambda sp: sp[0].id) == sorted(
+            ivanova.store.sentences_by_speaker(words), key=lambda sp: sp[0].id)
+    assert sorted(kept.speaker_rows()) == sorted(ivanova.store.speaker_rows())
+    again = QAService(ivanova.settings, embedder=ivanova.embedder, splitter=ivanova.splitter)
+    assert again.ask("What did Ivanova say?").to_dict()["statements"] == ivanova.ask("What did Ivanova say?").to_dict()["statements"]
+
+
+def test_the_file_of_statements_follows_a_write_by_another_process(tmp_path, embedder, splitter):
+    """A `qa` process adds, then deletes, a report quoting X: the statements file beside the store reads the
+    changed article again (and drops the deleted one) when the collection is seen to change, and the next
+    answer has it (then not)."""
+    import subprocess
+
+    from conftest import QA, cli_env
+
+    service = ingested(tmp_path, IVANOVA[:2], embedder, splitter)
+    service.warm_up()
+    before = service.ask("What did Ivanova say?")
+    home = service.settings.home
+    added = subprocess.run([str(QA), "add", "--title", "Trams at night", "--date", "2023-05-01", "--source", "Wire"],
+                           input="Transport Minister Olga Ivanova said the trams would run all night.",
+                           env=cli_env(home), capture_output=True, text=True, timeout=600)
+    assert added.returncode == 0, added.stderr[-3000:]
+    after = service.ask("What did Ivanova say?").to_dict()
+    assert after["statements"][0]["items"][0]["quote"].endswith("the trams would run all night.")
+    assert len(after["citations"]) == len(before.citations) + 1
+    kept = service.people_directory.statements
+    assert any(s.text.endswith("run all night.") for s, _ in kept.rows(["ivanova"]))
+    deleted = subprocess.run([str(QA), "delete", after["statements"][0]["article_id"]], env=cli_env(home),
+                             capture_output=True, text=True, timeout=600)
+    assert deleted.returncode == 0, deleted.stderr[-3000:]
+    assert service.ask("What did Ivanova say?").to_dict()["citations"] == before.to_dict()["citations"]
+    assert not any(s.text.endswith("run all night.") for s, _ in kept.rows(["ivanova"]))
+    filed = sqlite3.connect(home / "statements.sqlite3").execute("SELECT text FROM statements").fetchall()
+    assert filed and not any(t.endswith("run all night.") for (t,) in filed)  # the deleted report's rows are gone
+
+
+def test_a_speaker_quoted_very_often_is_read_on_a_topic_among_the_statements_nearest_to_it(ivanova, monkeypatch):
+    """Past _TOPIC_SCAN statements (thousands in a large collection), "What did X say about Y?" scores only
+    X's _TOPIC_NEAREST statements nearest to Y in meaning, and a reader that weighs who speaks reads those
+    beside the retrieved passages, not every statement of X's. Here both are made small."""
+    import qa.quotes
+    from qa.quotes import parse_speaker_question
+
+    asked = parse_speaker_question("What did Ivanova say about the footbridge?")
+    whole = ivanova.statements.read(asked)
+    monkeypatch.setattr(qa.quotes, "_TOPIC_SCAN", 3)
+    monkeypatch.setattr(qa.quotes, "_TOPIC_NEAREST", 2)
+    narrowed = ivanova.statements.read(asked)
+    assert len(narrowed.passages) == 2 < len(whole.passages)
+    assert [c.quote for c in narrowed.citations] == [c.quote for c in whole.citations]
+    assert "footbridge" in narrowed.citations[0].quote
+    answer = ivanova.ask("What did Ivanova say about the footbridge?")
+    assert answer.citations and "footbridge" in answer.citations[0].quote
