@@ -15,6 +15,10 @@ Starts `qa serve` over the sample corpus (a fresh index in a temporary folder), 
     .venv/bin/python benchmarks/hostile.py [--hostile 1000] [--clients 20] [--questions 25]
     .venv/bin/python benchmarks/hostile.py --code /tmp/qa-head --hostile 100   # the old code (see --code)
 
+The clients share one TLS context (concurrent_clients.connect: gradio_client otherwise loads the CA bundle twice a
+question, on the server's cores, which cost the clients more CPU than the server's answers); `--stock-clients`
+measures with gradio_client as it is.
+
 `--code DIR` runs the server from that tree (PYTHONPATH), to put the old code's figures beside the new:
 `git archive HEAD | tar -x -C /tmp/qa-head` makes one.
 """
@@ -34,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from concurrent_clients import CORPUS, QA, QUESTIONS, env, percentile, start_server  # noqa: E402
+from concurrent_clients import CORPUS, QA, QUESTIONS, connect, env, percentile, start_server  # noqa: E402
 
 MAX_CHARS = 2000
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -129,10 +133,8 @@ def ask(client, question: str) -> tuple[str, float]:
     return outcome, time.perf_counter() - began
 
 
-def alone(url: str, pid: int, questions: list[str]) -> dict:
-    from gradio_client import Client
-
-    client = Client(url, verbose=False)
+def alone(url: str, pid: int, questions: list[str], stock: bool = False) -> dict:
+    client = connect(url, stock)
     cpu, wall, outcomes, worst = [], [], {}, (0.0, "")
     for question in questions:
         before = cpu_seconds(pid)
@@ -146,12 +148,11 @@ def alone(url: str, pid: int, questions: list[str]) -> dict:
 
 
 def together(url: str, hostile: list[str], normal: list[str], clients: int, per_client: int,
-             hostile_clients: int) -> dict:
-    from gradio_client import Client
-
-    normal_clients = [Client(url, verbose=False) for _ in range(clients)]
-    hostile_connected = [Client(url, verbose=False) for _ in range(hostile_clients)]
+             hostile_clients: int, pid: int, stock: bool = False) -> dict:
+    normal_clients = [connect(url, stock) for _ in range(clients)]
+    hostile_connected = [connect(url, stock) for _ in range(hostile_clients)]
     latencies: list[float] = []
+    later: list[float] = []  # the clients' questions after their first (a new session's first question costs more)
     hostile_wall: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -165,6 +166,8 @@ def together(url: str, hostile: list[str], normal: list[str], clients: int, per_
             with lock:
                 if outcome == "answered":
                     latencies.append(took)
+                    if j:
+                        later.append(took)
                 else:
                     errors.append(outcome)
 
@@ -183,12 +186,16 @@ def together(url: str, hostile: list[str], normal: list[str], clients: int, per_
 
     threads = [threading.Thread(target=normal_work, args=(i, c)) for i, c in enumerate(normal_clients)]
     threads += [threading.Thread(target=hostile_work, args=(c,)) for c in hostile_connected]
-    began = time.perf_counter()
+    began, server, client = time.perf_counter(), cpu_seconds(pid), time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return {"normal": latencies, "hostile_wall": hostile_wall, "errors": errors, "wall": time.perf_counter() - began}
+    # CPU seconds of the server, and of these clients (on the same cores), per question asked.
+    asked = len(latencies) + len(hostile_wall) + len(errors)
+    cpu = {"server": (cpu_seconds(pid) - server) / asked, "clients": (time.process_time() - client) / asked}
+    return {"normal": latencies, "later": later, "hostile_wall": hostile_wall, "errors": errors,
+            "wall": time.perf_counter() - began, "cpu": cpu}
 
 
 def main() -> None:
@@ -202,6 +209,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--skip-together", action="store_true", help="only the per-question CPU, alone")
     parser.add_argument("--skip-alone", action="store_true", help="only the normal clients, with and without them")
+    parser.add_argument("--stock-clients", action="store_true",
+                        help="gradio_client's own TLS setup: one CA bundle load a call, on the server's cores (see connect)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -214,26 +223,27 @@ def main() -> None:
         subprocess.run([str(QA), "ingest", str(CORPUS)], env=env(home, **extra), check=True, capture_output=True)
         process, url = start_hostile_server(home, code)
         try:
-            from gradio_client import Client
-
-            warm = Client(url, verbose=False)
+            warm = connect(url, args.stock_clients)
             for question in normal[:3]:
                 ask(warm, question)
             began = time.perf_counter()
-            solo = None if args.skip_alone else alone(url, process.pid, hostile)
+            solo = None if args.skip_alone else alone(url, process.pid, hostile, args.stock_clients)
             solo_wall = time.perf_counter() - began
             mixed = baseline = None
             if not args.skip_together:
-                baseline = together(url, [], normal, args.clients, max(1, args.questions // 5), 0)
+                baseline = together(url, [], normal, args.clients, max(1, args.questions // 5), 0, process.pid,
+                                    args.stock_clients)
                 mixed_hostile = hostile[: args.mixed] if args.mixed is not None else hostile
-                mixed = together(url, mixed_hostile, normal, args.clients, args.questions, args.hostile_clients)
+                mixed = together(url, mixed_hostile, normal, args.clients, args.questions, args.hostile_clients,
+                                 process.pid, args.stock_clients)
         finally:
             process.terminate()
             process.wait(timeout=30)
 
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"code: {code or 'this tree'}; {len(hostile)} hostile questions (up to {MAX_CHARS:,} characters, seed "
-          f"{args.seed}); {os.cpu_count()} CPUs, load average {load} (1, 5, 15 min) at the end")
+          f"{args.seed}); {os.cpu_count()} CPUs, load average {load} (1, 5, 15 min) at the end; clients: "
+          f"{'gradio_client as is' if args.stock_clients else 'one shared TLS context'}")
     if solo is not None:
         cpu = solo["cpu"]
         print(f"alone ({solo_wall:.0f} s): outcomes {solo['outcomes']}")
@@ -247,6 +257,10 @@ def main() -> None:
             print(f"{label} ({args.clients} clients, {len(lat)} answers, {run['wall']:.0f} s): "
                   f"p50 {statistics.median(lat):.3f} s, p95 {percentile(lat, 0.95):.3f} s, max {max(lat):.3f} s, "
                   f"errors {len(run['errors'])}")
+            if run["later"]:
+                print(f"  after each client's first question: p95 {percentile(run['later'], 0.95):.3f} s; CPU a question "
+                      f"asked (hostile ones too): server {run['cpu']['server'] * 1000:.0f} ms, the clients "
+                      f"{run['cpu']['clients'] * 1000:.0f} ms")
         hw = mixed["hostile_wall"]
         if hw:
             print(f"  {len(hw)} hostile questions meanwhile ({args.hostile_clients} clients): wall p95 "

@@ -173,6 +173,11 @@ API_DEFAULTS = {"ask": ["", "", "", ""]}
 # The header's figures are read again this often (seconds): another process's writes show, and while one
 # writes the header says so.
 HEADER_REFRESH_S = 3.0
+# Gradio's queue summarises its event log (up to 10,000 events) with pandas after every event it runs, for its
+# /monitoring page, which this screen does not use: 2 ms a question on a fresh server, 10 ms once 10,000 events
+# are logged, holding the interpreter lock the answers need. Summarised every this many events instead
+# (GRADIO_ANALYTICS_CACHE_FREQUENCY; the page's summary is then up to that many events old).
+ANALYTICS_EVERY = 1000
 NO_LIBRARY_ARTICLE = "<p class='qa-empty'>Click an article in the list to read it here.</p>"
 
 
@@ -1150,6 +1155,7 @@ def serve(service: QAService) -> None:
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", str(ASK_CONCURRENCY))
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))
     # Gradio's upload folder is this server's own (unless GRADIO_TEMP_DIR says otherwise), so that what its
     # cleanup misses can be swept without touching another program's files; it goes when the server stops.
     own_folder = None
