@@ -1,4 +1,5 @@
-"""Classifiers of questions: what kind of answer a question asks for, learned from labelled questions.
+"""Classifiers learned from labelled questions: what kind of answer a question asks for, and how the
+question's form goes with a sentence's words (FormWordScorer, below).
 
 "What was the name of the fan …?", "At what depth …?", "What was the price of a ticket …?" ask for
 a person, a quantity, a sum of money: an answer without one is a near miss, however close its
