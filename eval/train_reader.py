@@ -171,18 +171,19 @@ _FORM_COLUMN = FEATURES.index("form_words")
 def fit_form_words(train: list[dict]) -> FormWordScorer:
     """The form-word scorer (qa/classifiers.py) fitted on the candidates of these questions, over the
     pairs seen in at least FORM_WORDS_MIN_QUESTIONS questions."""
-    pairs = [
-        form_word_pairs(question_forms(d["text"]), sentence_words(t)) for d in train for t in d["texts"]
-    ]
-    y = np.concatenate([d["y"] for d in train if len(d["y"])])
+    # One pass: each candidate's pairs, and in how many questions each pair and each sentence word is seen.
+    pairs: list[list[str]] = []
     seen: Counter = Counter()
-    for d in train:
-        forms = question_forms(d["text"])
-        seen.update({p for t in d["texts"] for p in form_word_pairs(forms, sentence_words(t))})
-    # A sentence word must be common to many stories' candidates: a cue ("because", "metres"), not a topic's name.
     common: Counter = Counter()
     for d in train:
-        common.update({w for t in d["texts"] for w in sentence_words(t)})
+        forms = question_forms(d["text"])
+        words = [sentence_words(t) for t in d["texts"]]
+        rows = [form_word_pairs(forms, w) for w in words]
+        pairs += rows
+        seen.update({p for row in rows for p in row})
+        common.update(set().union(*words))
+    y = np.concatenate([d["y"] for d in train if len(d["y"])])
+    # A sentence word must be common to many stories' candidates: a cue ("because", "metres"), not a topic's name.
     least = FORM_WORDS_COMMON_SHARE * len(train)
     kept = {p for p, n in seen.items() if n >= FORM_WORDS_MIN_QUESTIONS and common[p.split("|", 1)[1]] >= least}
     vectorizer = DictVectorizer()
