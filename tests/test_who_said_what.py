@@ -563,19 +563,20 @@ def test_a_speakers_sentences_read_in_small_gets_are_those_of_one_get(ivanova, m
 
 def test_statements_read_while_a_write_is_noticed_are_not_kept(ivanova, monkeypatch):
     """A question reading a name's statements while another notices a write keeps nothing it read: the
-    real store's read, with another question catching up with a write during the first of them."""
-    reader, store = ivanova.statements, ivanova.people_directory.statements  # the statements kept beside the store
-    read_from_store = store.rows
+    real read of the statements kept beside the store, with another question catching up with a write
+    during the first of them."""
+    reader, kept = ivanova.statements, ivanova.people_directory.statements  # the statements kept beside the store
+    read_from_file = kept.rows
     reads = []
 
     def read_while_another_question_catches_up(keys):
-        rows = read_from_store(keys)
+        rows = read_from_file(keys)
         reads.append(keys)
         if len(reads) == 1:
             reader.forget_collection()  # what another question does when it notices a write
         return rows
 
-    monkeypatch.setattr(store, "rows", read_while_another_question_catches_up)
+    monkeypatch.setattr(kept, "rows", read_while_another_question_catches_up)
     reader.forget_collection()
     said = [reader._said(["ivanova"]) for _ in range(3)]
     assert said[0] and said[0] == said[1] == said[2]
