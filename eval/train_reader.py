@@ -218,23 +218,53 @@ def with_form_words(train: list[dict], others: list[list[dict]], folds: int = 5)
     return scored, rescored, scorer
 
 
+# Pairwise products of the standardised features are shrunk harder than the features themselves: they
+# enter scaled by PAIR_SCALE, so their L2 penalty is 1 / PAIR_SCALE**2 times the features' (chosen by grouped
+# 5-fold cross-validation over train and dev; docs/reader.md, stop 21).
+PAIR_SCALE = 0.05
+_PAIRS = np.triu_indices(len(FEATURES), 1)
+
+
+def with_pairs(z: np.ndarray) -> np.ndarray:
+    """The standardised features and, after them, their pairwise products (scaled by PAIR_SCALE)."""
+    return np.hstack([z, PAIR_SCALE * (z[:, _PAIRS[0]] * z[:, _PAIRS[1]])])
+
+
 def fit(train: list[dict]) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
-    """A logistic regression over the standardised features, classes as they come: its probabilities
-    are then calibrated by construction. (Classes weighted to balance answered nearly every question,
-    abstaining on 19% of the unanswerable ones against 47%, at the same accuracy in grouped 5-fold
-    cross-validation over train and dev.)"""
+    """A logistic regression over the standardised features and their pairwise products, classes as
+    they come: its probabilities are then calibrated by construction. (Classes weighted to balance
+    answered nearly every question, abstaining on 19% of the unanswerable ones against 47%, at the same
+    accuracy in grouped 5-fold cross-validation over train and dev.)"""
     x = np.vstack([d["x"] for d in train])
     y = np.concatenate([d["y"] for d in train])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y)
+    model = LogisticRegression(C=1.0, max_iter=5000).fit(with_pairs((x - mean) / scale), y)
     return mean, scale, model
 
 
 def probabilities(d: dict, mean, scale, model) -> list[float]:
     if not len(d["x"]):
         return []
-    return model.predict_proba((d["x"] - mean) / scale)[:, 1].tolist()
+    return model.predict_proba(with_pairs((d["x"] - mean) / scale))[:, 1].tolist()
+
+
+def model_record(mean: np.ndarray, scale: np.ndarray, model: LogisticRegression) -> dict:
+    """The fitted ranker as qa.rankers.SentenceRanker reads it: the features' weights, and each pair's
+    weight on the product as the ranker computes it (unscaled), named by its two features, largest first."""
+    main = model.coef_[0][: len(FEATURES)]
+    pairs = PAIR_SCALE * model.coef_[0][len(FEATURES) :]
+    named = [[FEATURES[i], FEATURES[j], round(float(w), 6)] for i, j, w in zip(*_PAIRS, pairs) if abs(w) >= 1e-6]
+    return {
+        "features": list(FEATURES),
+        "mean": mean.round(6).tolist(),
+        "scale": scale.round(6).tolist(),
+        "weights": main.round(6).tolist(),
+        "intercept": round(float(model.intercept_[0]), 6),
+        "pair_weights": sorted(named, key=lambda pair: -abs(pair[2])),
+        "pair_scale": PAIR_SCALE,
+        "standardised_weights": {name: round(float(w), 4) for name, w in zip(FEATURES, main)},
+    }
 
 
 def outcome(d: dict, p: list[float], threshold: float, ratio: float, limit: int) -> tuple[bool, bool]:
@@ -352,13 +382,8 @@ def main(argv: list[str] | None = None) -> None:
     digest = hashlib.sha256()
     for path in args.train:
         digest.update(path.read_bytes())
-    weights = {name: round(float(w), 4) for name, w in zip(FEATURES, model.coef_[0])}
     record = {
-        "features": list(FEATURES),
-        "mean": mean.round(6).tolist(),
-        "scale": scale.round(6).tolist(),
-        "weights": model.coef_[0].round(6).tolist(),
-        "intercept": round(float(model.intercept_[0]), 6),
+        **model_record(mean, scale, model),
         **chosen,
         "trained_on": [str(p) for p in args.train],
         "train_sha256": digest.hexdigest(),
@@ -368,7 +393,6 @@ def main(argv: list[str] | None = None) -> None:
         "dev_sets": [str(p) for p in args.dev],
         "trained": _now(),
         "scikit_learn": sklearn.__version__,
-        "standardised_weights": weights,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
@@ -383,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
         "trained": _now(),
     }
     (args.out.parent / "form_words.json").write_text(json.dumps(form_words_record) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in record.items() if k not in {"mean", "scale", "weights", "features"}}, indent=1))
+    print(json.dumps({k: v for k, v in record.items() if k not in {"mean", "scale", "weights", "features", "pair_weights"}}, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Rankers: the learned model that says how likely a sentence is to answer a question.
 
 The offline reader (qa/readers.py) describes every candidate sentence by the signals in FEATURES;
-this model, a logistic regression trained on the labelled Wikinews set (`make train-reader`,
-eval/train_reader.py), turns them into a calibrated probability. The reader answers with the best
+this model, a logistic regression over those signals and their pairwise products, trained on the
+labelled Wikinews set (`make train-reader`, eval/train_reader.py), turns them into a calibrated
+probability. The reader answers with the best
 sentence when its probability reaches the model's threshold (chosen on the dev split) and abstains
 otherwise. The weights are a small JSON file, so they can be read and diffed.
 """
@@ -86,7 +87,11 @@ def read_model(path: Path, what: str) -> dict:
 
 @dataclass(frozen=True)
 class SentenceRanker:
-    """A logistic regression over standardised FEATURES: p = sigmoid(w · (x - mean) / scale + b)."""
+    """A logistic regression over standardised FEATURES z = (x - mean) / scale and their pairwise
+    products: p = sigmoid(w · z + z · U · z + b), U strictly upper triangular (a pair's weight once).
+    A pair lets one signal change what another means: the form-word cue counts more in a sentence that
+    holds a time or a person; a sentence that may hold X's words counts less when it lacks a name the
+    question gives. The model file names each pair; a file without pairs is a linear model."""
 
     features: tuple[str, ...]
     mean: np.ndarray
@@ -96,6 +101,7 @@ class SentenceRanker:
     threshold: float  # the least probability of the best sentence for an answer
     runner_up_ratio: float  # a further sentence joins the answer at this share of the best's probability
     meta: dict
+    pair_weights: np.ndarray | None = None  # U, features x features
 
     @classmethod
     def load(cls, path: Path = DEFAULT_MODEL) -> SentenceRanker:
@@ -106,6 +112,10 @@ class SentenceRanker:
                 f"the reader model {path} was trained on other features than this version computes: "
                 "rebuild it with `make train-reader`"
             )
+        at = {name: i for i, name in enumerate(features)}
+        pairs = np.zeros((len(features), len(features)))
+        for first, second, weight in model.get("pair_weights", []):
+            pairs[min(at[first], at[second]), max(at[first], at[second])] = weight
         return cls(
             features,
             np.asarray(model["mean"], dtype=np.float64),
@@ -114,14 +124,21 @@ class SentenceRanker:
             float(model["intercept"]),
             float(model["threshold"]),
             float(model["runner_up_ratio"]),
-            {k: v for k, v in model.items() if k not in {"features", "mean", "scale", "weights", "intercept"}},
+            {k: v for k, v in model.items() if k not in _WEIGHT_KEYS},
+            pairs if pairs.any() else None,
         )
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
         if not len(rows):
             return np.zeros(0)
-        x = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.intercept)))
+        z = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale
+        logit = z @ self.weights + self.intercept
+        if self.pair_weights is not None:
+            logit += ((z @ self.pair_weights) * z).sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-logit))
+
+
+_WEIGHT_KEYS = frozenset({"features", "mean", "scale", "weights", "intercept", "pair_weights"})
 
 
 def select(probabilities: Sequence[float], threshold: float, ratio: float, limit: int) -> list[int]:

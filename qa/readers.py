@@ -324,8 +324,10 @@ class ExtractiveReader:
 
     def _with_antecedents(self, question: str, cited: list[tuple[Sentence, Passage]]) -> list[tuple[Sentence, Passage]]:
         """A sentence is cited with the sentence before it when that one holds a name the question gives
-        and the sentence lacks, or, for a sentence that opens with "He", "This" or "They", words of the
-        question the sentence lacks."""
+        and the sentence lacks, or, for a sentence that leans on it, words of the question the sentence
+        lacks. A sentence leans back when it opens with "He", "This" or "They", or when it quotes someone
+        it does not name ("“We will see,” she said."): the sentence before says who, and often what
+        was asked."""
         terms = self.content_terms(question)
         names = {w for name in analyse(question).names for w in name_words(name)}
         previous_of = self._previous_sentences([s for s, _ in cited])
@@ -334,10 +336,12 @@ class ExtractiveReader:
             previous = previous_of.get(sentence.id)
             if previous is None:
                 continue
-            own_words = set(_WORD.findall(sentence.text.lower())) | set(sentence.mention_keys)
+            text_words = set(_WORD.findall(sentence.text.lower()))
+            own_words = text_words | set(sentence.mention_keys)
             missing_name = (names - own_words) & set(_WORD.findall(previous.text.lower()))
             missing_terms = (terms - self.content_terms(sentence.text)) & self.content_terms(previous.text)
-            if missing_name or (_LEANS_BACK.match(sentence.text) and missing_terms):
+            leans_back = bool(_LEANS_BACK.match(sentence.text)) or _quotes_unnamed(sentence, text_words)
+            if missing_name or (leans_back and missing_terms):
                 before[sentence.id] = (previous, passage)
         out: list[tuple[Sentence, Passage]] = []
         for sentence, passage in cited:
@@ -637,6 +641,12 @@ def _pairs(terms: list[str]) -> set[tuple[str, str]]:
 def _dated_text(scored: ScoredSentence) -> str:
     """Where a date the question names may be written: the sentence, its passage and its title."""
     return f"{scored.sentence.text} {scored.passage.text} {scored.passage.title}"
+
+
+def _quotes_unnamed(sentence: Sentence, words: set[str]) -> bool:
+    """The sentence quotes or reports someone whose name it does not hold (ingest attributed it through a
+    pronoun or the sentences around it)."""
+    return bool(sentence.speakers) and not any(name_words(s) & words for s in sentence.speakers)
 
 
 def _may_report(sentence: Sentence, name: set[str]) -> bool:

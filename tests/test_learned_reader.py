@@ -171,3 +171,32 @@ def test_each_train_question_is_scored_by_form_words_fitted_without_its_article(
     for held_out, as_fitted in zip(scored[-5:], others):
         # Out of fold, "who|skipper" was never seen: the evidence scores lower than with the whole fit.
         assert held_out["x"][0, _FORM_COLUMN] < as_fitted["x"][0, _FORM_COLUMN]
+
+
+def test_the_ranker_weighs_a_pair_of_signals_as_training_fitted_it(tmp_path):
+    """A sentence answers here only when two signals hold together (a quotation, and its speaker the one
+    asked about), which no weighing of each alone can tell apart. The fit learns the pair, and the
+    ranker, reading the model file, gives the probabilities the fit gives."""
+    import numpy as np
+
+    from eval.sets import EvalQuestion
+    from eval.train_reader import fit, model_record, probabilities
+
+    rng = np.random.default_rng(0)
+    quoted, speaker = FEATURES.index("quotation"), FEATURES.index("names_speaker")
+    described = []
+    for n in range(200):
+        x = rng.normal(size=(4, len(FEATURES)))
+        x[:, quoted], x[:, speaker] = [1, 1, 0, 0], [1, 0, 1, 0]
+        q = EvalQuestion(id=f"q{n}", question="What did she say?", answers=["x"], article_id=f"a{n}")
+        described.append({"question": q, "x": x, "y": np.asarray([1, 0, 0, 0])})
+    mean, scale, model = fit(described)
+    record = model_record(mean, scale, model)
+    assert record["pair_weights"][0][:2] == ["quotation", "names_speaker"]  # the largest pair
+    assert record["pair_weights"][0][2] > 0
+    path = tmp_path / "reader.json"
+    path.write_text(json.dumps(record | {"threshold": 0.5, "runner_up_ratio": 0.5}), encoding="utf-8")
+    ranker = SentenceRanker.load(path)
+    for d in described[:20]:
+        assert ranker.probabilities(d["x"]) == pytest.approx(probabilities(d, mean, scale, model), abs=1e-5)
+        assert int(np.argmax(ranker.probabilities(d["x"]))) == 0
