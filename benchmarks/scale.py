@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000 100000] [--questions 40] [--out runs/scale] [--keep] [--reuse]
     .venv/bin/python benchmarks/scale.py --articles 50000 [--out runs/scale] [--reuse]
+    .venv/bin/python benchmarks/scale.py --grow HOME [--grow-to 100000]   # a copy of such a home, grown in place
 
 `--articles N` measures something else: N small generated articles (five sentences, quoted speakers)
 in one JSONL file, ingested by `qa ingest` for real; then "What did X say?" for the speaker quoted
@@ -163,6 +164,71 @@ def build(seed_home: Path, home: Path, target_chunks: int, collection: str = "qa
     flush(force=True)
     unreadable = {role: len(r["unreadable"]) for role, r in rows.items() if r["unreadable"]}
     return {role: col.count() for role, col in cols.items()} | {"copies": copy, "unreadable_seed_rows": unreadable}
+
+
+def grow(home: Path, target_chunks: int, page: int = 1000) -> dict:
+    """A home (an ingested one, such as `--articles 50000`'s) grown in place to `target_chunks` chunks:
+    re-identified copies of its articles (id `ID~j`, dated j * SHIFT_DAYS later, vectors with small
+    noise), each with its chunks and sentences, written straight into Chroma page by page. The copies
+    keep their originals' `indexed_ns`, so they add nothing to the store's catch-up window. The next
+    `qa` process finds the new articles (statements.sqlite3, people.json and BM25 follow the store)."""
+    import chromadb
+    import numpy as np
+    from chromadb.config import Settings as ChromaSettings
+
+    from index.store import _pages
+
+    client = chromadb.PersistentClient(path=str(home / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    cols = {role: client.get_collection(f"qa_{role}") for role in ("articles", "chunks", "sentences")}
+    rng = np.random.default_rng(0)
+    have = cols["chunks"].count()
+    ids = {role: [i for got in _pages(col, include=[]) for i in got["ids"]] for role, col in cols.items()}
+    originals = [i for i in ids["articles"] if "~" not in i]
+    chunks_of: dict[str, int] = {}
+    for got in _pages(cols["articles"], include=["metadatas"]):
+        for i, m in zip(got["ids"], got["metadatas"]):
+            chunks_of[i] = int(m.get("chunks") or 0)
+    copy, added = 0, 0
+    while have + added < target_chunks:
+        copy += 1
+        if copy > 1000:
+            raise RuntimeError("the home has no chunks to copy")
+        chosen, n = set(), 0
+        for a in originals:
+            if have + added + n >= target_chunks:
+                break
+            if f"{a}~{copy}" in chunks_of:
+                continue  # grown before
+            chosen.add(a)
+            n += chunks_of.get(a, 0)
+        log(f"grow copy {copy}: {len(chosen):,} articles, {n:,} chunks")
+        for role in ("articles", "chunks", "sentences"):
+            wanted = [i for i in ids[role] if (i if role == "articles" else i.split(":", 1)[0]) in chosen]
+            for start in range(0, len(wanted), page):
+                got = cols[role].get(ids=wanted[start : start + page], include=["metadatas", "documents", "embeddings"])
+                new_ids, vecs, metas = [], [], []
+                for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"]):
+                    article_id = m.get("article_id", i)
+                    new_id = f"{article_id}~{copy}"
+                    m = dict(m)
+                    m.pop("duplicate_of", None)
+                    m.pop("path", None)
+                    if role != "articles":
+                        m["article_id"] = new_id
+                    for key in ("chunk_id", "sentence_ids"):
+                        if key in m:
+                            m[key] = ",".join(new_id + x[len(article_id):] for x in m[key].split(","))
+                    if m.get("published"):
+                        m["published"] = _shift(m["published"], copy * SHIFT_DAYS)
+                        m["published_day"] = int(m["published"].replace("-", ""))
+                    v = np.asarray(v, dtype=np.float32) + rng.normal(0, NOISE, len(v)).astype(np.float32)
+                    new_ids.append(new_id if role == "articles" else new_id + i[len(article_id):])
+                    vecs.append(v / np.linalg.norm(v))
+                    metas.append(m)
+                cols[role].add(ids=new_ids, embeddings=np.stack(vecs), documents=got["documents"], metadatas=metas)
+            log(f"grow copy {copy}: {role} written")
+        added += n
+    return {role: col.count() for role, col in cols.items()}
 
 
 def _read_all(collection, page: int = 1000) -> dict[str, list]:
@@ -581,8 +647,16 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the built indexes under OUT")
     parser.add_argument("--reuse", action="store_true", help="measure indexes a --keep run left, without rebuilding")
     parser.add_argument("--articles", type=int, help="measure N small generated articles ingested for real instead")
+    parser.add_argument("--grow", type=Path, metavar="HOME",
+                        help="grow this home in place to --grow-to chunks with copies of its articles, then stop")
+    parser.add_argument("--grow-to", type=int, default=100_000)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.grow:
+        started = time.perf_counter()
+        counts = grow(args.grow, args.grow_to)
+        log(f"grown to {counts} in {time.perf_counter() - started:.0f} s")
+        return
     if args.worker:
         kind, *rest = args.worker
         result = {"bm25": worker_bm25, "queries": worker_queries,

@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--speakers", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--cold", type=int, default=5)
+    parser.add_argument("--cold", type=int, default=5, help="new processes per tree (0: none)")
     parser.add_argument("--out", type=Path, help="write every figure measured here (JSON)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,8 +187,9 @@ def main() -> None:
 
     for label, key in rows:
         line(label, {t: [v for r in found[t] for v in r[key]] for t in trees})
-    line("`qa people --json`, new process (ms)", {t: cold[t]["people"] for t in trees})
-    line(f"`qa ask --json` {top!r}, new process (ms)", {t: cold[t]["ask"] for t in trees})
+    if args.cold:
+        line("`qa people --json`, new process (ms)", {t: cold[t]["people"] for t in trees})
+        line(f"`qa ask --json` {top!r}, new process (ms)", {t: cold[t]["ask"] for t in trees})
     if args.out:
         args.out.write_text(json.dumps({"workers": found, "cold": cold}, indent=1))
     # The first worker of the new tree may build what it keeps beside the store (statements.sqlite3): once.

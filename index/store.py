@@ -667,6 +667,10 @@ class ChromaStore:
         self._epoch: int | None = None
         self._facts: dict[str, dict] | None = None  # article id -> FACT_KEYS and parsed people; None: not read yet
         self._facts_stamp = 0  # the newest `indexed_ns` seen
+        # The store generation (StoreAccess) as of the last read of the catch-up window: while it holds, no
+        # writer of QA_HOME wrote since, and only records stamped after the newest seen are read (None:
+        # never read, or a store with no generation to follow: the window is read every time).
+        self._facts_window_of: str | None = None
         self._facts_lock = threading.Lock()  # the chat screen serves several requests at once
         # Article id -> its live version (None: absent), for the generation in `_versions_of`: every
         # search drops rows of stale versions, and reading them from Chroma each time cost a fifth of a
@@ -1295,18 +1299,28 @@ class ChromaStore:
         """Article id -> the fields of its record in FACT_KEYS, and its `people` parsed (a copy).
 
         Every article is read once per process; after that, only the records stamped since the
-        newest one seen (`indexed_ns`, less CATCH_UP_MARGIN_NS), so adding one article to a large
-        index does not read every article. This process's deletes are dropped as they happen; a
-        count that still disagrees (another writer deleted some) reads everything again. Records
-        written before `indexed_ns` existed are read by the full read only; any rewrite stamps them.
-        Nothing of it is saved: a crashed process leaves nothing to be wrong."""
+        newest one seen (`indexed_ns`), so adding one article to a large index does not read every
+        article. Those stamped up to CATCH_UP_MARGIN_NS before the newest (the window: a writer whose
+        commit landed after a later-stamped one, or whose clock is a little behind) are read again
+        too, but only once per store generation: a writer of QA_HOME bumps it (StoreAccess), so
+        while it holds nothing can have landed late, and a store whose every record was just stamped
+        (a re-date of every article) is not read whole at each call. Without a generation to follow
+        (a Chroma server) the window is read every time. This process's deletes are dropped as they
+        happen; a count that still disagrees (another writer deleted some) reads everything again.
+        Records written before `indexed_ns` existed are read by the full read only; any rewrite
+        stamps them. Nothing of it is saved: a crashed process leaves nothing to be wrong."""
         with self._facts_lock:
+            generation = self._kept_generation()
             if self._facts is not None:
-                since = {"indexed_ns": {"$gte": self._facts_stamp - CATCH_UP_MARGIN_NS}}
+                window = generation is None or generation != self._facts_window_of
+                since = ({"indexed_ns": {"$gte": self._facts_stamp - CATCH_UP_MARGIN_NS}} if window
+                         else {"indexed_ns": {"$gt": self._facts_stamp}})
                 for got in _pages(self._articles, PAGE_ROWS // 5, where=since, include=["metadatas"]):
                     for article_id, meta in zip(got["ids"], got["metadatas"]):
                         self._facts[article_id] = _facts(meta or {})
                         self._facts_stamp = max(self._facts_stamp, _stamp(meta or {}))
+                if window:
+                    self._facts_window_of = generation
                 if self._articles.count() != len(self._facts):
                     self._facts = None
             if self._facts is None:
@@ -1315,7 +1329,7 @@ class ChromaStore:
                 for article_id, meta in self._scan(self._articles):
                     facts[article_id] = _facts(meta)
                     stamp = max(stamp, _stamp(meta))
-                self._facts, self._facts_stamp = facts, stamp
+                self._facts, self._facts_stamp, self._facts_window_of = facts, stamp, generation
                 _release_freed_memory()
             return dict(self._facts)
 
@@ -1494,7 +1508,30 @@ def _dates_record(dates: DateResolution) -> dict:
     }
 
 
+# A sentence's entities as stored ("PERSON,79,87;CARDINAL,116,117") -> its tuple of Entity, made once: a
+# frequent speaker's thousands of sentences repeat the same few again and again, and making them costs more
+# than finding them (and each one made is another object for the garbage collector to walk). Entities are
+# frozen values: one tuple is shared by every sentence that has them. Bounded: emptied when full.
+_ENTITIES: dict[str, tuple[Entity, ...]] = {}
+_ENTITIES_KEPT = 1 << 16
+
+
+def _entities(packed: str | None) -> tuple[Entity, ...]:
+    if not packed:
+        return ()
+    found = _ENTITIES.get(packed)
+    if found is None:
+        found = tuple(
+            Entity(label, int(start), int(end)) for label, start, end in (e.split(",") for e in packed.split(";") if e)
+        )
+        if len(_ENTITIES) >= _ENTITIES_KEPT:
+            _ENTITIES.clear()
+        _ENTITIES[packed] = found
+    return found
+
+
 def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
+    get = meta.get
     return Sentence(
         sentence_id,
         meta["article_id"],
@@ -1502,23 +1539,26 @@ def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
         meta["start"],
         meta["end"],
         text,
-        meta.get("chunk_id", ""),
-        tuple(meta.get("speakers") or ()),
-        mentions=tuple(meta.get("mentions") or ()),
-        speaker_keys=tuple(meta.get("speaker_keys") or ()),
-        mention_keys=tuple(meta.get("mention_keys") or ()),
-        entities=tuple(
-            Entity(label, int(start), int(end))
-            for label, start, end in (e.split(",") for e in (meta.get("entities") or "").split(";") if e)
-        ),
-        dated=(_iso_day(meta["dates_first_day"]), _iso_day(meta["dates_last_day"])) if "dates_first_day" in meta else None,
+        get("chunk_id", ""),
+        tuple(get("speakers") or ()),
+        tuple(get("mentions") or ()),
+        tuple(get("speaker_keys") or ()),
+        tuple(get("mention_keys") or ()),
+        _entities(get("entities")),
+        (_iso_day(meta["dates_first_day"]), _iso_day(meta["dates_last_day"])) if "dates_first_day" in meta else None,
     )
 
 
 def statement(sentence_id: str, meta: dict, text: str) -> tuple[Sentence, Passage]:
     """A sentence with speakers as `sentences_by_speaker` gives it: the sentence, and its article's
-    metadata as a passage of that one sentence."""
-    return _sentence(sentence_id, meta, text), _passage(meta.get("chunk_id", ""), meta | {"sentence_ids": sentence_id}, text, 0.0)
+    metadata as a passage of that one sentence (`_passage` of `meta` with `sentence_ids` the sentence's id,
+    made without copying `meta`: a frequent speaker has tens of thousands)."""
+    get = meta.get
+    passage = Passage(
+        meta["article_id"], get("chunk_id", ""), meta["start"], meta["end"], 0.0, text, get("title", ""),
+        get("published"), get("source"), get("url"), tuple(filter(None, sentence_id.split(","))), get("duplicate_of"),
+    )
+    return _sentence(sentence_id, meta, text), passage
 
 
 def _passage(chunk_id: str, meta: dict, text: str, score: float) -> Passage:
