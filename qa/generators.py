@@ -20,6 +20,7 @@ leave out a name the question asks about.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -412,7 +413,7 @@ def subordinate_alone(doc) -> bool:
 # given as its words' terms; a sentence is about one of several names (a question's names, for "he").
 Who = tuple[frozenset[str], ...]
 # (verb, the name of its object) of a text; the name is None for "him", "her", "them".
-Objects = tuple[tuple[frozenset[str], frozenset[str] | None], ...]
+Objects = tuple[tuple[frozenset[str], frozenset[str] | None, frozenset[str]], ...]  # and the name's initialisms
 _SUBJECTS = ("nsubj", "nsubjpass")
 _PERSONAL = ("he", "she")
 _PEOPLE = (*_PERSONAL, "they")  # in a span: not "it", whose referent is no person
@@ -603,6 +604,32 @@ def _folded(text: str) -> str:
     return " ".join(text.translate(_QUOTE_CHARS).lower().split())
 
 
+# An elision inside a quotation ("can find ... peace", "[…]") is the reporter's, not the speaker's words.
+_ELISION = re.compile(r"\[?(?:\.\s?\.\s?\.|…)\]?")
+
+
+def _quoted_words(text: str) -> str:
+    """`text` as its words only, lower-cased, accents off, between spaces: a quotation is the article's own
+    words whatever the punctuation, quotation marks or elisions between them ("no-limits friendship."
+    for 'no-limits friendship', "can find peace" for "can find ... peace")."""
+    words = re.findall(r"\w+", _unaccented(_ELISION.sub(" ", _folded(text))))
+    return f" {' '.join(words)} "
+
+
+def _unaccented(text: str) -> str:
+    """`text` without combining accents: "Pogačar" is "Pogacar" (one name, written both ways in the articles)."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+class _UnaccentedTerms(TermAnalyzer):
+    """The search terms of a text with its accents off, so that a name written with and without them is one."""
+
+    def terms(self, text: str) -> list[str]:
+        return super().terms(_unaccented(text))
+
+
 # A number written in words and in digits is one number: "two" where the article has "2" is no invention.
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())} | {
@@ -658,7 +685,7 @@ class LLMGenerator:
         if passages < 1:
             raise GeneratorError("a chat model needs at least one passage")
         self.model, self.store, self.prompt, self.passages = model, store, prompt, passages
-        self._analyzer = TermAnalyzer(drop=FRAME_WORDS)
+        self._analyzer = _UnaccentedTerms(drop=FRAME_WORDS)
         self._parser = parser or _default_parser
         self._subjects = lru_cache(maxsize=4096)(self._subjects_of)  # spans recur from answer to answer
         self._objects = lru_cache(maxsize=4096)(self._objects_of)
@@ -748,7 +775,14 @@ class LLMGenerator:
             subject, referent, named = self._who(sentence.text, referent)
             words_of = self._words_of(speaker, sentence.text, subject, named)
             found, cited_by = (None, None)
-            if question and embedder is not None and self._short_answer(sentence.text, question):
+            short = bool(question) and embedder is not None and self._short_answer(sentence.text, question)
+            if question and not short and self._adds_nothing(sentence.text, question):
+                # "The official who ordered the demolition … was officials in Mumbai" to "Which official ordered
+                # the demolition … in Mumbai?": its question again, which a span may well hold; it answers nothing.
+                checked.append(AnswerSentence(sentence.text, [], unsupported=True))
+                parts.append(sentence.text)
+                continue
+            if short:
                 # "107 or more." states something only with the question: checked as the claim they make,
                 # and the one who answers "Who …?" must be whom the span is about.
                 claim = answered_claim(question, sentence.text)
@@ -911,6 +945,14 @@ class LLMGenerator:
         # No finite verb heads it; one inside a name or a relative clause may ("The Room Where It Happened").
         return bool(len(doc)) and not _heads_a_clause(doc) and not self._cut_off(text)
 
+    def _adds_nothing(self, text: str, question: str) -> bool:
+        """`text`, a sentence (a short answer has its own rule, `_short_answer`), says nothing its question
+        ("Who …?", "Which official …?") does not: all its words are the question's (as search terms: "officials"
+        is "official"). Not of a yes-or-no question, which a sentence of its own words answers ("Did Putin
+        visit China?" "Putin visited China.")."""
+        words = self._terms(unframed(text)) | _numbers(text)
+        return bool(_WH_WORD.match(question)) and bool(words) and words <= self._terms(question) | _numbers(question)
+
     def _asks_for_subject(self, question: str) -> bool:
         """The question asks who did something ("Who welcomed the plan?"), not whom or what it was done
         to ("Which law did Kay Ivey sign?"): its wh-word, or the noun it picks, is the subject."""
@@ -1067,9 +1109,9 @@ class LLMGenerator:
         held = self._holds(e, short)
         if short and not required <= held:
             return None  # a short answer's own words must all be there
-        span = _folded(e.text)
-        if any(_folded(q) not in span for q in quotations(text)):
-            return None  # a quotation must be the article's own words
+        span = _quoted_words(e.text)
+        if any(_quoted_words(q) not in span for q in quotations(text)):
+            return None  # a quotation must be the article's own words (punctuation and elisions aside)
         own = text if own is None else own
         if not _numbers(own) <= numbers:
             return None  # a number the span does not state is made up
@@ -1163,8 +1205,9 @@ class LLMGenerator:
         return frozenset(doers)
 
     def _subjects_of(self, text: str) -> tuple[frozenset[str], bool]:
-        """The terms of the subjects and agents ("by a court") of every verb in `text`, with their
-        initialisms ("International Criminal Court" is the "ICC"), and whether one is "he", "she" or "they"."""
+        """The terms of the subjects and agents ("by a court", "the Kremlin seeking …") of every verb in `text`,
+        with their initialisms ("International Criminal Court" is the "ICC"), and whether one is "he", "she" or
+        "they"."""
         held, pronoun = frozenset(), False
         for t in self._parse(text):
             if t.dep_ in _SUBJECTS:
@@ -1172,6 +1215,10 @@ class LLMGenerator:
                 phrase = sorted(_subject_tokens(t), key=lambda w: w.i)
             elif t.dep_ == "agent":
                 phrase = list(t.subtree)
+            elif t.dep_ == "acl" and t.tag_ == "VBG" and t.head.pos_ in ("NOUN", "PROPN"):
+                # The doer of an -ing verb that follows its noun: "with the Kremlin seeking to deepen …" (not an
+                # "-ed" one: "the plan proposed by China" is what was done, and its agent is counted above).
+                phrase = sorted(_subject_tokens(t.head), key=lambda w: w.i)
             else:
                 continue
             held |= self._held(" ".join(w.text for w in phrase))
@@ -1193,10 +1240,11 @@ class LLMGenerator:
                 continue
             verb = self._terms(t.head.text) or frozenset({t.head.lower_})  # "put" is no search term
             for obj in (t, *t.conjuncts):
-                if name := self._terms(" ".join(name_of(obj))):
-                    found.append((verb, name))
+                words = " ".join(name_of(obj))
+                if name := self._terms(words):
+                    found.append((verb, name, frozenset(_initialisms(words))))
                 elif obj.lower_ in ("him", "her", "them"):
-                    found.append((verb, None))
+                    found.append((verb, None, frozenset()))
         return tuple(found)
 
     def _object_swapped(self, objects: Objects, e: Evidence) -> bool:
@@ -1205,12 +1253,15 @@ class LLMGenerator:
         isolate China" where the span's leaders tried "to isolate him", and "him" is one of the people the
         index resolved the span to refer to. Of another verb, or a pronoun resolved to no one, nothing is known."""
         held = self._objects(e.text)
-        people = [self._terms(m) for x in e.sentences for m in x.mentions]
-        for verb, name in objects:
+        people = [(self._terms(m), frozenset(_initialisms(m))) for x in e.sentences for m in x.mentions]
+        for verb, name, initials in objects:
             if name is None:
                 continue
-            theirs = [other for v, obj in held if v == verb for other in ([obj] if obj is not None else people)]
-            if theirs and not any(2 * len(name & other) > len(name) for other in theirs):
+            theirs = [other for v, obj, inits in held if v == verb
+                      for other in ([(obj, inits)] if obj is not None else people)]
+            # One name, however written: most of its words, or its initialism ("the EU" is "the European Union").
+            if theirs and not any(2 * len(name & other) > len(name) or name & inits or other & initials
+                                  for other, inits in theirs):
                 return True
         return False
 

@@ -228,6 +228,7 @@ def test_framing_is_no_claim_the_rest_of_the_sentence_is_checked(indexed, genera
                                   "The answer is: China's President Xi Jinping.")
     assert (text, citations) == (NO_ANSWER, [])
 
+
 def test_a_number_in_words_or_digits_or_as_both_is_the_same_number(indexed, generator):
     """SmolLM2 wrote "the two countries" where the article says "both countries": no number was made up.
     Words and digits are one number too; a number the span does not state is still refused."""
@@ -969,3 +970,76 @@ def test_a_synthesis_reads_the_report_numbers_it_was_given_as_framing():
                          "Report 2 tells us that the state of emergency ended in Samoa.")
     assert [unframed(s.text) for s in said] == ["Hurricane Dorian strengthened to Category 5.",
                                                 "the state of emergency ended in Samoa."]
+
+
+# Issue 26, stop 21: what the check refused that was right in the 1.5B model's recorded answers, and one
+# thing it showed that answered nothing. Each rule is general; each test keeps a wrong variant refused.
+
+
+def test_a_quotation_is_the_articles_words_whatever_its_punctuation_and_elisions(tmp_path, service):
+    """Qwen2.5-1.5B quoted Abdullah Kurdi's "… his little soul can find peace." where the article writes "can
+    find ... peace" (the reporter's elision): refused as not the article's own words. Punctuation, quotation
+    marks and elisions between the words are not the speaker's words; the words themselves still are."""
+    shown = shown_by(ingested(service, tmp_path / "kurdi.txt",
+        "Title: Ship renamed after drowned boy\nDate: 2019-02-10\n\n"
+        "The rescue group Sea-Eye renamed its ship after Alan Kurdi on Sunday.\n\n"
+        '"This day is very hard for me, as I re-experience many memories," said his father, Abdullah Kurdi, after '
+        'the ceremony. "So my boy\'s name stands for something good and his little soul can find ... peace."\n'))
+    question = "What did Abdullah Kurdi say after the ceremony?"
+    assert shown(question, 'Abdullah Kurdi said: "This day is very hard for me as I re-experience many memories."') == [True]
+    assert shown(question, 'Abdullah Kurdi said: "This day is very hard for us as we re-experience many memories."') == [False]
+    said = 'Abdullah Kurdi said his boy\'s name "stands for something good and his little soul can find {}peace."'
+    assert shown(question, said.format("")) == [True]
+    assert shown(question, said.format("no ")) == [False]
+
+
+def test_a_name_written_with_and_without_its_accents_is_one_name(tmp_path, service):
+    """RGB's snippets write "Tadej Pogacar"; the model wrote "Pogačar", a name the span did not hold."""
+    shown = shown_by(ingested(service, tmp_path / "tour.txt",
+        "Title: Tour de France ends in Paris\nDate: 2021-07-18\n\n"
+        "Slovenian cyclist Tadej Pogacar won the 2021 Tour de France on Sunday.\n"))
+    question = "Who won the 2021 Tour de France?"
+    assert shown(question, "Tadej Pogačar won the 2021 Tour de France.") == [True]
+    assert shown(question, "Tadej Pogačić won the 2021 Tour de France.") == [False]
+
+
+def test_an_object_written_out_is_the_one_its_initialism_names(tmp_path, service):
+    """ "… leaving the European Union" was refused as another object than the span's "leaving the European Union
+    (EU)", parsed as "EU": a name and its initialism are one name. Another object is still another."""
+    shown = shown_by(ingested(service, tmp_path / "brexit.txt",
+        "Title: Johnson wins the election\nDate: 2019-12-13\n\n"
+        "Boris Johnson said Britain would leave the European Union (EU) on 31 January.\n"))
+    question = "When did Boris Johnson say Britain would leave the European Union?"
+    assert shown(question, "Boris Johnson said Britain would leave the European Union on 31 January.") == [True]
+    assert shown(question, "Boris Johnson said Britain would leave NATO on 31 January.") == [False]
+
+
+def test_a_sentence_that_only_restates_its_question_answers_nothing(tmp_path, service):
+    """Qwen2.5-1.5B answered the unanswerable "Which official ordered the December 2004 demolition of slums in
+    Mumbai?" with "The official who ordered … was officials in Mumbai, India", shown as supported by a span that
+    says who demolished them. Without "India" every word of it is its question's: it answers nothing, whatever a
+    span holds. (With "India" it is still shown: see docs/models.md.) A yes-or-no question, or a sentence that
+    adds to its question, is not concerned."""
+    shown = shown_by(ingested(service, tmp_path / "mumbai.txt",
+        "Title: Mumbai officials demolish 39,000 shanties\nDate: 2004-12-20\n\n"
+        "Officials in Mumbai, India, demolished over 6,000 shanties today in a push to eradicate the capital city's "
+        "slums. In total, 39,000 shanties have been flattened, displacing over 200,000 people, in the city’s "
+        "biggest-ever demolition drive, which began in early December.\n"))
+    question = "Which official ordered the December 2004 demolition of slums in Mumbai?"
+    assert shown(question, "The official who ordered the December 2004 demolition of slums in Mumbai was officials "
+                           "in Mumbai.") == [False]
+    assert shown("Who demolished shanties in Mumbai?", "Officials in Mumbai demolished over 6,000 shanties.") == [True]
+
+
+def test_the_doer_of_an_ing_verb_after_its_noun_is_whom_the_span_is_about(tmp_path, service):
+    """ "The Kremlin describes its friendship with China as "no-limits friendship"" was refused: the span's "with
+    the Kremlin seeking to further deepen the 'no-limits friendship'" has the Kremlin as no subject, and a sentence
+    about the Kremlin needs a span about it. The noun an "-ing" verb follows is its doer; another is still not."""
+    shown = shown_by(ingested(service, tmp_path / "visit.txt",
+        "Title: China's Xi in Moscow\nDate: 2023-03-20\n\n"
+        "China's President Xi Jinping has arrived in Moscow for a three-day visit. The visit will be a welcomed "
+        "political boost for Russia with the Kremlin seeking to further deepen the 'no-limits friendship' between "
+        "the two nations.\n"))
+    question = "How does the Kremlin describe its friendship with China?"
+    assert shown(question, 'The Kremlin describes its friendship with China as "no-limits friendship."') == [True]
+    assert shown(question, 'The White House describes its friendship with China as "no-limits friendship."') == [False]
