@@ -3,9 +3,9 @@
 The offline reader (qa/readers.py) describes every candidate sentence by the signals in FEATURES;
 this model, a logistic regression over those signals and their pairwise products, trained on the
 labelled Wikinews set (`make train-reader`, eval/train_reader.py), turns them into a calibrated
-probability. The reader answers with the best
-sentence when its probability reaches the model's threshold (chosen on the dev split) and abstains
-otherwise. The weights are a small JSON file, so they can be read and diffed.
+probability. The reader answers with the best sentence when its probability reaches the model's
+threshold (chosen on the dev split) and abstains otherwise. The weights are a JSON file, so they can
+be read and diffed.
 """
 
 from __future__ import annotations
