@@ -517,7 +517,8 @@ class StatementReader:
         said = [
             (sentence, passage)
             for sentence, passage in self._said(asked.keys)
-            if not filters or filters.allows(passage.source, passage.published, passage.article_id)
+            # Published within the dates, or telling of them ("scheduled for Tuesday"): the rule every filter keeps.
+            if not filters or filters.allows(passage.source, passage.published, passage.article_id, sentence.dated)
         ]
         # What a report says around its statements, as words: its title, its lead (where news names
         # people with their full titles) and the passages that hold the statements. Read once, at the

@@ -118,3 +118,20 @@ def test_follow_ups_are_rewritten_with_the_history(sample_service):
 
     standalone = sample_service.ask("Who welcomed China's peace plan?", history=history)
     assert standalone.rewritten_question is None
+
+
+def test_what_x_said_within_dates_holds_a_statement_telling_of_them(sample_service):
+    """Peskov's "Broader talks … are scheduled for Tuesday", in a report of 20 March, tells of 21 March: X's
+    statements of 21-31 March hold it, read as X's statements (grouped by report), by the rule every date
+    filter keeps (`Filters.allows`): published within the dates, or telling of them."""
+    from qa.types import Filters
+
+    answer = sample_service.ask("What did Peskov say?", filters=Filters.build(since="2023-03-21", until="2023-03-31"))
+    [group] = answer.to_dict()["statements"]
+    assert [item["quote"] for item in group["items"]] == [
+        "Broader talks involving officials from both countries on a range of subjects are scheduled for Tuesday, "
+        "according to Peskov."
+    ]
+    assert_quotes_exact(sample_service, answer)
+    # Nothing of Peskov's tells of April.
+    assert sample_service.ask("What did Peskov say?", filters=Filters.build(since="2023-04-01", until="2023-04-30")).abstained
