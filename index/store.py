@@ -1551,30 +1551,19 @@ def _sentence(sentence_id: str, meta: dict, text: str) -> Sentence:
 
 def statement(sentence_id: str, meta: dict, text: str) -> tuple[Sentence, Passage]:
     """A sentence with speakers as `sentences_by_speaker` gives it: the sentence, and its article's
-    metadata as a passage of that one sentence (`_passage` of `meta` with `sentence_ids` the sentence's id,
-    made without copying `meta`: a frequent speaker has tens of thousands)."""
+    metadata as a passage of that one sentence (made without copying `meta`: a frequent speaker has tens
+    of thousands)."""
+    return _sentence(sentence_id, meta, text), _passage(meta.get("chunk_id", ""), meta, text, 0.0, sentence_id)
+
+
+def _passage(chunk_id: str, meta: dict, text: str, score: float, sentence_ids: str | None = None) -> Passage:
+    """A row's passage; `sentence_ids` (comma-separated) in place of the row's own. Arguments by position, in
+    Passage's field order: a frequent speaker's answer makes tens of thousands."""
     get = meta.get
-    passage = Passage(
-        meta["article_id"], get("chunk_id", ""), meta["start"], meta["end"], 0.0, text, get("title", ""),
-        get("published"), get("source"), get("url"), tuple(filter(None, sentence_id.split(","))), get("duplicate_of"),
-    )
-    return _sentence(sentence_id, meta, text), passage
-
-
-def _passage(chunk_id: str, meta: dict, text: str, score: float) -> Passage:
+    ids = get("sentence_ids", "") if sentence_ids is None else sentence_ids
     return Passage(
-        article_id=meta["article_id"],
-        chunk_id=chunk_id,
-        start=meta["start"],
-        end=meta["end"],
-        score=score,
-        text=text,
-        title=meta.get("title", ""),
-        published=meta.get("published"),
-        source=meta.get("source"),
-        url=meta.get("url"),
-        sentence_ids=tuple(filter(None, meta.get("sentence_ids", "").split(","))),
-        duplicate_of=meta.get("duplicate_of"),
+        meta["article_id"], chunk_id, meta["start"], meta["end"], score, text, get("title", ""),
+        get("published"), get("source"), get("url"), tuple(filter(None, ids.split(","))), get("duplicate_of"),
     )
 
 
