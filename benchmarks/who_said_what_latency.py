@@ -15,7 +15,9 @@ times (old, new, old, new …) so that both meet the same load; a child imports 
   a question about someone new costs), then `--repeats` more (the same question again);
 - `QAService.people()`, warm, 30 times;
 - each call's wall time and the process's CPU time (`time.process_time`: Chroma's threads included), which
-  the machine's load changes far less;
+  the machine's load changes far less; of that CPU time, the garbage collector's (`gc.callbacks`), and how
+  many full collections (generation 2) fell in the call: a frequent speaker's answer makes enough objects to
+  set one off, and one walks the whole heap (printed for the most quoted speaker's first asking per worker);
 - each answer's JSON (`Answer.to_dict()` without its timings), hashed: the parent says whether every
   answer of the new tree is the old tree's, word for word;
 - the warm-up's time per worker (the first worker of a tree may build what it keeps in the home, such as
@@ -30,6 +32,7 @@ Printed: p50 / p95 / max per tree and the ratio old / new (> 1: the new tree is 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -76,17 +79,32 @@ def worker(home: str, speakers: int, repeats: int) -> dict:
     service.people()
     warm_up = time.perf_counter() - started
     names = chosen_speakers(service.people(), speakers)
-    times: dict[str, list[float]] = {k: [] for k in ("first_ms", "first_cpu_ms", "again_ms", "again_cpu_ms",
-                                                       "people_ms", "people_cpu_ms")}
+    kinds = ("first", "again", "people")
+    times: dict[str, list[float]] = {f"{k}{m}": [] for k in kinds for m in ("_ms", "_cpu_ms", "_gc_ms", "_full_gc")}
     hashes, sizes = {}, {}
+    collecting = {"cpu": 0.0, "full": 0, "started": 0.0}
+
+    def collected(phase: str, info: dict) -> None:
+        """The garbage collector's CPU time and full collections (generation 2), summed."""
+        if phase == "start":
+            collecting["started"] = time.process_time()
+        else:
+            collecting["cpu"] += time.process_time() - collecting["started"]
+            collecting["full"] += info["generation"] == 2
+
+    gc.callbacks.append(collected)
 
     def timed(key: str, call):
         """`call()`, its wall time and its CPU time (the process's, Chroma's threads included: what the
-        machine's load does not change) added to `times`."""
+        machine's load does not change) added to `times`; of that CPU time, the garbage collector's, and its
+        full collections."""
+        collecting.update(cpu=0.0, full=0)
         wall, cpu = time.perf_counter(), time.process_time()
         out = call()
         times[f"{key}_ms"].append((time.perf_counter() - wall) * 1000)
         times[f"{key}_cpu_ms"].append((time.process_time() - cpu) * 1000)
+        times[f"{key}_gc_ms"].append(collecting["cpu"] * 1000)
+        times[f"{key}_full_gc"].append(collecting["full"])
         return out
 
     for name in names:
@@ -170,8 +188,10 @@ def main() -> None:
     rows = [
         ("What did X say?, first asking (ms)", "first_ms"),
         ("  the same, CPU (ms)", "first_cpu_ms"),
+        ("  of which garbage collection, CPU (ms)", "first_gc_ms"),
         ("What did X say?, asked again (ms)", "again_ms"),
         ("  the same, CPU (ms)", "again_cpu_ms"),
+        ("  of which garbage collection, CPU (ms)", "again_gc_ms"),
         ("QAService.people(), warm (ms)", "people_ms"),
         ("  the same, CPU (ms)", "people_cpu_ms"),
     ]
@@ -195,6 +215,11 @@ def main() -> None:
     # The first worker of the new tree may build what it keeps beside the store (statements.sqlite3): once.
     print("service warm-up per worker (s): " + "; ".join(
         f"{t} " + ", ".join(f"{r['warm_up_s']:.1f}" for r in found[t]) for t in sorted(trees, reverse=True)))
+    # The most quoted speaker's first asking in each worker: CPU, the collector's share, full collections.
+    for t in sorted(trees, reverse=True):
+        print(f"{top!r}, first asking, CPU per worker ({t}): " + "; ".join(
+            f"{r['first_cpu_ms'][0]:.0f} ms (collector {r['first_gc_ms'][0]:.0f} ms, {r['first_full_gc'][0]} full)"
+            for r in found[t]))
     worst = max(zip(first["first_ms"], first["names"]))
     print(f"\nslowest first asking (new, round 1): {worst[1]!r}, {worst[0]:.0f} ms, "
           f"{first['statements'][f'What did {worst[1]} say?']} statements")

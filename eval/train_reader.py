@@ -11,6 +11,9 @@ questions, since the ranker's features use it. Then a logistic regression (sciki
 probabilities are calibrated by construction, and its weights can be read) is fitted on train; the
 abstention threshold and the share of the best probability at which a further sentence joins the
 answer are chosen on dev, to maximise the share of questions answered right or rightly abstained.
+Two inputs of the ranker are themselves learned from train, out of fold for the ranker's own rows:
+the form-word scorer (qa/classifiers.py) and the question encoder (eval/train_question_encoder.py),
+saved beside the ranker as form_words.json and question_encoder.safetensors.
 Grouped 5-fold cross-validation by article over train and dev is recorded beside (`cv_*`).
 The test split is never read.
 """
@@ -33,6 +36,7 @@ from sklearn.model_selection import GroupKFold
 
 from eval.metrics import normalize
 from eval.sets import EvalQuestion, load_set
+from eval.train_question_encoder import save as save_question_encoder
 from qa.classifiers import (
     KINDS,
     NONE,
@@ -132,13 +136,15 @@ def describe_set(
     from qa.readers import LearnedReader
 
     # Described as the learned reader sees them, whichever reader the settings choose. The form-word
-    # column is filled in afterwards, out of fold (with_form_words).
+    # and tuned-similarity columns are filled in afterwards, out of fold (with_form_words,
+    # with_tuned_similarity): meanwhile the installed embedder stands in for the question encoder.
     reader = LearnedReader(
         service.store,
         service.settings.abstain_threshold,
         service.settings.max_answer_sentences,
         answer_types=answer_types,
         form_words=FormWordScorer.untrained(),
+        question_encoder=service.embedder,
     )
     described = []
     for q in questions:
@@ -154,6 +160,7 @@ def describe_set(
                 "question": q,
                 "text": text,
                 "texts": [s.text for s, *_ in rows],
+                "ids": [s.id for s, *_ in rows],
                 "x": np.asarray([row for *_, row in rows], dtype=np.float64).reshape(-1, len(FEATURES)),
                 "y": np.asarray([is_evidence(s.text, q) for s, *_ in rows], dtype=np.int64),
                 "statements": statements_answer,
@@ -216,6 +223,53 @@ def with_form_words(train: list[dict], others: list[list[dict]], folds: int = 5)
     scorer = fit_form_words(train)
     rescored = [[_with_column(d, scorer.scores(d["text"], d["texts"])) for d in ds] for ds in others]
     return scored, rescored, scorer
+
+
+_TUNED_COLUMNS = FEATURES.index("tuned_similarity"), FEATURES.index("tuned_similarity_gap")
+
+
+def _with_tuned(d: dict, vectors: np.ndarray, question_vector: np.ndarray) -> dict:
+    x = d["x"].copy()
+    if len(x):
+        tuned = vectors @ question_vector
+        x[:, _TUNED_COLUMNS[0]] = tuned
+        x[:, _TUNED_COLUMNS[1]] = tuned - tuned.max()
+    return d | {"x": x}
+
+
+def with_tuned_similarity(store, train: list[dict], others: list[list[dict]], folds: int = 5):
+    """The train questions with their tuned-similarity columns from question encoders fitted without
+    their article (grouped by article, as the form words), the other sets' from the encoder fitted on
+    all of train, and that encoder's layers (rounded to float16, as saved and as the reader loads them)."""
+    from eval import train_question_encoder as encoder
+
+    def candidate_vectors(d: dict) -> np.ndarray:
+        if not d["ids"]:
+            return np.zeros((0, 0), dtype=np.float32)
+        fetched, vectors = store.get_sentences(d["ids"])
+        at = {s.id: i for i, s in enumerate(fetched)}
+        return np.asarray([vectors[at[i]] for i in d["ids"]], dtype=np.float32)
+
+    vectors = {id(d): candidate_vectors(d) for ds in [train, *others] for d in ds}
+    examples = [encoder.EncoderExample(d["text"], vectors[id(d)], d["y"].astype(bool)) for d in train]
+
+    def fitted(at: list[int]) -> dict[str, np.ndarray]:
+        layers = encoder.fit([examples[i] for i in at])
+        return {name: value.astype(np.float16).astype(np.float32) for name, value in layers.items()}
+
+    def scored(ds: list[dict], layers: dict[str, np.ndarray]) -> list[dict]:
+        questions = encoder.encode(layers, [d["text"] for d in ds]) if ds else []
+        return [_with_tuned(d, vectors[id(d)], q) for d, q in zip(ds, questions)]
+
+    groups = [d["question"].article_id or d["question"].id for d in train]
+    out: list[dict | None] = [None] * len(train)
+    for fold, (fit_at, score_at) in enumerate(GroupKFold(folds).split(train, groups=groups), 1):
+        print(f"question encoder, fold {fold} of {folds} …", flush=True)
+        for i, d in zip(score_at, scored([train[i] for i in score_at], fitted(list(fit_at)))):
+            out[i] = d
+    print("question encoder, on all of train …", flush=True)
+    layers = fitted(list(range(len(train))))
+    return out, [scored(ds, layers) for ds in others], layers
 
 
 # Pairwise products of the standardised features are shrunk harder than the features themselves: they
@@ -371,6 +425,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"describing {len(train_q)} train and {len(dev_q)} dev questions …", flush=True)
     train = describe_set(service, train_q, answer_types)
     dev = describe_set(service, dev_q, answer_types)
+    train, (dev,), question_layers = with_tuned_similarity(service.store, train, [dev])
     # What cross-validation scores: every question with the scorer fitted without it (nested in each fold).
     described = train + dev
     train, (dev,), form_words = with_form_words(train, [dev])
@@ -407,6 +462,11 @@ def main(argv: list[str] | None = None) -> None:
         "trained": _now(),
     }
     (args.out.parent / "form_words.json").write_text(json.dumps(form_words_record) + "\n", encoding="utf-8")
+    save_question_encoder(
+        question_layers,
+        args.out.parent / "question_encoder.safetensors",
+        {"trained_on": [str(p) for p in args.train], "train_sha256": digest.hexdigest(), "trained": _now()},
+    )
     print(json.dumps({k: v for k, v in record.items() if k not in {"mean", "scale", "weights", "features", "pair_weights"}}, indent=1))
 
 

@@ -436,3 +436,48 @@ def default_embedder(model: str | None = None, batch_size: int = 64) -> Embeddin
 
         warnings.warn(f"{exc}; using sentence-transformers", stacklevel=2)
         return SentenceTransformerEmbedder(model, batch_size=batch_size)
+
+
+# -- the tuned question encoder (issue 22) ---------------------------------------------------------
+
+
+def tuned_question_embedder(layers_file: Path, cache: Path | None = None) -> OnnxEmbedder:
+    """MiniLM with its top layers replaced by those in `layers_file` (written by
+    eval/train_question_encoder.py), exported to ONNX like the embedder itself. It encodes questions
+    only, to be compared with the sentences' vectors the installed MiniLM stored: the index is not
+    touched. The whole model is assembled once into the cache, keyed by the layers file's SHA-256."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    base, _ = resolve_model_path(None)
+    try:
+        with safe_open(str(layers_file), "np") as handle:
+            metadata = handle.metadata() or {}
+            layers = {name: handle.get_tensor(name) for name in handle.keys()}
+    except Exception as exc:  # OSError, or safetensors' own error for a file that is not one
+        raise ModelNotFoundError(f"cannot read the question encoder {layers_file}: {exc} (rebuild it with `make train-reader`)") from exc
+    folder = (cache or cache_root()) / f"question-encoder-{_sha256(layers_file)[:16]}"
+    if not (folder / "model.safetensors").is_file():
+        if metadata.get("base_sha256") != _sha256(base / "model.safetensors"):
+            raise ModelNotFoundError(
+                f"the question encoder {layers_file} was trained on another {MODEL_PACKAGE} than the one "
+                f"installed ({base}): rebuild it with `make train-reader`"
+            )
+        weights = load_file(str(base / "model.safetensors"))
+        wrong = sorted(n for n, v in layers.items() if n not in weights or weights[n].shape != v.shape)
+        if wrong:
+            raise ModelNotFoundError(f"the question encoder {layers_file} does not fit the installed model: {wrong[:3]}")
+        weights |= {name: value.astype(np.float32) for name, value in layers.items()}
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        try:
+            shutil.copytree(base, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("model.safetensors", "*.onnx"))
+            save_file(weights, str(staging / "model.safetensors"))
+            try:
+                os.replace(staging, folder)
+            except OSError:  # another process assembled it meanwhile
+                if not (folder / "model.safetensors").is_file():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return OnnxEmbedder(str(folder))

@@ -514,12 +514,14 @@ class StatementReader:
         many more there are; `Reading.groups` holds them all. None when the articles attribute nothing
         to X, and a reading without citations when nothing on the topic (or at the date, to whom or
         where asked)."""
-        said = [
-            (sentence, passage)
-            for sentence, passage in self._said(asked.keys)
-            # Published within the dates, or telling of them ("scheduled for Tuesday"): the rule every filter keeps.
-            if not filters or filters.allows(passage.source, passage.published, passage.article_id, sentence.dated)
-        ]
+        # The rows as read (tuples shared with the kept rows, never copied: a frequent speaker has tens of
+        # thousands, and each tuple made is another object for the garbage collector to walk).
+        said = self._said(asked.keys)
+        if filters:  # published within the dates, or telling of them ("scheduled for Tuesday"): every filter's rule
+            said = [
+                row for row in said
+                if filters.allows(row[1].source, row[1].published, row[1].article_id, row[0].dated)
+            ]
         # What a report says around its statements, as words: its title, its lead (where news names
         # people with their full titles) and the passages that hold the statements. Read once, at the
         # first call (only a role asked with a qualifier needs it), for the reports of the role's holders.
@@ -549,7 +551,7 @@ class StatementReader:
                 matched[key] = asked.said_by(s, functools.partial(context, p.article_id), nouns)
             return matched[key]
 
-        matches = [(said_by(s, p), s, p) for s, p in said]
+        matches = [said_by(s, p) for s, p in said]  # how well each row's speakers are X, row by row
         check_budget("matching the speaker")
         # One person, one identity across reports: "Joshua Wong" is not "a university student named Wong".
         people = self.people.current() if matches else None
@@ -563,24 +565,35 @@ class StatementReader:
         def identities(sentence: Sentence, article_id: str) -> frozenset[str]:
             return identities_of(article_id, sentence.speakers)
 
+        def not_someone_else(sentence: Sentence, article_id: str) -> bool:
+            """A speaker of the sentence is one of the people asked (`identities` is not empty), or the
+            directory lists none of its speakers; each name looked up once, nothing kept."""
+            listed = False
+            for name in sentence.speakers:
+                key = people.identity_of(article_id, name)
+                if key in keys:
+                    return True
+                listed = listed or key is not None
+            return not listed
+
         if keys:
             # A speaker who is someone else by name is left out; one the directory does not list ("Trump's
             # statement", "the police") is judged as before.
-            narrowed = [
-                (m, s, p) for m, s, p in matches
-                if m and (identities(s, p.article_id) or all(people.identity_of(p.article_id, n) is None for n in s.speakers))
-            ]
-            matches = narrowed or matches
-        strongest = max((m for m, _, _ in matches), default=0)
+            narrowed = [m if m and not_someone_else(s, p.article_id) else 0 for m, (s, p) in zip(matches, said)]
+            if any(narrowed):
+                matches = narrowed
+        strongest = max(matches, default=0)
         if not strongest or (strongest == _PARTIAL_MATCH and asked.qualifier):
             # Holders of the role, none in a report that names what qualifies it ("the president of
             # the Tunisian human rights league" among heads of state): nothing attributed to X.
             return None
         # When some speakers are X by name, those who only share a description with X are someone else.
-        found = [(sentence, passage) for m, sentence, passage in matches if m == strongest]
+        found = [row for m, row in zip(matches, said) if m == strongest]
         if not filters:
-            kept = {id(p) for p in without_copies(self.store, [p for _, p in found])}
-            found = [(sentence, passage) for sentence, passage in found if id(passage) in kept]
+            kept = without_copies(self.store, [p for _, p in found])
+            if len(kept) < len(found):
+                kept_ids = {id(p) for p in kept}
+                found = [row for row in found if id(row[1]) in kept_ids]
         found.sort(key=lambda sp: (sp[1].published or "9999", sp[1].article_id, sp[0].start))
         passages = [passage for _, passage in found]
         # "… in February 2020", "… on 20 March": statements from reports of then (or that name it).
@@ -786,18 +799,30 @@ def _cited_once(
     given), and sentence id -> the other reports that repeat it."""
     first: dict[str, Sentence] = {}
     repeats: dict[str, list[dict]] = {}
+    # Sentence id -> the reports already listed among its copies: a set, not a scan of the list (a sentence
+    # a frequent speaker repeats in thousands of reports made that quadratic).
+    listed: dict[str, set[str]] = {}
     kept = []
-    for sentence, passage in found:
-        key = _normalised(sentence.text)
+    normalised: dict[str, str] = {}  # a sentence's text -> its key: copies of one sentence share one text
+    for row in found:
+        sentence, passage = row
+        key = normalised.get(sentence.text)
+        if key is None:
+            key = normalised[sentence.text] = _normalised(sentence.text)
         if len(key) >= _REPEAT_MIN_CHARS and key in first:
             if first[key].article_id != sentence.article_id:
-                copies = repeats.setdefault(first[key].id, [])
-                if all(c["article_id"] != passage.article_id for c in copies):
-                    copies.append({"article_id": passage.article_id, "title": passage.title, "source": passage.source,
-                                   "url": passage.url, "published": passage.published})
+                first_id = first[key].id
+                seen = listed.get(first_id)
+                if seen is None:
+                    seen = listed[first_id] = set()
+                if passage.article_id not in seen:
+                    seen.add(passage.article_id)
+                    repeats.setdefault(first_id, []).append({
+                        "article_id": passage.article_id, "title": passage.title, "source": passage.source,
+                        "url": passage.url, "published": passage.published})
                 continue
         first.setdefault(key, sentence)
-        kept.append((sentence, passage))
+        kept.append(row)
     return kept, {k: tuple(v) for k, v in repeats.items()}
 
 
@@ -883,12 +908,15 @@ def _grouped(
     groups: dict[tuple[str, str], StatementGroup] = {}
     for sentence, passage in found:
         speaker = speaker_of.get(sentence.id, "")
-        group = groups.setdefault((passage.article_id, speaker), StatementGroup(passage, [], speaker))
+        group = groups.get((passage.article_id, speaker))
+        if group is None:  # made once a report, not once a statement
+            group = groups[(passage.article_id, speaker)] = StatementGroup(passage, [], speaker)
         group.items.append(StatementItem(sentence, passage, kinds[sentence.id], repeats.get(sentence.id, ())))
         if sentence.id in scores:
             group.score = max(group.score or 0.0, scores[sentence.id])
     for group in groups.values():
-        group.items.sort(key=lambda item: item.sentence.start)
+        if len(group.items) > 1:
+            group.items.sort(key=lambda item: item.sentence.start)
 
     def by_date(group: StatementGroup):
         day = day_number(group.passage.published)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "reader.json"
+# The top layers of the question encoder whose cosines are `tuned_similarity` (eval/train_question_encoder.py).
+DEFAULT_QUESTION_ENCODER = Path(__file__).parent / "models" / "question_encoder.safetensors"
 
 # The signals of a (question, sentence) pair, in the order of the model's weights. Each is computed
 # in LearnedReader.describe, for every sentence of the retrieved passages; a question-wide signal
@@ -75,6 +77,8 @@ FEATURES: tuple[str, ...] = (
     "reports_speaker",  # ... and may hold X's words: X speaks it, or it is an unattributed quotation
     "statement_on_topic",  # the sentence is a statement of X's the statement reader finds on the topic
     "form_words",  # how the question's form ("how deep", "why") goes with the sentence's words, learned (qa/classifiers.py)
+    "tuned_similarity",  # cosine of the sentence's stored vector and the question's by the tuned question encoder
+    "tuned_similarity_gap",  # ... minus the best candidate's
 )
 
 

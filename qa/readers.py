@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
+from index.embedders import tuned_question_embedder
 from index.mentions import name_words, role_head
 from index.store import ChromaStore
 from index.terms import FRAME_WORDS, STOP_WORDS, TermAnalyzer
@@ -19,7 +21,7 @@ from qa.classifiers import NONE as NO_ENTITY
 from qa.classifiers import AnswerTypeClassifier, FormWordScorer, held_probability
 from qa.judges import JudgePolicy, SentenceJudge, combine, to_judge
 from qa.questions import DATE_LIKE, LABEL_PREFERENCE, NUMBER_LIKE, PERSON_LIKE, PLACE_LIKE, QuestionAnalysis, analyse
-from qa.rankers import SentenceRanker, select
+from qa.rankers import DEFAULT_QUESTION_ENCODER, SentenceRanker, select
 from qa.types import Citation, Passage, Sentence, ShortAnswer
 
 NO_ANSWER = "The articles don't say."
@@ -387,6 +389,7 @@ class LearnedReader(ExtractiveReader):
         ranker: SentenceRanker | None = None,
         answer_types: AnswerTypeClassifier | None = None,
         form_words: FormWordScorer | None = None,
+        question_encoder: Embeddings | None = None,
         judge: SentenceJudge | None = None,
         judge_policy: JudgePolicy | None = None,
         **kwargs,
@@ -395,6 +398,7 @@ class LearnedReader(ExtractiveReader):
         self._ranker = ranker
         self._answer_types = answer_types
         self._form_words = form_words
+        self._question_encoder = question_encoder
         # A chat model asked where the ranker is unsure (qa/judges.py); None: the ranker decides alone.
         self._judge = judge
         self._judge_policy = judge_policy
@@ -410,6 +414,12 @@ class LearnedReader(ExtractiveReader):
     @functools.cached_property
     def form_words(self) -> FormWordScorer:
         return self._form_words or FormWordScorer.load()
+
+    @functools.cached_property
+    def question_encoder(self) -> Embeddings:
+        """MiniLM with its top layers trained to put a question near its answers' stored vectors
+        (eval/train_question_encoder.py): the stored vectors stay those of the installed model."""
+        return self._question_encoder or _tuned_question_encoder(DEFAULT_QUESTION_ENCODER)
 
     def score(
         self,
@@ -457,6 +467,8 @@ class LearnedReader(ExtractiveReader):
         if not sentences:
             return []
         similarity = [fetched_similarity[i] for i in keep]
+        tuned_vector = np.asarray(self.question_encoder.embed_query(question), dtype=np.float32)
+        tuned = (fetched_vectors[keep] @ tuned_vector).tolist()
         # A date the question names is matched as a whole (publication date or the sentence's words),
         # not as words: "in March 2020" is answered by an article of March 2020.
         terms = self.content_terms(question) - self.content_terms(" ".join(d.text for d in asked.dates))
@@ -557,12 +569,14 @@ class LearnedReader(ExtractiveReader):
                     float(names_speaker and _may_report(sentence, speaker.words)),
                     float(bool(speaker and sentence.id in speaker.on_topic)),
                     form_words[n],
+                    tuned[n],
+                    0.0,  # tuned_similarity_gap, below
                 ),
             )
         if not rows:
             return []
-        best_sim, best_coverage = max(r[0] for r in rows), max(r[2] for r in rows)
-        rows = [(r[0], r[0] - best_sim, r[2], r[2] - best_coverage, *r[4:]) for r in rows]
+        best_sim, best_coverage, best_tuned = (max(r[i] for r in rows) for i in (0, 2, -2))
+        rows = [(r[0], r[0] - best_sim, r[2], r[2] - best_coverage, *r[4:-1], r[-2] - best_tuned) for r in rows]
         return [(s, owner[s.id], answers, row) for s, answers, row in zip(kept, fitting, rows)]
 
     def answering(self, scored: list[ScoredSentence], asked: QuestionAnalysis, question: str) -> list[ScoredSentence]:
@@ -577,6 +591,12 @@ class LearnedReader(ExtractiveReader):
         picked = select(probabilities, self.ranker.threshold, self.ranker.runner_up_ratio, self.max_sentences)
         chosen = [scored[i] for i in picked]
         return [] if any(self._says_unknown(s.sentence.text, asked, question) for s in chosen) else chosen
+
+
+@functools.lru_cache(maxsize=2)
+def _tuned_question_encoder(path) -> Embeddings:
+    """One loaded encoder per file for the process: every service's reader shares it."""
+    return tuned_question_embedder(path)
 
 
 def _around(sentence_id: str) -> tuple[str | None, str]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from index.embedders import DEFAULT_MODEL_ID, DRIFT_LIMIT, OnnxEmbedder, cached_manifest
 
@@ -60,3 +61,41 @@ def test_the_query_path_does_not_import_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_tuned_question_encoder_is_the_installed_model_with_its_committed_top_layers(embedder):
+    """Only the question side is tuned (issue 22): the committed file holds the top layers alone,
+    trained on top of the installed model's weights, and the ONNX model assembled from them encodes a
+    question as torch does with those layers, and differently from the installed model."""
+    from safetensors import safe_open
+
+    from eval.train_question_encoder import base_sha256, encode, tuned_names
+    from index.embedders import tuned_question_embedder
+    from qa.rankers import DEFAULT_QUESTION_ENCODER
+
+    with safe_open(str(DEFAULT_QUESTION_ENCODER), "np") as handle:
+        metadata = handle.metadata()
+        layers = {name: handle.get_tensor(name) for name in handle.keys()}
+    assert layers and all(name.startswith(tuned_names()) for name in layers)
+    assert metadata["base_sha256"] == base_sha256()
+    assert json.loads(metadata["record"])["trained_on"] == ["eval/sets/wikinews-train.jsonl"]
+    questions = ["How many people died in the fire?", "What did Peskov say about the talks?"]
+    tuned = tuned_question_embedder(DEFAULT_QUESTION_ENCODER).encode(questions)
+    assert np.abs(tuned - encode({k: v.astype(np.float32) for k, v in layers.items()}, questions)).max() <= 1e-3
+    assert (tuned * embedder.encode(questions)).sum(axis=1).max() < 0.99  # not the installed model's vectors
+
+
+def test_a_question_encoder_that_does_not_fit_the_installed_model_is_refused_with_the_way_to_rebuild_it(tmp_path):
+    from safetensors.numpy import save_file
+
+    from index.embedders import ModelNotFoundError, tuned_question_embedder
+
+    other = tmp_path / "other.safetensors"
+    save_file({"encoder.layer.5.output.dense.bias": np.zeros(384, np.float16)}, str(other), metadata={"base_sha256": "0" * 64})
+    with pytest.raises(ModelNotFoundError, match="make train-reader"):
+        tuned_question_embedder(other, cache=tmp_path / "cache")
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelNotFoundError, match="broken.safetensors"):
+        tuned_question_embedder(broken, cache=tmp_path / "cache")
+    assert not any((tmp_path / "cache").glob("question-encoder-*/model.safetensors"))
