@@ -13,7 +13,7 @@ Only the tuned layers are saved, in float16 (safetensors, about 10 MB), with the
 model's weights they were trained on top of; `index.embedders.tuned_question_embedder` rebuilds the
 whole model from the installed package and exports it to ONNX like the embedder itself.
 
-Used by eval/train_reader.py (`make train-reader`); torch is imported here only.
+Used by eval/train_reader.py (`make train-reader`); torch is imported only here and for the ONNX export.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-# Chosen by grouped 5-fold cross-validation over train and dev (docs/reader.md, stop 22): the top three
-# of MiniLM's six layers, three epochs, batches of 16 questions, cosines scaled by 20 before the softmax.
+# First choices, not tuned: the top three of MiniLM's six layers, three epochs, batches of 16 questions,
+# cosines scaled by 20 before the softmax. Grouped 5-fold cross-validation over train and dev measured the
+# ranker with them (docs/reader.md, stop 22); other values were not tried.
 TUNED_LAYERS = 3
 EPOCHS = 3
 LEARNING_RATE = 3e-5
